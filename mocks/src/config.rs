@@ -1,0 +1,348 @@
+//! Simulator configuration: timings, the readings of the spec's 'Unknowns',
+//! PDF fonts, mutual TLS and faults. Every field has a default, so a config
+//! file names only what it changes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::SimError;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimConfig {
+    pub site: SiteRules,
+    pub delays: Delays,
+    pub ui: UiVariants,
+    pub pdf: PdfOptions,
+    pub tls: TlsOptions,
+    pub faults: Faults,
+}
+
+impl SimConfig {
+    pub fn from_toml(text: &str) -> Result<Self, SimError> {
+        toml::from_str(text).map_err(|e| SimError::Config(e.to_string()))
+    }
+
+    pub fn load(path: &std::path::Path) -> Result<Self, SimError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| SimError::Config(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_toml(&text)
+    }
+
+    /// Applies a partial JSON object on top of this config (for `POST /__sim/config`).
+    pub fn merged(&self, patch: &serde_json::Value) -> Result<Self, SimError> {
+        let mut base = serde_json::to_value(self).map_err(|e| SimError::Config(e.to_string()))?;
+        merge_json(&mut base, patch);
+        serde_json::from_value(base).map_err(|e| SimError::Config(e.to_string()))
+    }
+}
+
+fn merge_json(base: &mut serde_json::Value, patch: &serde_json::Value) {
+    match (base, patch) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(p)) => {
+            for (k, v) in p {
+                merge_json(b.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+            }
+        }
+        (b, p) => *b = p.clone(),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SiteRules {
+    /// A session unused for this long is gone (by the simulator's clock).
+    pub idle_timeout_secs: i64,
+    pub upload_interval_secs: i64,
+    /// Consecutive failed logins that lock an account.
+    pub lockout_after: u32,
+    /// Rows per page in アカウント管理(更新).
+    pub page_size: usize,
+}
+
+impl Default for SiteRules {
+    fn default() -> Self {
+        Self {
+            idle_timeout_secs: 1800,
+            upload_interval_secs: 60,
+            lockout_after: 5,
+            page_size: 10,
+        }
+    }
+}
+
+/// The bulk registration lifecycle: 登録待ち for `queued_secs`, then 登録中
+/// for `processing_secs`, then the final status.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Delays {
+    pub queued_secs: i64,
+    pub processing_secs: i64,
+}
+
+impl Default for Delays {
+    fn default() -> Self {
+        Self {
+            queued_secs: 3,
+            processing_secs: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum MenuOpensIn {
+    /// The login popup itself goes on to the menu.
+    #[default]
+    Popup,
+    /// The popup sends its opener to the menu and closes itself.
+    Opener,
+}
+
+/// How a one-button notice such as 「初期パスワードを変更してください。」 appears.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoticeStyle {
+    #[default]
+    Page,
+    Modal,
+    Alert,
+}
+
+/// How an OK / キャンセル confirmation appears.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConfirmStyle {
+    /// JavaScript `confirm()`.
+    #[default]
+    Confirm,
+    /// An in-page modal dialog.
+    Modal,
+    /// No confirmation at all.
+    None,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ButtonStyle {
+    #[default]
+    Button,
+    /// `<input type=submit|button value=…>`
+    Input,
+    /// An `<a>` styled as a button.
+    Link,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum MenuItemStyle {
+    #[default]
+    Link,
+    /// `<input type=button value=…>`: the text is in an attribute.
+    Input,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum LabelStyle {
+    /// `<label for=…>` beside the input.
+    #[default]
+    Label,
+    /// A `<th>` beside the `<td>` that holds the input.
+    Th,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum TextVariant {
+    /// Brackets and spacing as the spec writes them: 登録完了(一部 ID 重複あり).
+    #[default]
+    Spec,
+    /// Full-width brackets, no inner spaces: 登録完了（一部ID重複あり）, アカウント管理（更新）.
+    FullWidth,
+    /// As `spec`, but a file structure error reads 「登録失敗 (CSV形式エラー)」, as in
+    /// the manual's own sample: a status the spec does not list.
+    ManualSample,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum PasswordDisplay {
+    /// The password is in the page, hidden behind ●●●●●● until 「パスワード表示」.
+    #[default]
+    Masked,
+    /// The password is not in the page at all until 「パスワード表示」 fetches it.
+    Absent,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum HeaderShows {
+    /// The account's own name (管理アカウント).
+    #[default]
+    Name,
+    /// The account's role (管理者, マスタアカウントユーザ).
+    Role,
+}
+
+/// The readings of the spec's 'Unknowns'. The defaults mix both kinds of
+/// confirmation on purpose: logout uses `confirm()`, registration a modal.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct UiVariants {
+    pub menu_opens_in: MenuOpensIn,
+    pub initial_change_notice: NoticeStyle,
+    pub change_done_notice: NoticeStyle,
+    pub logout_confirm: ConfirmStyle,
+    pub register_confirm: ConfirmStyle,
+    pub bulk_confirm: ConfirmStyle,
+    pub reset_confirm: ConfirmStyle,
+    /// How 「登録完了」「受付番号は…」 after an upload appears.
+    pub receipt_notice: NoticeStyle,
+    pub buttons: ButtonStyle,
+    pub menu_items: MenuItemStyle,
+    pub labels: LabelStyle,
+    pub texts: TextVariant,
+    pub password_display: PasswordDisplay,
+    pub header_shows: HeaderShows,
+    /// Whether accounts from the bulk CSV must change their password at first login.
+    pub bulk_accounts_must_change: bool,
+    /// Whether a 管理者 sees the master account in アカウント管理(更新).
+    pub admin_sees_master: bool,
+}
+
+impl Default for UiVariants {
+    fn default() -> Self {
+        Self {
+            menu_opens_in: MenuOpensIn::Popup,
+            initial_change_notice: NoticeStyle::Page,
+            change_done_notice: NoticeStyle::Page,
+            logout_confirm: ConfirmStyle::Confirm,
+            register_confirm: ConfirmStyle::Modal,
+            bulk_confirm: ConfirmStyle::Modal,
+            reset_confirm: ConfirmStyle::None,
+            receipt_notice: NoticeStyle::Modal,
+            buttons: ButtonStyle::Button,
+            menu_items: MenuItemStyle::Link,
+            labels: LabelStyle::Label,
+            texts: TextVariant::Spec,
+            password_display: PasswordDisplay::Masked,
+            header_shows: HeaderShows::Name,
+            bulk_accounts_must_change: false,
+            admin_sees_master: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum PdfFont {
+    /// A subset of a TrueType font embedded as CIDFontType2, Identity-H, with a ToUnicode map.
+    #[default]
+    Embedded,
+    /// Nothing embedded, no ToUnicode: the predefined CMap UniJIS-UCS2-H.
+    UnijisUcs2,
+    /// Nothing embedded, no ToUnicode: the predefined CMap UniJIS-UTF16-H.
+    UnijisUtf16,
+    /// Nothing embedded, no ToUnicode: Shift-JIS codes through 90ms-RKSJ-H.
+    Rksj,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum DrawOrder {
+    /// Label, then its value, row by row.
+    #[default]
+    Rows,
+    /// Every label first, then every value: the drawing order says nothing of pairs.
+    Columns,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PdfOptions {
+    pub font: PdfFont,
+    /// The TrueType font to embed; the first that exists of the usual Japanese fonts when unset.
+    pub font_file: Option<std::path::PathBuf>,
+    pub draw_order: DrawOrder,
+    /// Draw each value in two text runs, as some generators do.
+    pub split_values: bool,
+    /// The label of the password row in a freshly issued PDF (パスワード, 初期パスワード, 初期後のパスワード).
+    pub password_label: String,
+    /// 利用環境 as printed.
+    pub environment: String,
+}
+
+impl Default for PdfOptions {
+    fn default() -> Self {
+        Self {
+            font: PdfFont::Embedded,
+            font_file: None,
+            draw_order: DrawOrder::Rows,
+            split_values: false,
+            password_label: "パスワード".to_string(),
+            environment: "本番環境".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsOptions {
+    /// Serve the オン資 web system over HTTPS on a second port and require a
+    /// client certificate issued by the simulator's CA (the one site A issues from).
+    pub mutual: bool,
+    pub https_port: u16,
+}
+
+/// A trigger on the Nth request (1-based) to an exact path.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NthRequest {
+    pub path: String,
+    pub nth: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// Added to every response of both sites.
+    pub latency_ms: u64,
+    pub http_500: Vec<NthRequest>,
+    /// The session is dropped just before this request is handled.
+    pub expire_session: Vec<NthRequest>,
+    /// Uploads never leave 登録中.
+    pub stuck_processing: bool,
+    /// Every upload ends in 登録失敗(システムエラー).
+    pub system_error: bool,
+    /// Both sites answer with a maintenance page.
+    pub maintenance: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        assert_eq!(
+            SimConfig::from_toml("").expect("empty config"),
+            SimConfig::default()
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = SimConfig::from_toml("[ui]\nmenu_opens = 'popup'\n").unwrap_err();
+        assert!(err.to_string().contains("menu_opens"), "{err}");
+    }
+
+    #[test]
+    fn merge_changes_only_what_is_named() {
+        let base = SimConfig::default();
+        let patch = serde_json::json!({"ui": {"buttons": "link"}, "faults": {"maintenance": true}});
+        let merged = base.merged(&patch).expect("valid patch");
+        assert_eq!(merged.ui.buttons, ButtonStyle::Link);
+        assert!(merged.faults.maintenance);
+        assert_eq!(merged.ui.labels, LabelStyle::Label);
+    }
+}

@@ -1,0 +1,191 @@
+//! Listening: one plain-HTTP port for both sites (and `/__sim/`), plus, in
+//! mutual-TLS mode, an HTTPS port for the オン資 site that demands a client
+//! certificate. Faults are injected here, in front of both sites.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use tokio::task::JoinHandle;
+
+use crate::{App, Scenario, SimConfig, SimError, control, site_a, site_b};
+
+/// A simulator serving on loopback until dropped or shut down.
+pub struct RunningSim {
+    /// `http://127.0.0.1:PORT`
+    pub base_url: String,
+    /// The オン資 site's root: on the plain port, or on the HTTPS port in mutual-TLS mode.
+    pub oqs_base_url: String,
+    app: Arc<App>,
+    handle: axum_server::Handle<SocketAddr>,
+    tls_handle: Option<axum_server::Handle<SocketAddr>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningSim {
+    pub fn cert_site_url(&self) -> String {
+        format!("{}/cert/", self.base_url)
+    }
+
+    pub fn oqs_url(&self) -> String {
+        format!("{}/oqs/", self.oqs_base_url)
+    }
+
+    pub fn control_url(&self) -> String {
+        format!("{}/__sim/", self.base_url)
+    }
+
+    pub fn scenario(&self) -> &Scenario {
+        &self.app.scenario
+    }
+
+    /// The master's ユーザ設定情報 PDF, as the customer brings it.
+    pub fn master_pdf(&self) -> Result<Vec<u8>, SimError> {
+        self.app.master_pdf()
+    }
+
+    /// The CA that issues the client certificates (and, in mutual-TLS mode, the server's).
+    pub fn ca_pem(&self) -> String {
+        self.app.pki.ca_pem().to_string()
+    }
+
+    pub fn shutdown(&self) {
+        self.handle.shutdown();
+        if let Some(h) = &self.tls_handle {
+            h.shutdown();
+        }
+    }
+}
+
+impl Drop for RunningSim {
+    fn drop(&mut self) {
+        self.shutdown();
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Starts the simulator on 127.0.0.1:`port` (0 picks a free port).
+pub async fn start(scenario: Scenario, config: SimConfig, port: u16) -> Result<RunningSim, SimError> {
+    let mutual = config.tls.mutual;
+    let https_port = config.tls.https_port;
+    let app = Arc::new(App::new(scenario, config)?);
+    let today = app.clock.today_jst();
+
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let base_url = format!("http://{addr}");
+
+    let sites = site_a::router().merge(if mutual {
+        site_b::tls_only_router()
+    } else {
+        site_b::router()
+    });
+    let plain = sites
+        .layer(middleware::from_fn_with_state(app.clone(), faults))
+        .merge(control::router())
+        .with_state(app.clone());
+
+    let handle = axum_server::Handle::new();
+    let mut tasks = Vec::new();
+    let server = axum_server::from_tcp(listener)?.handle(handle.clone());
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = server.serve(plain.into_make_service()).await {
+            tracing::error!("simulator stopped: {e}");
+        }
+    }));
+
+    let mut oqs_base_url = base_url.clone();
+    let mut tls_handle = None;
+    if mutual {
+        let tls = app.pki.mutual_tls_config(today)?;
+        let listener = std::net::TcpListener::bind(("127.0.0.1", https_port))?;
+        listener.set_nonblocking(true)?;
+        let tls_addr = listener.local_addr()?;
+        oqs_base_url = format!("https://{tls_addr}");
+        let secure = site_b::router()
+            .layer(middleware::from_fn_with_state(app.clone(), faults))
+            .with_state(app.clone());
+        let h = axum_server::Handle::new();
+        let server = axum_server::from_tcp_rustls(
+            listener,
+            axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls)),
+        )?
+        .handle(h.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = server.serve(secure.into_make_service()).await {
+                tracing::error!("simulator (TLS) stopped: {e}");
+            }
+        }));
+        tls_handle = Some(h);
+    }
+    Ok(RunningSim {
+        base_url,
+        oqs_base_url,
+        app,
+        handle,
+        tls_handle,
+        tasks,
+    })
+}
+
+async fn faults(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_string();
+    let config = app.config();
+    let nth = {
+        let mut state = app.state();
+        let count = state.request_counts.entry(path.clone()).or_default();
+        *count += 1;
+        *count
+    };
+    if config.faults.latency_ms > 0 {
+        // The configured latency fault itself, not a wait for anything.
+        tokio::time::sleep(std::time::Duration::from_millis(config.faults.latency_ms)).await;
+    }
+    if config.faults.maintenance {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Html(plain_page(
+                "メンテナンス中",
+                "ただいまシステムメンテナンス中です。しばらくしてから再度アクセスしてください。",
+            )),
+        )
+            .into_response();
+    }
+    if config
+        .faults
+        .http_500
+        .iter()
+        .any(|f| f.path == path && f.nth == nth)
+    {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Html(plain_page("システムエラー", "システムエラーが発生しました。")),
+        )
+            .into_response();
+    }
+    if config
+        .faults
+        .expire_session
+        .iter()
+        .any(|f| f.path == path && f.nth == nth)
+    {
+        if let Some(sid) = site_b::session_cookie(request.headers()) {
+            app.state().sessions.remove(&sid);
+        }
+    }
+    next.run(request).await
+}
+
+pub(crate) fn plain_page(title: &str, message: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>{t}</title></head><body style=\"font-family:sans-serif;margin:40px\"><h1 style=\"font-size:18px\">{t}</h1><p>{m}</p></body></html>",
+        t = crate::html::esc(title),
+        m = crate::html::esc(message)
+    )
+}

@@ -1,0 +1,396 @@
+//! The start page, the login popup, logout and パスワード変更 (forced and voluntary).
+
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{Html, Response};
+use serde::Deserialize;
+
+use super::{Ctx, error_box, not_logged_in, screen, screen_with_head};
+use crate::App;
+use crate::config::{MenuOpensIn, NoticeStyle};
+use crate::html::{Page, Ui, esc, js};
+use crate::policy;
+
+pub async fn start_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let ctx = Ctx::load(&app, &headers);
+    let config = app.config();
+    let ui = Ui { v: &config.ui };
+    let open = "window.open('/oqs/login','oqslogin','width=620,height=520')";
+    let body = format!(
+        "<h1>オンライン資格確認等システム</h1><p>本システムを利用するには、以下のボタンからログインしてください。</p><p>{}</p>",
+        ui.action("システムの利用を始める", open, "")
+    );
+    let page = Page {
+        title: "トップページ",
+        header: None,
+        csrf: &ctx.csrf,
+        logout_confirm: config.ui.logout_confirm,
+        body,
+        head: "",
+    };
+    ctx.finish(Html(page.render(&ui)))
+}
+
+fn login_form(app: &App, ctx: &Ctx, user_id: &str, error: Option<&str>) -> Response {
+    let config = app.config();
+    let ui = Ui { v: &config.ui };
+    let error = error
+        .map(|e| format!("<div class=\"error\" role=\"alert\">{}</div>", esc(e)))
+        .unwrap_or_default();
+    let fields = ui.fields(&format!(
+        "{}{}",
+        ui.field(
+            "ユーザID",
+            "f-uid",
+            &format!(
+                r#"<input type="text" id="f-uid" name="user_id" value="{}" autocomplete="off">"#,
+                esc(user_id)
+            ),
+            false
+        ),
+        ui.field(
+            "パスワード",
+            "f-pw",
+            r#"<input type="password" id="f-pw" name="password" autocomplete="off">"#,
+            false
+        ),
+    ));
+    let body = format!(
+        "<h1>ログイン</h1>{error}<form method=\"post\" action=\"/oqs/login\"><input type=\"hidden\" name=\"_csrf\" value=\"{}\">{fields}<p>{}</p></form>",
+        esc(&ctx.csrf),
+        ui.submit("ログイン", "")
+    );
+    let page = Page {
+        title: "ログイン",
+        header: None,
+        csrf: &ctx.csrf,
+        logout_confirm: config.ui.logout_confirm,
+        body,
+        head: "",
+    };
+    ctx.finish(Html(page.render(&ui)))
+}
+
+pub async fn login_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let ctx = Ctx::load(&app, &headers);
+    login_form(&app, &ctx, "", None)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    user_id: String,
+    #[serde(default)]
+    password: String,
+}
+
+const BAD_CREDENTIALS: &str = "ユーザIDまたはパスワードが正しくありません。";
+
+pub async fn login(State(app): State<Arc<App>>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+    let mut ctx = Ctx::load(&app, &headers);
+    let user_id = form.user_id.trim().to_string();
+    if !ctx.csrf_ok(&form.csrf) {
+        return login_form(
+            &app,
+            &ctx,
+            &user_id,
+            Some("画面の有効期限が切れました。再度ログインしてください。"),
+        );
+    }
+    let config = app.config();
+    let now = app.clock.now();
+    let account = {
+        let mut state = app.state();
+        let Some(account) = state.account_mut(&user_id) else {
+            drop(state);
+            return login_form(&app, &ctx, &user_id, Some(BAD_CREDENTIALS));
+        };
+        if account.locked {
+            drop(state);
+            return login_form(
+                &app,
+                &ctx,
+                &user_id,
+                Some(
+                    "アカウントがロックされています。上位のアカウントの利用者にロック解除を依頼してください。",
+                ),
+            );
+        }
+        if !account.enabled {
+            drop(state);
+            return login_form(&app, &ctx, &user_id, Some("このアカウントは無効です。"));
+        }
+        if account.password != form.password {
+            account.failed_logins += 1;
+            let locked_now = account.failed_logins >= config.site.lockout_after;
+            account.locked = locked_now;
+            let failures = account.failed_logins;
+            state.log(now, "login_failed", &user_id, format!("{failures} consecutive"));
+            if locked_now {
+                state.log(now, "account_locked", &user_id, "");
+                drop(state);
+                return login_form(
+                    &app,
+                    &ctx,
+                    &user_id,
+                    Some("ログインに連続して失敗したため、アカウントがロックされました。"),
+                );
+            }
+            drop(state);
+            return login_form(&app, &ctx, &user_id, Some(BAD_CREDENTIALS));
+        }
+        account.failed_logins = 0;
+        if account.password_expired(now) {
+            account.must_change = true;
+        }
+        let snapshot = account.clone();
+        state.log(now, "login", &user_id, "");
+        snapshot
+    };
+    ctx.log_in(&app, &account);
+    let destination = if !account.must_change {
+        "/oqs/menu".to_string()
+    } else {
+        let reason = if account.password_expired(now) {
+            "expired"
+        } else {
+            "initial"
+        };
+        match config.ui.initial_change_notice {
+            NoticeStyle::Page => format!("/oqs/password/notice?reason={reason}"),
+            _ => format!("/oqs/password/change?notice={reason}"),
+        }
+    };
+    match config.ui.menu_opens_in {
+        MenuOpensIn::Popup => ctx.redirect(&destination),
+        MenuOpensIn::Opener => {
+            let ui = Ui { v: &config.ui };
+            let body = format!(
+                "<p>ログインしました。</p><p><a href=\"{href}\">画面が切り替わらない場合はこちら</a></p><script>if(window.opener&&!window.opener.closed){{window.opener.location.href={to};window.close();}}else{{location.href={to};}}</script>",
+                href = esc(&destination),
+                to = js(&destination)
+            );
+            let page = Page {
+                title: "ログイン",
+                header: None,
+                csrf: &ctx.csrf,
+                logout_confirm: config.ui.logout_confirm,
+                body,
+                head: "",
+            };
+            ctx.finish(Html(page.render(&ui)))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+}
+
+pub async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
+    let ctx = Ctx::load(&app, &headers);
+    if ctx.user.is_none() {
+        return not_logged_in(&app, &ctx);
+    }
+    if !ctx.csrf_ok(&form.csrf) {
+        return super::forbidden_csrf(&app, &ctx);
+    }
+    let now = app.clock.now();
+    {
+        let mut state = app.state();
+        state.sessions.remove(&ctx.sid);
+        if let Some(user) = &ctx.user {
+            state.log(now, "logout", &user.user_id, "");
+        }
+    }
+    let config = app.config();
+    let ui = Ui { v: &config.ui };
+    let body = format!(
+        "<div class=\"info\">ログアウトしました。</div><p>{}{}</p>",
+        ui.go("トップページへ", "/oqs/"),
+        ui.action("閉じる", "window.close()", "")
+    );
+    let page = Page {
+        title: "ログアウト",
+        header: None,
+        csrf: "",
+        logout_confirm: config.ui.logout_confirm,
+        body,
+        head: "",
+    };
+    ctx.finish(Html(page.render(&ui)))
+}
+
+#[derive(Deserialize, Default)]
+pub struct NoticeQuery {
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    notice: Option<String>,
+}
+
+fn notice_text(reason: Option<&str>) -> &'static str {
+    match reason {
+        Some("expired") => "パスワードの有効期限が切れています。パスワードを変更してください。",
+        _ => "初期パスワードを変更してください。",
+    }
+}
+
+/// 「初期パスワードを変更してください。」 as a screen of its own.
+pub async fn initial_notice(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    let ctx = Ctx::load(&app, &headers);
+    if ctx.user.is_none() {
+        return not_logged_in(&app, &ctx);
+    }
+    let config = app.config();
+    let ui = Ui { v: &config.ui };
+    let body = format!(
+        "<h1>パスワード変更</h1><div class=\"info\">{}</div><p>{}</p>",
+        esc(notice_text(q.reason.as_deref())),
+        ui.go("OK", "/oqs/password/change")
+    );
+    screen(&app, &ctx, &config, "パスワード変更", body)
+}
+
+fn change_form(app: &App, ctx: &Ctx, errors: &[String], after: &str) -> Response {
+    let config = app.config();
+    let ui = Ui { v: &config.ui };
+    let fields = ui.fields(&format!(
+        "{}{}",
+        ui.field(
+            "新パスワード",
+            "f-new",
+            r#"<input type="password" id="f-new" name="new_password" autocomplete="new-password">"#,
+            false
+        ),
+        ui.field(
+            "新パスワード (確認)",
+            "f-new2",
+            r#"<input type="password" id="f-new2" name="new_password_confirm" autocomplete="new-password">"#,
+            false
+        ),
+    ));
+    let body = format!(
+        "<h1>パスワード変更</h1>{errors}<form method=\"post\" action=\"/oqs/password/change\"><input type=\"hidden\" name=\"_csrf\" value=\"{csrf}\">{fields}<p>{button}</p></form>{rules}{after}",
+        errors = error_box(errors),
+        csrf = esc(&ctx.csrf),
+        button = ui.submit("変更", ""),
+        rules = POLICY_NOTE,
+    );
+    screen(app, ctx, &config, "パスワード変更", body)
+}
+
+const POLICY_NOTE: &str = "<div class=\"note\"><p>【パスワードについて】</p><ul>\
+<li>8文字以上20文字以下で設定してください。</li>\
+<li>数字、英字小文字、英字大文字、特殊文字をそれぞれひとつ以上組み合わせてください。<br>※特殊文字として使用できる記号は以下のとおりです。<br>~ ! @ # $ % ^ &amp; * _ { } [ ] | ; &#39; &lt; &gt; , . ? - ( ) /</li>\
+<li>パスワード変更時に設定するパスワードが13文字未満の場合、以下を満たしてください。<br>(1) 5世代前までのパスワードと同じパスワードは使用できません。<br>(2) 5世代前までのパスワードと先頭5文字が同じになる類似のパスワードは使用できません。</li>\
+<li>パスワードの有効期限は以下のとおりです。<br>(1) パスワードが13文字未満の場合、「60日間」です。<br>(2) パスワードが13文字以上の場合、「無期限」です。<br>(3) 顔認証付きカードリーダー用、連携アプリケーション用、WebAPI用のアカウントはパスワードの文字数に関係なく「無期限」です。</li></ul></div>";
+
+pub async fn change_page(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<NoticeQuery>,
+) -> Response {
+    let ctx = Ctx::load(&app, &headers);
+    if ctx.user.is_none() {
+        return not_logged_in(&app, &ctx);
+    }
+    let config = app.config();
+    let ui = Ui { v: &config.ui };
+    let notice = match q.notice.as_deref() {
+        Some(reason) if config.ui.initial_change_notice != NoticeStyle::Page => ui.notice(
+            config.ui.initial_change_notice,
+            "modal-initial",
+            "パスワード変更",
+            &[notice_text(Some(reason))],
+            None,
+        ),
+        _ => String::new(),
+    };
+    change_form(&app, &ctx, &[], &notice)
+}
+
+#[derive(Deserialize)]
+pub struct ChangeForm {
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    new_password_confirm: String,
+}
+
+pub async fn change(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Form(form): Form<ChangeForm>,
+) -> Response {
+    let ctx = Ctx::load(&app, &headers);
+    let Some(user) = ctx.user.clone() else {
+        return not_logged_in(&app, &ctx);
+    };
+    if !ctx.csrf_ok(&form.csrf) {
+        return super::forbidden_csrf(&app, &ctx);
+    }
+    let mut errors = Vec::new();
+    if form.new_password.is_empty() {
+        errors.push("新パスワードを入力してください。".to_string());
+    } else if form.new_password != form.new_password_confirm {
+        errors.push("新パスワードと新パスワード (確認) が一致しません。".to_string());
+    } else {
+        errors = policy::violations(&form.new_password, &user.history());
+    }
+    if !errors.is_empty() {
+        return change_form(&app, &ctx, &errors, "");
+    }
+    let now = app.clock.now();
+    {
+        let mut state = app.state();
+        if let Some(account) = state.account_mut(&user.user_id) {
+            account.set_password(form.new_password.clone(), now);
+            account.must_change = false;
+        }
+        state.log(now, "password_changed", &user.user_id, "");
+    }
+    let config = app.config();
+    let ui = Ui { v: &config.ui };
+    match config.ui.change_done_notice {
+        NoticeStyle::Page => ctx.redirect("/oqs/password/done"),
+        style => {
+            let notice = ui.notice(
+                style,
+                "modal-updated",
+                "パスワード変更",
+                &["更新しました。"],
+                Some("/oqs/menu"),
+            );
+            let body = format!("<h1>パスワード変更</h1>{notice}");
+            screen_with_head(&app, &ctx, &config, "パスワード変更", body, "")
+        }
+    }
+}
+
+pub async fn change_done(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let ctx = Ctx::load(&app, &headers);
+    if ctx.user.is_none() {
+        return not_logged_in(&app, &ctx);
+    }
+    let config = app.config();
+    let ui = Ui { v: &config.ui };
+    let body = format!(
+        "<h1>パスワード変更</h1><div class=\"info\">更新しました。</div><p>{}</p>",
+        ui.go("OK", "/oqs/menu")
+    );
+    screen(&app, &ctx, &config, "パスワード変更", body)
+}

@@ -1,0 +1,386 @@
+//! What the portal knows: accounts, sessions, issued credentials, uploads and
+//! an event log of every irreversible thing that happened.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use rand::Rng;
+use serde::Serialize;
+
+use crate::bulk::{BulkStatus, Parsed, ResultRow};
+use crate::config::SimConfig;
+use crate::policy;
+use crate::scenario::Scenario;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Role {
+    #[serde(rename = "マスタアカウント")]
+    Master,
+    #[serde(rename = "マスタアカウントリセット用アカウント")]
+    MasterReset,
+    #[serde(rename = "管理者")]
+    Admin,
+    #[serde(rename = "顔認証付きカードリーダー用")]
+    FaceReader,
+    #[serde(rename = "連携アプリケーション用")]
+    Renkei,
+    #[serde(rename = "一般")]
+    General,
+    #[serde(rename = "医療情報閲覧")]
+    MedicalView,
+}
+
+impl Role {
+    pub const ALL: [Role; 7] = [
+        Role::Master,
+        Role::MasterReset,
+        Role::Admin,
+        Role::FaceReader,
+        Role::Renkei,
+        Role::General,
+        Role::MedicalView,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Master => "マスタアカウント",
+            Role::MasterReset => "マスタアカウントリセット用アカウント",
+            Role::Admin => "管理者",
+            Role::FaceReader => "顔認証付きカードリーダー用",
+            Role::Renkei => "連携アプリケーション用",
+            Role::General => "一般",
+            Role::MedicalView => "医療情報閲覧",
+        }
+    }
+
+    /// What the header shows when it shows the role rather than the name.
+    pub fn header_label(self) -> &'static str {
+        match self {
+            Role::Master => "マスタアカウントユーザ",
+            other => other.label(),
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.label() == text.trim())
+    }
+
+    /// Accounts whose passwords never expire, whatever their length.
+    pub fn never_expires(self) -> bool {
+        matches!(self, Role::FaceReader | Role::Renkei | Role::MasterReset)
+    }
+
+    /// The roles this role may register in アカウント管理（登録）.
+    pub fn may_register(self) -> &'static [Role] {
+        match self {
+            Role::Master => &[Role::Admin],
+            Role::Admin => &[
+                Role::Admin,
+                Role::General,
+                Role::MedicalView,
+                Role::FaceReader,
+                Role::Renkei,
+            ],
+            _ => &[],
+        }
+    }
+
+    /// Whether this role may reset `other`'s password.
+    pub fn may_reset(self, other: Role) -> bool {
+        match self {
+            Role::MasterReset => other == Role::Master,
+            Role::Master => other == Role::Admin,
+            Role::Admin => !matches!(other, Role::Master | Role::MasterReset),
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Account {
+    pub user_id: String,
+    pub role: Role,
+    pub name: String,
+    pub kana: String,
+    pub password: String,
+    /// Earlier passwords, newest first.
+    #[serde(skip)]
+    pub previous: Vec<String>,
+    pub must_change: bool,
+    pub locked: bool,
+    pub failed_logins: u32,
+    pub enabled: bool,
+    pub start: NaiveDate,
+    pub end: Option<NaiveDate>,
+    pub password_set_at: DateTime<Utc>,
+}
+
+impl Account {
+    /// The current password and those before it, newest first.
+    pub fn history(&self) -> Vec<String> {
+        std::iter::once(self.password.clone())
+            .chain(self.previous.iter().cloned())
+            .collect()
+    }
+
+    pub fn set_password(&mut self, new: String, now: DateTime<Utc>) {
+        let old = std::mem::replace(&mut self.password, new);
+        self.previous.insert(0, old);
+        self.previous.truncate(policy::GENERATIONS);
+        self.password_set_at = now;
+    }
+
+    pub fn password_expired(&self, now: DateTime<Utc>) -> bool {
+        !self.role.never_expires()
+            && self.password.chars().count() < policy::LONG_PASSWORD
+            && now - self.password_set_at > Duration::days(policy::EXPIRY_DAYS)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user: Option<String>,
+    pub csrf: String,
+    pub last_seen: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IssueKind {
+    Reset,
+    Registered,
+}
+
+/// A password the portal handed out and can show again (パスワード表示) or print (ダウンロード).
+#[derive(Debug, Clone)]
+pub struct IssuedCredential {
+    pub session_id: String,
+    pub user_id: String,
+    pub user_name: String,
+    pub password: String,
+    pub kind: IssueKind,
+    pub issued_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub receipt: String,
+    pub uploader: String,
+    pub received_at: DateTime<Utc>,
+    pub parsed: Parsed,
+    pub forced_system_error: bool,
+    pub outcome: Option<Outcome>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: BulkStatus,
+    pub completed_at: DateTime<Utc>,
+    pub processed: Option<usize>,
+    pub rows: Vec<ResultRow>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    pub kind: &'static str,
+    pub user_id: String,
+    pub detail: String,
+}
+
+/// A certificate the download site has issued: one key, wrapped anew for each password.
+#[derive(Debug, Clone)]
+pub struct IssuedCertificate {
+    pub request_id: String,
+    pub serial: String,
+    pub key_der: Vec<u8>,
+    pub cert_der: Vec<u8>,
+    pub downloads: u32,
+}
+
+#[derive(Debug, Default)]
+pub struct SimState {
+    pub accounts: Vec<Account>,
+    pub sessions: HashMap<String, Session>,
+    pub issued: HashMap<String, IssuedCredential>,
+    pub uploads: Vec<Upload>,
+    pub events: Vec<Event>,
+    pub certificates: Vec<IssuedCertificate>,
+    /// Requests per exact path, for the Nth-request faults.
+    pub request_counts: HashMap<String, u64>,
+}
+
+pub fn random_token(len: usize) -> String {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+impl SimState {
+    pub fn from_scenario(scenario: &Scenario, now: DateTime<Utc>, today: NaiveDate) -> Self {
+        let start = today - Duration::days(400);
+        let mut accounts = vec![
+            Account {
+                user_id: scenario.master.user_id.clone(),
+                role: Role::Master,
+                name: scenario.master.name.clone(),
+                kana: scenario.master.kana.clone(),
+                password: scenario.master.password.clone(),
+                previous: Vec::new(),
+                must_change: scenario.master.must_change,
+                locked: false,
+                failed_logins: 0,
+                enabled: true,
+                start,
+                end: None,
+                password_set_at: now,
+            },
+            Account {
+                user_id: scenario.reset_user_id(),
+                role: Role::MasterReset,
+                name: "マスタアカウントリセット用アカウント".to_string(),
+                kana: "マスタアカウントリセットヨウアカウント".to_string(),
+                password: scenario.master.secret_number.clone(),
+                previous: Vec::new(),
+                must_change: false,
+                locked: false,
+                failed_logins: 0,
+                enabled: true,
+                start,
+                end: None,
+                password_set_at: now,
+            },
+        ];
+        for seed in &scenario.accounts {
+            accounts.push(Account {
+                user_id: seed.user_id.clone(),
+                // Checked when the scenario was loaded.
+                role: Role::parse(&seed.role).unwrap_or(Role::General),
+                name: seed.name.clone(),
+                kana: seed.kana.clone(),
+                password: seed.password.clone(),
+                previous: Vec::new(),
+                must_change: seed.must_change,
+                locked: false,
+                failed_logins: 0,
+                enabled: true,
+                start,
+                end: None,
+                password_set_at: now,
+            });
+        }
+        SimState {
+            accounts,
+            ..Default::default()
+        }
+    }
+
+    pub fn account(&self, user_id: &str) -> Option<&Account> {
+        self.accounts.iter().find(|a| a.user_id == user_id)
+    }
+
+    pub fn account_mut(&mut self, user_id: &str) -> Option<&mut Account> {
+        self.accounts.iter_mut().find(|a| a.user_id == user_id)
+    }
+
+    pub fn log(&mut self, at: DateTime<Utc>, kind: &'static str, user_id: &str, detail: impl Into<String>) {
+        self.events.push(Event {
+            at,
+            kind,
+            user_id: user_id.to_string(),
+            detail: detail.into(),
+        });
+    }
+
+    /// The upload's status now, finishing it (and registering its rows) once its time has come.
+    pub fn settle_uploads(&mut self, now: DateTime<Utc>, config: &SimConfig, today: NaiveDate) {
+        let done_after = Duration::seconds(config.delays.queued_secs + config.delays.processing_secs);
+        let stuck = config.faults.stuck_processing;
+        for i in 0..self.uploads.len() {
+            if self.uploads[i].outcome.is_some() || stuck || now < self.uploads[i].received_at + done_after {
+                continue;
+            }
+            let completed_at = self.uploads[i].received_at + done_after;
+            let outcome = self.finish_upload(i, completed_at, config, today);
+            let upload = &mut self.uploads[i];
+            let detail = format!("{} {:?}", upload.receipt, outcome.status);
+            let uploader = upload.uploader.clone();
+            upload.outcome = Some(outcome);
+            self.log(completed_at, "upload_finished", &uploader, detail);
+        }
+    }
+
+    fn finish_upload(
+        &mut self,
+        index: usize,
+        at: DateTime<Utc>,
+        config: &SimConfig,
+        _today: NaiveDate,
+    ) -> Outcome {
+        let upload = &self.uploads[index];
+        if upload.forced_system_error {
+            return Outcome {
+                status: BulkStatus::SystemError,
+                completed_at: at,
+                processed: None,
+                rows: Vec::new(),
+            };
+        }
+        let rows = match &upload.parsed {
+            Parsed::Structure(_) => {
+                return Outcome {
+                    status: BulkStatus::FileStructureError,
+                    completed_at: at,
+                    processed: None,
+                    rows: Vec::new(),
+                };
+            }
+            Parsed::Rows(rows) => rows.clone(),
+        };
+        if rows.iter().any(|r| !r.errors.is_empty()) {
+            let result = rows.iter().map(ResultRow::input_check).collect();
+            return Outcome {
+                status: BulkStatus::InputCheckError,
+                completed_at: at,
+                processed: Some(rows.len()),
+                rows: result,
+            };
+        }
+        let mut result = Vec::new();
+        let mut duplicates = 0;
+        for row in &rows {
+            if self.account(&row.user_id()).is_some() {
+                duplicates += 1;
+                result.push(ResultRow::duplicate(row));
+                continue;
+            }
+            let account = row.to_account(at, config.ui.bulk_accounts_must_change);
+            self.log(at, "account_registered", &account.user_id, "一括登録");
+            self.accounts.push(account);
+            result.push(ResultRow::registered(row));
+        }
+        let status = if duplicates > 0 {
+            BulkStatus::CompletedWithDuplicates
+        } else {
+            BulkStatus::Completed
+        };
+        Outcome {
+            status,
+            completed_at: at,
+            processed: Some(rows.len()),
+            rows: result,
+        }
+    }
+
+    pub fn status_of(&self, upload: &Upload, now: DateTime<Utc>, config: &SimConfig) -> BulkStatus {
+        match &upload.outcome {
+            Some(outcome) => outcome.status,
+            None if now < upload.received_at + Duration::seconds(config.delays.queued_secs) => {
+                BulkStatus::Waiting
+            }
+            None => BulkStatus::Processing,
+        }
+    }
+}

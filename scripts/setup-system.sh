@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what oqsbot and its tests need from Debian: Chromium and its
+# WebDriver, Japanese fonts (PDFs and screenshots), poppler (pdftotext and the
+# CMaps it reads Japanese PDFs with), and NSS tools (client certificates).
+# Does nothing when everything is already there.
+set -euo pipefail
+
+packages=(chromium chromium-driver fonts-ipafont-gothic fonts-ipafont-mincho poppler-utils poppler-data libnss3-tools)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

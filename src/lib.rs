@@ -1,0 +1,4 @@
+//! oqsbot: the web half of an オンライン資格確認 terminal's succession work,
+//! driven through a real browser.
+
+pub mod sim;

@@ -1,0 +1,78 @@
+//! `oqsbot sim`: the built-in simulator of both sites, for trying the bot and
+//! for tests.
+
+use std::path::PathBuf;
+
+use oqs_sim::{RunningSim, Scenario, SimConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimCommandError {
+    #[error(transparent)]
+    Sim(#[from] oqs_sim::SimError),
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+pub struct SimOptions {
+    pub scenario: String,
+    pub port: u16,
+    pub config: Option<PathBuf>,
+    pub master_pdf: Option<PathBuf>,
+}
+
+/// Starts the simulator and, if asked, writes the master's PDF where the job expects it.
+pub async fn start(options: &SimOptions) -> Result<RunningSim, SimCommandError> {
+    let scenario = Scenario::load(&options.scenario)?;
+    let config = match &options.config {
+        Some(path) => SimConfig::load(path)?,
+        None => SimConfig::default(),
+    };
+    let sim = oqs_sim::start(scenario, config, options.port).await?;
+    if let Some(path) = &options.master_pdf {
+        let bytes = sim.master_pdf()?;
+        std::fs::write(path, bytes).map_err(|source| SimCommandError::Write {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    Ok(sim)
+}
+
+/// What `oqsbot sim` prints once it is listening.
+pub fn describe(sim: &RunningSim, options: &SimOptions) -> String {
+    let s = sim.scenario();
+    let mut out = format!(
+        "oqs-sim: scenario {} ({})\n  電子証明書のダウンロードサイト: {}\n  オンライン資格確認等システム:   {}\n  test endpoints:                 {}\n",
+        s.name,
+        s.description,
+        sim.cert_site_url(),
+        sim.oqs_url(),
+        sim.control_url()
+    );
+    out.push_str(&format!(
+        "  institution: {} {}\n",
+        s.institution.code, s.institution.name
+    ));
+    out.push_str(&format!(
+        "  master account: {} (reset account {})\n",
+        s.master.user_id,
+        s.reset_user_id()
+    ));
+    for c in &s.certificates {
+        out.push_str(&format!(
+            "  certificate for {}: リクエスト ID {}  リファレンス ID {}\n",
+            c.institution_code, c.request_id, c.reference_id
+        ));
+    }
+    match &options.master_pdf {
+        Some(p) => out.push_str(&format!(
+            "  master's ユーザ設定情報 PDF written to {}\n",
+            p.display()
+        )),
+        None => out.push_str(&format!(
+            "  master's ユーザ設定情報 PDF: {}master-pdf\n",
+            sim.control_url()
+        )),
+    }
+    out
+}
