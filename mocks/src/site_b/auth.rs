@@ -210,6 +210,8 @@ pub async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, Form(form):
             state.log(now, "logout", &user.user_id, "");
         }
     }
+    // A fresh anonymous session: the next page says "not logged in", not "timed out".
+    let ctx = Ctx::new_session(&app, false);
     let config = app.config();
     let ui = Ui { v: &config.ui };
     let body = format!(
