@@ -52,18 +52,18 @@ pub fn router() -> Router<Arc<App>> {
 
 /// In mutual-TLS mode the plain port says where the オン資 site is instead.
 pub fn tls_only_router() -> Router<Arc<App>> {
-    Router::new().route(
-        "/oqs/{*rest}",
-        get(|| async {
-            (
-                StatusCode::FORBIDDEN,
-                Html(crate::server::plain_page(
-                    "クライアント証明書が必要です",
-                    "オンライン資格確認等システムはクライアント証明書を用いた HTTPS でのみ利用できます。",
-                )),
-            )
-        }),
-    )
+    async fn use_https() -> (StatusCode, Html<String>) {
+        (
+            StatusCode::FORBIDDEN,
+            Html(crate::server::plain_page(
+                "クライアント証明書が必要です",
+                "オンライン資格確認等システムはクライアント証明書を用いた HTTPS でのみ利用できます。",
+            )),
+        )
+    }
+    Router::new()
+        .route("/oqs/", get(use_https))
+        .route("/oqs/{*rest}", get(use_https).post(use_https))
 }
 
 pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
