@@ -84,7 +84,7 @@ pub async fn search(
 ) -> Response {
     let (ctx, user) = match require_role(&app, &headers, &MANAGERS) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let config = app.config();
     let ui = Ui { v: &config.ui };
@@ -278,7 +278,7 @@ pub async fn detail(
 ) -> Response {
     let (ctx, user) = match require_role(&app, &headers, &MANAGERS) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let config = app.config();
     let ui = Ui { v: &config.ui };
@@ -398,7 +398,7 @@ fn issue(app: &App, ctx: &Ctx, account: &Account, kind: IssueKind, password: &st
 pub async fn reset(State(app): State<Arc<App>>, headers: HeaderMap, Form(form): Form<ResetForm>) -> Response {
     let (ctx, user) = match require_role(&app, &headers, &MANAGERS) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if !ctx.csrf_ok(&form.csrf) {
         return forbidden_csrf(&app, &ctx);
@@ -572,7 +572,7 @@ pub async fn register_page(
 ) -> Response {
     let (ctx, user) = match require_role(&app, &headers, &[Role::Master, Role::Admin]) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let done = q.done.and_then(|t| {
         let state = app.state();
@@ -600,7 +600,7 @@ pub async fn register(
 ) -> Response {
     let (ctx, user) = match require_role(&app, &headers, &[Role::Master, Role::Admin]) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if !ctx.csrf_ok(&form.csrf) {
         return forbidden_csrf(&app, &ctx);

@@ -82,7 +82,7 @@ pub async fn upload_page(
 ) -> Response {
     let (ctx, _) = match require_role(&app, &headers, &[Role::Admin]) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let upload = q
         .receipt
@@ -93,7 +93,7 @@ pub async fn upload_page(
 pub async fn upload(State(app): State<Arc<App>>, headers: HeaderMap, mut multipart: Multipart) -> Response {
     let (ctx, user) = match require_role(&app, &headers, &[Role::Admin]) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut csrf = String::new();
     let mut file: Option<(String, Vec<u8>)> = None;
@@ -184,7 +184,7 @@ pub async fn upload(State(app): State<Arc<App>>, headers: HeaderMap, mut multipa
 pub async fn results(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let (ctx, _) = match require_role(&app, &headers, &[Role::Admin]) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let config = app.config();
     let ui = Ui { v: &config.ui };
@@ -246,7 +246,7 @@ pub async fn result_file(
 ) -> Response {
     let (ctx, _) = match require_role(&app, &headers, &[Role::Admin]) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let outcome = app
         .state()

@@ -107,7 +107,7 @@ fn sections(role: Role) -> Vec<Section> {
 pub async fn menu(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let (ctx, user) = match require_user(&app, &headers) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let config = app.config();
     let ui = Ui { v: &config.ui };
@@ -150,7 +150,7 @@ pub async fn feature(
 ) -> Response {
     let (ctx, _) = match require_user(&app, &headers) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let config = app.config();
     let ui = Ui { v: &config.ui };

@@ -238,19 +238,20 @@ pub fn forbidden_csrf(app: &App, ctx: &Ctx) -> Response {
 
 /// The logged-in account, or the response that refuses the request. An
 /// account that must change its password is sent to パスワード変更.
-pub fn require_user(app: &App, headers: &HeaderMap) -> Result<(Ctx, Account), Response> {
+/// The error is boxed: a refusal is a whole response, and the happy path stays small.
+pub fn require_user(app: &App, headers: &HeaderMap) -> Result<(Ctx, Account), Box<Response>> {
     let ctx = Ctx::load(app, headers);
     let Some(user) = ctx.user.clone() else {
-        return Err(not_logged_in(app, &ctx));
+        return Err(Box::new(not_logged_in(app, &ctx)));
     };
     if user.must_change {
-        return Err(ctx.redirect("/oqs/password/change"));
+        return Err(Box::new(ctx.redirect("/oqs/password/change")));
     }
     Ok((ctx, user))
 }
 
 /// As `require_user`, and the account must hold one of `roles`.
-pub fn require_role(app: &App, headers: &HeaderMap, roles: &[Role]) -> Result<(Ctx, Account), Response> {
+pub fn require_role(app: &App, headers: &HeaderMap, roles: &[Role]) -> Result<(Ctx, Account), Box<Response>> {
     let (ctx, user) = require_user(app, headers)?;
     if !roles.contains(&user.role) {
         let config = app.config();
@@ -258,7 +259,7 @@ pub fn require_role(app: &App, headers: &HeaderMap, roles: &[Role]) -> Result<(C
             "<div class=\"error\" role=\"alert\">この機能を利用する権限がありません。</div>".to_string();
         let mut r = screen(app, &ctx, &config, "エラー", body);
         *r.status_mut() = StatusCode::FORBIDDEN;
-        return Err(r);
+        return Err(Box::new(r));
     }
     Ok((ctx, user))
 }
