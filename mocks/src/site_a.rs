@@ -122,7 +122,7 @@ async fn download(State(app): State<Arc<App>>, Form(form): Form<CertForm>) -> Re
         return refuse("リクエスト ID またはリファレンス ID が正しくありません。");
     };
     let today = app.clock.today_jst();
-    let issued = today - Duration::days(seed.issued_days_ago);
+    let issued = app.state().epoch - Duration::days(seed.issued_days_ago);
     if today > issued + Duration::days(seed.download_days) {
         return refuse(
             "ダウンロードサイトの有効期限を過ぎているため、証明書を取得できません。電子証明書の発行を再度申請してください。",

@@ -200,6 +200,8 @@ pub struct IssuedCertificate {
 
 #[derive(Debug, Default)]
 pub struct SimState {
+    /// The day the scenario was loaded: its relative dates count from here.
+    pub epoch: NaiveDate,
     pub accounts: Vec<Account>,
     pub sessions: HashMap<String, Session>,
     pub issued: HashMap<String, IssuedCredential>,
