@@ -274,6 +274,7 @@ impl SimState {
             });
         }
         SimState {
+            epoch: today,
             accounts,
             ..Default::default()
         }
