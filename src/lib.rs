@@ -1,4 +1,6 @@
 //! oqsbot: the web half of an オンライン資格確認 terminal's succession work,
 //! driven through a real browser.
 
+pub mod bulk_csv;
+pub mod portal;
 pub mod sim;

@@ -1,0 +1,8 @@
+//! Domain facts of the portal that need no browser: institution codes and the
+//! password policy.
+
+pub mod institution;
+pub mod password;
+
+pub use institution::{InstitutionCode, InstitutionCodeError, Kind};
+pub use password::{PasswordPolicy, Violation};
