@@ -2,5 +2,6 @@
 //! driven through a real browser.
 
 pub mod bulk_csv;
+pub mod pdf;
 pub mod portal;
 pub mod sim;
