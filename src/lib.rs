@@ -2,6 +2,7 @@
 //! driven through a real browser.
 
 pub mod bulk_csv;
+pub mod cert;
 pub mod pdf;
 pub mod portal;
 pub mod sim;
