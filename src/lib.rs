@@ -3,6 +3,7 @@
 
 pub mod bulk_csv;
 pub mod cert;
+pub mod commands;
 pub mod pdf;
 pub mod portal;
 pub mod sim;

@@ -1,7 +1,10 @@
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use oqsbot::commands::{self, CsvBuild, Verdict};
+use oqsbot::portal::PasswordPolicy;
 use oqsbot::sim::{self, SimOptions};
 
 #[derive(Parser)]
@@ -38,34 +41,110 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         port: u16,
     },
+    /// 医療機関等コード: check digit, prefecture, 点数表.
+    Code {
+        #[command(subcommand)]
+        action: CodeAction,
+    },
+    /// The portal's password policy.
+    Password {
+        #[command(subcommand)]
+        action: PasswordAction,
+    },
+    /// The Shift-JIS bulk registration CSV (アカウント一括登録用ファイル).
+    Csv {
+        #[command(subcommand)]
+        action: CsvAction,
+    },
+    /// Read a ユーザ設定情報 PDF.
+    Pdf {
+        file: PathBuf,
+        /// One JSON object with every field (the password included).
+        #[arg(long)]
+        json: bool,
+        /// Show the password instead of ●●●●●●.
+        #[arg(long)]
+        show_password: bool,
+    },
+    /// Downloaded client certificates (.p12).
+    Cert {
+        #[command(subcommand)]
+        action: CertAction,
+    },
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = Cli::parse();
-    let options = match cli.command {
-        Command::Sim {
-            scenario,
-            port,
-            config,
-            write_master_pdf,
-        } => SimOptions {
-            scenario,
-            port,
-            config,
-            master_pdf: write_master_pdf,
-        },
-        Command::Demo { port } => SimOptions {
-            scenario: "needs-reset".into(),
-            port,
-            config: None,
-            master_pdf: Some(PathBuf::from("demo-master.pdf")),
-        },
-    };
+#[derive(Subcommand)]
+enum CodeAction {
+    /// Exit 0 for a valid code and say what it is; 1 with the reason otherwise.
+    Check { code: String },
+}
+
+#[derive(Subcommand)]
+enum PasswordAction {
+    /// Read a password from standard input; exit 0 if the portal will take it, 1 with reasons.
+    Check,
+    /// Print a password that passes the policy, from OS randomness.
+    Generate {
+        #[arg(long, default_value_t = PasswordPolicy::GENERATED_LEN)]
+        length: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum CsvAction {
+    /// Build the file for the face account and the 連携 account.
+    Build {
+        /// 医科歯科 (R0RENK01) or 薬局 (R1RENK01).
+        #[arg(long)]
+        kind: String,
+        /// 利用開始年月日, YYYY/MM/DD.
+        #[arg(long)]
+        start: String,
+        /// The environment variable holding the accounts' password (asked for when left out).
+        #[arg(long)]
+        password_env: Option<String>,
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+        /// A copy of data/bulk_csv.toml with a corrected layout.
+        #[arg(long)]
+        layout: Option<PathBuf>,
+    },
+    /// Check a file as the portal will: exit 0 when valid, 1 with row-level errors.
+    Check {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        layout: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertAction {
+    /// Check a .p12: its password, the institution code in its subject, its issuer, its validity.
+    Check {
+        file: PathBuf,
+        /// The new 10-digit 医療機関等コード.
+        #[arg(long)]
+        code: String,
+        /// The environment variable holding the 4-digit certificate password (asked for when left out).
+        #[arg(long)]
+        password_env: Option<String>,
+    },
+}
+
+fn exit(verdict: Verdict) -> ExitCode {
+    match verdict {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("oqsbot: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn serve(options: SimOptions) -> ExitCode {
     let running = match sim::start(&options).await {
         Ok(s) => s,
         Err(e) => {
@@ -75,9 +154,102 @@ async fn main() -> ExitCode {
     };
     println!("{}", sim::describe(&running, &options));
     println!("Press Ctrl-C to stop.");
+    let _ = std::io::stdout().flush();
     if let Err(e) = tokio::signal::ctrl_c().await {
         eprintln!("oqsbot: cannot wait for Ctrl-C: {e}");
     }
     running.shutdown();
     ExitCode::SUCCESS
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let mut out = std::io::stdout().lock();
+    match cli.command {
+        Command::Sim {
+            scenario,
+            port,
+            config,
+            write_master_pdf,
+        } => {
+            drop(out);
+            serve(SimOptions {
+                scenario,
+                port,
+                config,
+                master_pdf: write_master_pdf,
+            })
+            .await
+        }
+        Command::Demo { port } => {
+            drop(out);
+            serve(SimOptions {
+                scenario: "needs-reset".into(),
+                port,
+                config: None,
+                master_pdf: Some(PathBuf::from("demo-master.pdf")),
+            })
+            .await
+        }
+        Command::Code {
+            action: CodeAction::Check { code },
+        } => exit(commands::code_check(&code, &mut out)),
+        Command::Password {
+            action: PasswordAction::Check,
+        } => exit(commands::password_check(&mut std::io::stdin().lock(), &mut out)),
+        Command::Password {
+            action: PasswordAction::Generate { length },
+        } => exit(commands::password_generate(length, &mut out)),
+        Command::Csv {
+            action:
+                CsvAction::Build {
+                    kind,
+                    start,
+                    password_env,
+                    output,
+                    layout,
+                },
+        } => {
+            let verdict = commands::secret(password_env.as_deref(), "password for the accounts: ").and_then(
+                |password| {
+                    commands::csv_build(
+                        &CsvBuild {
+                            kind: &kind,
+                            start: &start,
+                            password: &password,
+                            output: &output,
+                            layout: layout.as_deref(),
+                        },
+                        &mut out,
+                    )
+                },
+            );
+            exit(verdict)
+        }
+        Command::Csv {
+            action: CsvAction::Check { file, json, layout },
+        } => exit(commands::csv_check(&file, json, layout.as_deref(), &mut out)),
+        Command::Pdf {
+            file,
+            json,
+            show_password,
+        } => exit(commands::pdf_show(&file, json, show_password, &mut out)),
+        Command::Cert {
+            action:
+                CertAction::Check {
+                    file,
+                    code,
+                    password_env,
+                },
+        } => {
+            let verdict = commands::secret(password_env.as_deref(), "certificate password (4 digits): ")
+                .and_then(|password| commands::cert_check(&file, &code, &password, &mut out));
+            exit(verdict)
+        }
+    }
 }

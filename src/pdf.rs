@@ -939,11 +939,10 @@ fn credentials_from_lines(lines: &[Line]) -> Credentials {
             Some(Field::UserId) => slot(&mut c.user_id, compact()),
             Some(Field::UserName) => slot(&mut c.user_name, value.trim().to_string()),
             Some(Field::Password) => slot(&mut c.password, compact()),
-            Some(Field::Expires) => {
-                if c.password_expires.is_none() {
-                    c.password_expires = parse_japanese_date(&value);
-                }
+            Some(Field::Expires) if c.password_expires.is_none() => {
+                c.password_expires = parse_japanese_date(&value);
             }
+            Some(Field::Expires) => {}
             Some(Field::ResetId) => slot(&mut c.reset_user_id, compact()),
             None => {}
         }

@@ -1,0 +1,240 @@
+//! The offline subcommands, run as a field engineer runs them.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use chrono::{Duration, NaiveDate, Utc};
+
+fn oqsbot(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_oqsbot"));
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("oqsbot runs");
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("write stdin");
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("oqsbot finishes")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn code_check_exit_codes() {
+    let ok = oqsbot(&["code", "check", "2714206386"], &[], None);
+    assert_eq!(ok.status.code(), Some(0));
+    assert!(stdout(&ok).contains("大阪府") && stdout(&ok).contains("医科"));
+    let bad = oqsbot(&["code", "check", "1234567890"], &[], None);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stdout(&bad).contains("should be 7"));
+}
+
+#[test]
+fn password_check_and_generate() {
+    let ok = oqsbot(&["password", "check"], &[], Some("OnsAdmin@00369\n"));
+    assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
+    assert!(stdout(&ok).contains("never expires"));
+    let bad = oqsbot(&["password", "check"], &[], Some("staff123\n"));
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stdout(&bad).contains("upper-case") && !stdout(&bad).contains("staff123"));
+    let generated = oqsbot(&["password", "generate", "--length", "16"], &[], None);
+    let password = stdout(&generated).trim().to_string();
+    assert_eq!(password.chars().count(), 16);
+    let check = oqsbot(&["password", "check"], &[], Some(&format!("{password}\n")));
+    assert_eq!(check.status.code(), Some(0));
+    assert_eq!(
+        oqsbot(&["password", "generate", "--length", "30"], &[], None)
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn csv_build_then_check() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("accounts.csv");
+    let f = file.to_str().expect("path");
+    let built = oqsbot(
+        &[
+            "csv",
+            "build",
+            "--kind",
+            "医科歯科",
+            "--start",
+            "2026/11/25",
+            "--password-env",
+            "PW",
+            "-o",
+            f,
+        ],
+        &[("PW", "OnsAdmin@00369")],
+        None,
+    );
+    assert_eq!(
+        built.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    assert!(stdout(&built).contains("FOFACE01, R0RENK01"));
+    let checked = oqsbot(&["csv", "check", f, "--json"], &[], None);
+    assert_eq!(checked.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&checked.stdout).expect("json");
+    assert_eq!(report["valid"], true);
+    assert_eq!(report["rows"], 2);
+
+    let weak = oqsbot(
+        &[
+            "csv",
+            "build",
+            "--kind",
+            "薬局",
+            "--start",
+            "2026/11/25",
+            "--password-env",
+            "PW",
+            "-o",
+            f,
+        ],
+        &[("PW", "weak")],
+        None,
+    );
+    assert_eq!(weak.status.code(), Some(1));
+    assert!(stdout(&weak).contains("no file was written"));
+    let missing = oqsbot(
+        &[
+            "csv",
+            "build",
+            "--kind",
+            "薬局",
+            "--start",
+            "2026/11/25",
+            "--password-env",
+            "NOPE",
+            "-o",
+            f,
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("NOPE is not set"));
+
+    std::fs::write(&file, "権限区分,ユーザID\r\n".as_bytes()).expect("write");
+    let utf8 = oqsbot(&["csv", "check", f], &[], None);
+    assert_eq!(utf8.status.code(), Some(1));
+    assert!(stdout(&utf8).contains("UTF-8"));
+}
+
+#[test]
+fn pdf_json_has_exactly_the_documented_keys() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("master.pdf");
+    let opts = oqs_sim::config::PdfOptions {
+        font: oqs_sim::config::PdfFont::UnijisUcs2,
+        ..Default::default()
+    };
+    let notice = oqs_sim::pdf::CredentialNotice {
+        issued: NaiveDate::from_ymd_opt(2026, 11, 25).expect("date"),
+        postal_code: "〒100-0001".into(),
+        address: "東京都千代田区千代田1-1".into(),
+        institution_name: "青葉ファミリークリニック".into(),
+        institution_code: "1310100126".into(),
+        user_id: "H1310100".into(),
+        user_name: "マスター病院".into(),
+        password: None,
+        password_expires: None,
+        reset_user_id: Some("H1310100R".into()),
+        subtitle: None,
+    };
+    std::fs::write(&file, oqs_sim::pdf::render(&notice, &opts, None).expect("pdf")).expect("write");
+    let out = oqsbot(&["pdf", file.to_str().expect("path"), "--json"], &[], None);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    let mut keys: Vec<&str> = v
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "environment",
+            "institution_code",
+            "institution_name",
+            "issued",
+            "password",
+            "password_expires",
+            "reset_user_id",
+            "user_id",
+            "user_name"
+        ]
+    );
+    assert_eq!(v["password"], serde_json::Value::Null);
+    assert_eq!(v["issued"], "2026-11-25");
+    assert_eq!(v["institution_code"], "1310100126");
+
+    std::fs::write(&file, b"%PDF-1.4 nonsense").expect("write");
+    let bad = oqsbot(&["pdf", file.to_str().expect("path"), "--json"], &[], None);
+    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(stdout(&bad).lines().count(), 1, "a one-line reason");
+}
+
+#[test]
+fn cert_check_with_password_from_env() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("123.p12");
+    let today = Utc::now().date_naive();
+    let pki = oqs_sim::pki::Pki::new(today).expect("CA");
+    let c = pki
+        .issue_client(
+            "1342304563",
+            "受付",
+            today - Duration::days(1),
+            today + Duration::days(1100),
+        )
+        .expect("cert");
+    std::fs::write(&file, pki.pkcs12(&c.key_der, &c.cert_der, "8024").expect("p12")).expect("write");
+    let f = file.to_str().expect("path");
+    let ok = oqsbot(
+        &["cert", "check", f, "--code", "1342304563", "--password-env", "CP"],
+        &[("CP", "8024")],
+        None,
+    );
+    assert_eq!(ok.status.code(), Some(0), "{}", stdout(&ok));
+    let wrong = oqsbot(
+        &["cert", "check", f, "--code", "1342304563", "--password-env", "CP"],
+        &[("CP", "1111")],
+        None,
+    );
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(stdout(&wrong).contains("does not open"));
+    let old = oqsbot(
+        &["cert", "check", f, "--code", "1312304569", "--password-env", "CP"],
+        &[("CP", "8024")],
+        None,
+    );
+    assert_eq!(old.status.code(), Some(1));
+    assert!(stdout(&old).contains("not 1312304569"));
+    let bad_code = oqsbot(
+        &["cert", "check", f, "--code", "1234567890", "--password-env", "CP"],
+        &[("CP", "8024")],
+        None,
+    );
+    assert_eq!(bad_code.status.code(), Some(2));
+}
