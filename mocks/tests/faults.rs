@@ -102,3 +102,18 @@ async fn a_bad_config_patch_is_refused() {
         .expect("config");
     assert_eq!(resp.status(), 400);
 }
+
+#[tokio::test]
+async fn latency_is_added_to_both_sites() {
+    let sim = sim_with("carried-over", config("[faults]\nlatency_ms = 300\n")).await;
+    let b = Browser::new(&sim);
+    for path in ["/cert/", "/oqs/"] {
+        let started = std::time::Instant::now();
+        assert_eq!(b.get(path).await.status, 200);
+        // A lower bound only: the page cannot arrive before the added latency.
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(300),
+            "{path}"
+        );
+    }
+}
