@@ -1,9 +1,12 @@
 //! oqsbot: the web half of an オンライン資格確認 terminal's succession work,
 //! driven through a real browser.
 
+pub mod browser;
 pub mod bulk_csv;
 pub mod cert;
 pub mod commands;
+pub mod flow;
 pub mod pdf;
 pub mod portal;
+pub mod secret;
 pub mod sim;

@@ -208,6 +208,9 @@ pub struct UiVariants {
     pub bulk_accounts_must_change: bool,
     /// Whether a 管理者 sees the master account in アカウント管理(更新).
     pub admin_sees_master: bool,
+    /// Screen texts shown differently (a label or a button renamed), for
+    /// testing what a bot does when the portal changes a text.
+    pub renames: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for UiVariants {
@@ -229,6 +232,7 @@ impl Default for UiVariants {
             header_shows: HeaderShows::Name,
             bulk_accounts_must_change: false,
             admin_sees_master: false,
+            renames: Default::default(),
         }
     }
 }

@@ -45,8 +45,9 @@ pub struct Ui<'a> {
 }
 
 impl Ui<'_> {
-    /// A screen text with brackets as the text variant writes them.
+    /// A screen text as this config shows it: renamed, and with brackets as the text variant writes them.
     pub fn t(&self, s: &str) -> String {
+        let s = self.v.renames.get(s).map(String::as_str).unwrap_or(s);
         match self.v.texts {
             TextVariant::FullWidth => s.replace('(', "（").replace(')', "）"),
             _ => s.to_string(),
@@ -55,7 +56,7 @@ impl Ui<'_> {
 
     /// A button that submits its form.
     pub fn submit(&self, label: &str, attrs: &str) -> String {
-        let l = esc(label);
+        let l = esc(&self.t(label));
         match self.v.buttons {
             ButtonStyle::Button => format!(r#"<button type="submit" class="btn" {attrs}>{l}</button>"#),
             ButtonStyle::Input => format!(r#"<input type="submit" class="btn" value="{l}" {attrs}>"#),
@@ -67,7 +68,7 @@ impl Ui<'_> {
 
     /// A button that runs `script` when clicked.
     pub fn action(&self, label: &str, script: &str, attrs: &str) -> String {
-        let l = esc(label);
+        let l = esc(&self.t(label));
         let s = esc(script);
         match self.v.buttons {
             ButtonStyle::Button => {
@@ -103,12 +104,12 @@ impl Ui<'_> {
         } else {
             ""
         };
+        let label = esc(&self.t(label));
         match self.v.labels {
-            LabelStyle::Label => format!(
-                r#"<div class="field">{mark}<label for="{id}">{}</label>{control}</div>"#,
-                esc(label)
-            ),
-            LabelStyle::Th => format!(r#"<tr><th>{mark}{}</th><td>{control}</td></tr>"#, esc(label)),
+            LabelStyle::Label => {
+                format!(r#"<div class="field">{mark}<label for="{id}">{label}</label>{control}</div>"#)
+            }
+            LabelStyle::Th => format!(r#"<tr><th>{mark}{label}</th><td>{control}</td></tr>"#),
         }
     }
 
@@ -122,13 +123,13 @@ impl Ui<'_> {
 
     /// A read-only value with its label, as detail screens show them.
     pub fn shown(&self, label: &str, value: &str) -> String {
+        let label = esc(&self.t(label));
         match self.v.labels {
             LabelStyle::Label => format!(
-                r#"<div class="field"><span class="label">{}</span><span class="value">{}</span></div>"#,
-                esc(label),
+                r#"<div class="field"><span class="label">{label}</span><span class="value">{}</span></div>"#,
                 esc(value)
             ),
-            LabelStyle::Th => format!(r#"<tr><th>{}</th><td>{}</td></tr>"#, esc(label), esc(value)),
+            LabelStyle::Th => format!(r#"<tr><th>{label}</th><td>{}</td></tr>"#, esc(value)),
         }
     }
 

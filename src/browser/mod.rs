@@ -1,0 +1,523 @@
+//! A real browser over WebDriver: a chromedriver (or msedgedriver) we spawn on
+//! a free loopback port, or a remote WebDriver such as a Selenium Grid.
+//! Downloads go to the run's own folder; popups, JavaScript dialogs and
+//! in-page modals are handled here. The driver process dies with this value.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use thirtyfour::cdp::domains::browser::DownloadBehavior;
+use thirtyfour::prelude::*;
+
+const LOCATE_JS: &str = include_str!("locate.js");
+/// How often a wait looks again.
+pub const POLL: Duration = Duration::from_millis(50);
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrowserError {
+    #[error(
+        "{what} was not found on PATH; install it (Debian: apt-get install chromium chromium-driver) or pass --chromedriver PATH"
+    )]
+    DriverMissing { what: String },
+    #[error("cannot start {program}: {source}")]
+    Spawn { program: String, source: std::io::Error },
+    #[error("the WebDriver at {url} did not answer within {secs} s")]
+    DriverNotReady { url: String, secs: u64 },
+    #[error("WebDriver: {0}")]
+    WebDriver(String),
+    #[error("cannot prepare the download folder {path}: {source}")]
+    DownloadDir { path: String, source: std::io::Error },
+    #[error("no download finished in {dir} within {secs} s")]
+    DownloadTimeout { dir: String, secs: u64 },
+    #[error(
+        "the page did not load within {secs} s. If the site asks for a client certificate, the browser needs the AutoSelectCertificateForUrls policy (oqsbot browser-policy) and the certificate in its NSS database"
+    )]
+    PageLoadTimeout { secs: u64 },
+}
+
+impl From<WebDriverError> for BrowserError {
+    fn from(e: WebDriverError) -> Self {
+        BrowserError::WebDriver(e.to_string())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BrowserKind {
+    #[default]
+    Chromium,
+    Chrome,
+    Edge,
+}
+
+impl BrowserKind {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.to_ascii_lowercase().as_str() {
+            "chromium" => Some(Self::Chromium),
+            "chrome" => Some(Self::Chrome),
+            "edge" | "msedge" => Some(Self::Edge),
+            _ => None,
+        }
+    }
+
+    fn driver_name(self) -> &'static str {
+        match self {
+            BrowserKind::Edge => "msedgedriver",
+            _ => "chromedriver",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BrowserOptions {
+    pub kind: BrowserKind,
+    /// A driver binary; found on PATH when unset.
+    pub driver_path: Option<PathBuf>,
+    /// Attach to this WebDriver instead of spawning one.
+    pub webdriver_url: Option<String>,
+    /// The browser binary; the usual places when unset.
+    pub binary: Option<PathBuf>,
+    pub headed: bool,
+    pub download_dir: PathBuf,
+    /// A HOME for the driver and the browser, so a per-run NSS database holds the client certificate.
+    pub home: Option<PathBuf>,
+    pub page_load_timeout: Duration,
+    /// How long a step waits for its target.
+    pub step_timeout: Duration,
+    /// Accept the server's certificate even if no trusted CA issued it (the simulator's own CA).
+    pub accept_insecure_certs: bool,
+}
+
+impl BrowserOptions {
+    pub fn new(download_dir: PathBuf) -> Self {
+        Self {
+            kind: BrowserKind::default(),
+            driver_path: None,
+            webdriver_url: None,
+            binary: None,
+            headed: false,
+            download_dir,
+            home: None,
+            page_load_timeout: Duration::from_secs(30),
+            step_timeout: Duration::from_secs(15),
+            accept_insecure_certs: false,
+        }
+    }
+}
+
+struct DriverProcess(Child);
+
+impl Drop for DriverProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(name))
+                .find(|c| c.is_file())
+        })
+        .unwrap_or(None)
+}
+
+/// What one `find` returned: which alternative matched, and the element.
+pub struct Found {
+    pub alternative: usize,
+    pub element: WebElement,
+}
+
+pub struct Browser {
+    driver: WebDriver,
+    _process: Option<DriverProcess>,
+    main_window: WindowHandle,
+    download_dir: PathBuf,
+    pub options: BrowserOptions,
+    commands: Arc<AtomicU64>,
+}
+
+impl Browser {
+    pub async fn start(options: BrowserOptions) -> Result<Browser, BrowserError> {
+        std::fs::create_dir_all(&options.download_dir).map_err(|source| BrowserError::DownloadDir {
+            path: options.download_dir.display().to_string(),
+            source,
+        })?;
+        let download_dir =
+            std::fs::canonicalize(&options.download_dir).map_err(|source| BrowserError::DownloadDir {
+                path: options.download_dir.display().to_string(),
+                source,
+            })?;
+        let (url, process) = match &options.webdriver_url {
+            Some(url) => (url.clone(), None),
+            None => {
+                let (url, child) = spawn_driver(&options).await?;
+                (url, Some(child))
+            }
+        };
+        let driver = WebDriver::new(&url, capabilities(&options)?).await?;
+        let browser = Browser {
+            main_window: driver.window().await?,
+            driver,
+            _process: process,
+            download_dir,
+            options,
+            commands: Arc::new(AtomicU64::new(1)),
+        };
+        browser
+            .driver
+            .set_page_load_timeout(browser.options.page_load_timeout)
+            .await?;
+        browser
+            .driver
+            .cdp()
+            .browser()
+            .set_download_behavior(
+                DownloadBehavior::Allow,
+                Some(browser.download_dir.display().to_string()),
+            )
+            .await?;
+        browser.count(2);
+        Ok(browser)
+    }
+
+    /// Ends the session and the driver. Dropping a `Browser` kills the driver too.
+    pub async fn quit(self) {
+        let _ = self.driver.clone().quit().await;
+    }
+
+    fn count(&self, n: u64) {
+        self.commands.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// WebDriver commands sent so far, for benchmarks.
+    pub fn command_count(&self) -> u64 {
+        self.commands.load(Ordering::Relaxed)
+    }
+
+    pub fn download_dir(&self) -> &Path {
+        &self.download_dir
+    }
+
+    pub async fn goto(&self, url: &str) -> Result<(), BrowserError> {
+        self.count(1);
+        match self.driver.goto(url).await {
+            Err(e) if e.to_string().to_lowercase().contains("timeout") => {
+                Err(BrowserError::PageLoadTimeout {
+                    secs: self.options.page_load_timeout.as_secs(),
+                })
+            }
+            other => Ok(other?),
+        }
+    }
+
+    pub async fn current_url(&self) -> Result<String, BrowserError> {
+        self.count(1);
+        Ok(self.driver.current_url().await?.to_string())
+    }
+
+    pub async fn source(&self) -> Result<String, BrowserError> {
+        self.count(1);
+        Ok(self.driver.source().await?)
+    }
+
+    pub async fn screenshot(&self) -> Result<Vec<u8>, BrowserError> {
+        self.count(1);
+        Ok(self.driver.screenshot_as_png().await?)
+    }
+
+    async fn script(&self, request: Value) -> Result<Value, BrowserError> {
+        self.count(1);
+        let ret = self.driver.execute(LOCATE_JS, vec![request]).await?;
+        Ok(ret.json().clone())
+    }
+
+    /// The first alternative that has a visible match now.
+    pub async fn find_now(&self, alternatives: &[Value]) -> Result<Option<Found>, BrowserError> {
+        let v = self.script(json!({ "op": "find", "alts": alternatives })).await?;
+        let Some(pair) = v.as_array().filter(|a| a.len() == 2) else {
+            return Ok(None);
+        };
+        let alternative = pair[0].as_u64().unwrap_or(0) as usize;
+        let element = WebElement::from_json(pair[1].clone(), self.driver.handle().clone())?;
+        Ok(Some(Found { alternative, element }))
+    }
+
+    pub async fn has_text(&self, text: &str) -> Result<bool, BrowserError> {
+        Ok(self
+            .script(json!({ "op": "has_text", "text": text }))
+            .await?
+            .as_bool()
+            .unwrap_or(false))
+    }
+
+    /// The value shown beside a label (a `<td>` beside a `<th>`, a sibling, an input's value).
+    pub async fn read_label(&self, label: &str) -> Result<Option<String>, BrowserError> {
+        Ok(self
+            .script(json!({ "op": "read", "label": label }))
+            .await?
+            .as_str()
+            .map(str::to_string))
+    }
+
+    /// The page's visible text.
+    pub async fn body_text(&self) -> Result<String, BrowserError> {
+        Ok(self
+            .script(json!({ "op": "body" }))
+            .await?
+            .as_str()
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    /// What the page says, in a line, for error messages.
+    pub async fn summary(&self) -> String {
+        match self.alert_text().await {
+            Some(t) => format!("a dialog: {t}"),
+            None => self
+                .script(json!({ "op": "summary" }))
+                .await
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+        }
+    }
+
+    pub async fn click(&self, e: &WebElement) -> Result<(), BrowserError> {
+        self.count(1);
+        Ok(e.click().await?)
+    }
+
+    pub async fn double_click(&self, e: &WebElement) -> Result<(), BrowserError> {
+        self.count(1);
+        Ok(self
+            .driver
+            .action_chain()
+            .double_click_element(e)
+            .perform()
+            .await?)
+    }
+
+    pub async fn fill(&self, e: &WebElement, value: &str) -> Result<(), BrowserError> {
+        self.count(2);
+        e.clear().await?;
+        Ok(e.send_keys(value).await?)
+    }
+
+    /// Picks the option whose visible text is `text`.
+    pub async fn select(&self, e: &WebElement, text: &str) -> Result<(), BrowserError> {
+        self.count(1);
+        let script = "const s=arguments[0], want=arguments[1].replace(/\\s+/g,''); for (const o of s.options) { if (o.text.replace(/\\s+/g,'')===want) { s.value=o.value; s.dispatchEvent(new Event('change',{bubbles:true})); return true; } } return false;";
+        let ok = self
+            .driver
+            .execute(script, vec![e.to_json()?, json!(text)])
+            .await?;
+        if ok.json().as_bool() != Some(true) {
+            return Err(BrowserError::WebDriver(format!(
+                "the drop-down has no option {text:?}"
+            )));
+        }
+        Ok(())
+    }
+
+    pub async fn upload(&self, e: &WebElement, path: &Path) -> Result<(), BrowserError> {
+        self.count(1);
+        let absolute = std::fs::canonicalize(path).map_err(|source| BrowserError::DownloadDir {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Ok(e.send_keys(absolute.display().to_string()).await?)
+    }
+
+    pub async fn alert_text(&self) -> Option<String> {
+        self.count(1);
+        self.driver.get_alert_text().await.ok()
+    }
+
+    pub async fn accept_alert(&self) -> Result<(), BrowserError> {
+        self.count(1);
+        Ok(self.driver.accept_alert().await?)
+    }
+
+    pub async fn dismiss_alert(&self) -> Result<(), BrowserError> {
+        self.count(1);
+        Ok(self.driver.dismiss_alert().await?)
+    }
+
+    pub async fn windows(&self) -> Result<Vec<WindowHandle>, BrowserError> {
+        self.count(1);
+        Ok(self.driver.windows().await?)
+    }
+
+    pub async fn current_window(&self) -> Option<WindowHandle> {
+        self.count(1);
+        self.driver.window().await.ok()
+    }
+
+    pub async fn switch_to(&self, w: WindowHandle) -> Result<(), BrowserError> {
+        self.count(1);
+        Ok(self.driver.switch_to_window(w).await?)
+    }
+
+    /// Back to the window the run started in (a popup may have closed itself).
+    pub async fn switch_to_main(&self) -> Result<(), BrowserError> {
+        self.switch_to(self.main_window.clone()).await
+    }
+
+    /// Files in the download folder now, by name.
+    pub fn downloaded_files(&self) -> Vec<String> {
+        std::fs::read_dir(&self.download_dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A new, complete file that was not in `before`, if one is there now.
+    pub fn finished_download(&self, before: &[String]) -> Option<PathBuf> {
+        let now = self.downloaded_files();
+        // Chromium writes *.crdownload (or a hidden temp file) and renames it when done.
+        if now
+            .iter()
+            .any(|n| n.ends_with(".crdownload") || n.starts_with(".org.chromium."))
+        {
+            return None;
+        }
+        now.into_iter()
+            .find(|n| !before.contains(n) && !n.starts_with('.'))
+            .map(|n| self.download_dir.join(n))
+    }
+
+    /// Waits until a new, complete file appears that was not in `before`.
+    pub async fn wait_for_download(
+        &self,
+        before: &[String],
+        timeout: Duration,
+    ) -> Result<PathBuf, BrowserError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(path) = self.finished_download(before) {
+                return Ok(path);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(BrowserError::DownloadTimeout {
+                    dir: self.download_dir.display().to_string(),
+                    secs: timeout.as_secs(),
+                });
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+}
+
+fn capabilities(options: &BrowserOptions) -> Result<Capabilities, BrowserError> {
+    let mut args = vec![
+        "--no-sandbox".to_string(),
+        "--disable-gpu".into(),
+        "--disable-dev-shm-usage".into(),
+        "--window-size=1280,1024".into(),
+        "--no-first-run".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        "--lang=ja".into(),
+    ];
+    if !options.headed {
+        args.push("--headless=new".into());
+    }
+    let mut caps: Capabilities = match options.kind {
+        BrowserKind::Edge => {
+            let mut c = DesiredCapabilities::edge();
+            for a in &args {
+                c.add_arg(a)?;
+            }
+            if let Some(b) = &options.binary {
+                c.set_binary(&b.display().to_string())?;
+            }
+            c.into()
+        }
+        _ => {
+            let mut c = DesiredCapabilities::chrome();
+            for a in &args {
+                c.add_arg(a)?;
+            }
+            let binary = options.binary.clone().or_else(|| match options.kind {
+                BrowserKind::Chromium => ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+                    .iter()
+                    .map(PathBuf::from)
+                    .find(|p| p.exists()),
+                _ => None,
+            });
+            if let Some(b) = binary {
+                c.set_binary(&b.display().to_string())?;
+            }
+            c.into()
+        }
+    };
+    // Dialogs stay open for the flow to read and answer; chromedriver honours only this key.
+    caps.set("unhandledPromptBehavior", json!("ignore"))?;
+    if options.accept_insecure_certs {
+        caps.set("acceptInsecureCerts", json!(true))?;
+    }
+    Ok(caps)
+}
+
+async fn spawn_driver(options: &BrowserOptions) -> Result<(String, DriverProcess), BrowserError> {
+    let name = options.kind.driver_name();
+    let program = options
+        .driver_path
+        .clone()
+        .or_else(|| find_on_path(name))
+        .ok_or_else(|| BrowserError::DriverMissing {
+            what: name.to_string(),
+        })?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|source| BrowserError::Spawn {
+            program: program.display().to_string(),
+            source,
+        })?
+        .port();
+    let mut cmd = Command::new(&program);
+    cmd.arg(format!("--port={port}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(home) = &options.home {
+        cmd.env("HOME", home);
+    }
+    let child = cmd.spawn().map_err(|source| BrowserError::Spawn {
+        program: program.display().to_string(),
+        source,
+    })?;
+    let process = DriverProcess(child);
+    let url = format!("http://127.0.0.1:{port}");
+    let status = format!("{url}/status");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .map_err(|e| BrowserError::WebDriver(e.to_string()))?;
+    let wait = Duration::from_secs(20);
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if let Ok(r) = client.get(&status).send().await
+            && r.status().is_success()
+        {
+            return Ok((url, process));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(BrowserError::DriverNotReady {
+                url,
+                secs: wait.as_secs(),
+            });
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}

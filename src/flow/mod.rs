@@ -1,0 +1,8 @@
+//! Flows are data (`flows/*.toml`), the engine is code.
+
+pub mod engine;
+pub mod model;
+pub mod table;
+
+pub use engine::{Engine, FailureKind, FlowError, StepRecord, Var};
+pub use model::{Flow, FlowLibrary};

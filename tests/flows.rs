@@ -1,0 +1,351 @@
+//! Every flow, end to end: real headless Chromium through chromedriver against
+//! the simulator over real HTTP.
+
+use std::path::Path;
+
+use oqs_sim::{RunningSim, Scenario, SimConfig};
+use oqsbot::browser::{Browser, BrowserOptions};
+use oqsbot::flow::{Engine, FailureKind, FlowLibrary, Var};
+use oqsbot::secret::{Redactor, Secret};
+use serde_json::Value;
+
+async fn sim(scenario: &str, config: &str) -> RunningSim {
+    let scenario = Scenario::load(scenario).expect("scenario");
+    let config = SimConfig::from_toml(config).expect("config");
+    oqs_sim::start(scenario, config, 0).await.expect("simulator")
+}
+
+async fn browser(dir: &Path) -> Browser {
+    Browser::start(BrowserOptions::new(dir.join("downloads")))
+        .await
+        .expect("a browser (chromium and chromium-driver installed)")
+}
+
+fn engine<'b>(b: &'b Browser, sim: &RunningSim, dir: &Path) -> Engine<'b> {
+    let mut e = Engine::new(b, FlowLibrary::default(), Redactor::new(), &dir.join("artifacts"));
+    e.set("oqs_url", &sim.oqs_url());
+    e.set("cert_url", &sim.cert_site_url());
+    e
+}
+
+async fn state(sim: &RunningSim) -> Value {
+    reqwest::get(format!("{}/__sim/state", sim.base_url))
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("json")
+}
+
+fn account<'a>(s: &'a Value, id: &str) -> &'a Value {
+    s["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .find(|a| a["user_id"] == id)
+        .expect("account")
+}
+
+fn file(e: &Engine, name: &str) -> std::path::PathBuf {
+    match e.vars.get(name) {
+        Some(Var::File(p)) => p.clone(),
+        other => panic!("{name} is not a file: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn login_with_forced_change_then_code_and_logout() {
+    let sim = sim("initial-password", "").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let b = browser(dir.path()).await;
+    let mut e = engine(&b, &sim, dir.path());
+    e.set("user_id", "H1310100");
+    e.set_secret("password", Secret::new("x7Kp2#qLm9Az"));
+    e.set_secret("new_password", Secret::new("Mst#Chosen2026x"));
+    e.run("login").await.unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(e.text("login_result"), Some("must_change"));
+    let s = state(&sim).await;
+    assert_eq!(account(&s, "H1310100")["must_change"], false);
+    assert_eq!(account(&s, "H1310100")["password"], "Mst#Chosen2026x");
+
+    e.run("read-institution-code")
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(e.text("institution_code"), Some("1310100126"));
+    e.run("logout").await.unwrap_or_else(|err| panic!("{err}"));
+    let matched: Vec<_> = e.records.iter().filter_map(|r| r.matched.clone()).collect();
+    assert!(
+        matched.iter().any(|m| m.contains("システムの利用を始める")),
+        "the recording says what matched: {matched:?}"
+    );
+    b.quit().await;
+}
+
+/// The same login and change against each reading of the spec's 'Unknowns'.
+#[tokio::test]
+async fn login_under_every_reading() {
+    let readings = [
+        "[ui]\nmenu_opens_in = \"opener\"\ninitial_change_notice = \"alert\"\nchange_done_notice = \"modal\"\n",
+        "[ui]\ninitial_change_notice = \"modal\"\nchange_done_notice = \"alert\"\nbuttons = \"input\"\nlabels = \"th\"\n",
+        "[ui]\nmenu_opens_in = \"opener\"\nbuttons = \"link\"\nmenu_items = \"input\"\ntexts = \"full-width\"\nlogout_confirm = \"modal\"\nheader_shows = \"role\"\n",
+    ];
+    for reading in readings {
+        let sim = sim("initial-password", reading).await;
+        let dir = tempfile::tempdir().expect("dir");
+        let b = browser(dir.path()).await;
+        let mut e = engine(&b, &sim, dir.path());
+        e.set("user_id", "H1310100");
+        e.set_secret("password", Secret::new("x7Kp2#qLm9Az"));
+        e.set_secret("new_password", Secret::new("Mst#Chosen2026x"));
+        e.run("login")
+            .await
+            .unwrap_or_else(|err| panic!("{reading}\n{err}"));
+        e.run("read-institution-code")
+            .await
+            .unwrap_or_else(|err| panic!("{reading}\n{err}"));
+        assert_eq!(e.text("institution_code"), Some("1310100126"), "{reading}");
+        e.run("logout")
+            .await
+            .unwrap_or_else(|err| panic!("{reading}\n{err}"));
+        assert_eq!(
+            account(&state(&sim).await, "H1310100")["must_change"],
+            false,
+            "{reading}"
+        );
+        b.quit().await;
+    }
+}
+
+#[tokio::test]
+async fn a_refused_login_is_not_retried() {
+    let sim = sim("carried-over", "").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let b = browser(dir.path()).await;
+    let mut e = engine(&b, &sim, dir.path());
+    e.set("user_id", "OnsKANRI");
+    e.set_secret("password", Secret::new("Wrong#Pass2026"));
+    let err = e.run("login").await.expect_err("refused");
+    assert_eq!(err.kind, FailureKind::Refused);
+    assert!(err.message.contains("refused the login of OnsKANRI"), "{err}");
+    assert!(
+        !err.to_string().contains("Wrong#Pass2026"),
+        "no secret in the error"
+    );
+    let failures = state(&sim).await["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "login_failed")
+        .count();
+    assert_eq!(failures, 1, "one attempt, no retry");
+    b.quit().await;
+}
+
+#[tokio::test]
+async fn a_changed_label_falls_back_or_fails_with_context() {
+    let renames = "[ui.renames]\n\"ユーザID\" = \"利用者ID\"\n\"ログイン\" = \"サインイン\"\n";
+    let sim = sim("carried-over", renames).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let b = browser(dir.path()).await;
+    let mut e = engine(&b, &sim, dir.path());
+    e.set("user_id", "OnsKANRI");
+    e.set_secret("password", Secret::new("OnsAdmin@00369"));
+    let err = e.run("login").await.expect_err("the button is renamed");
+    // ユーザID found by its fallback, and the recording says so.
+    let step3 = e
+        .records
+        .iter()
+        .find(|r| r.flow == "login" && r.step == 3)
+        .expect("step 3 ran");
+    assert_eq!(step3.matched.as_deref(), Some("css \"input[name*=user i]\""));
+    assert_eq!(err.kind, FailureKind::NotFound);
+    assert_eq!(err.flow, "login");
+    assert_eq!(err.step, 5);
+    let text = err.to_string();
+    assert!(
+        text.contains("text \"ログイン\"") && text.contains("role button \"ログイン\""),
+        "every locator tried: {text}"
+    );
+    assert!(
+        err.page.contains("サインイン"),
+        "what the page showed: {}",
+        err.page
+    );
+    assert!(!text.contains("OnsAdmin@00369"));
+    let shot = err.screenshot.as_ref().expect("a screenshot");
+    assert!(std::fs::metadata(shot).expect("saved").len() > 1000);
+    let source = std::fs::read_to_string(err.source.as_ref().expect("page source")).expect("saved");
+    assert!(source.contains("サインイン"));
+    b.quit().await;
+}
+
+#[tokio::test]
+async fn cert_download_gets_the_new_institutions_p12() {
+    let sim = sim("needs-reset", "").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let b = browser(dir.path()).await;
+    // An old certificate already in the folder must not be taken for the new one.
+    std::fs::create_dir_all(b.download_dir()).expect("downloads");
+    std::fs::write(b.download_dir().join("1111111111111111.p12"), b"old").expect("old file");
+    let mut e = engine(&b, &sim, dir.path());
+    e.set("request_id", "202611250000789");
+    e.set("reference_id", "Z9Y8X7W6VA");
+    e.set_secret("cert_password", Secret::new("1357"));
+    e.run("cert-download").await.unwrap_or_else(|err| panic!("{err}"));
+    let p12 = file(&e, "p12");
+    assert_ne!(
+        p12.file_name().and_then(|n| n.to_str()),
+        Some("1111111111111111.p12")
+    );
+    let info = oqsbot::cert::check_file(&p12, "1357", "2713107890", chrono::Utc::now())
+        .expect("the new institution's certificate");
+    assert_eq!(info.institution_code, "2713107890");
+
+    e.set("reference_id", "WRONGWRONG");
+    let err = e.run("cert-download").await.expect_err("refused");
+    assert_eq!(err.kind, FailureKind::Refused);
+    assert!(err.to_string().contains("正しくありません"), "{err}");
+    b.quit().await;
+}
+
+#[tokio::test]
+async fn reset_master_password_hands_out_a_pdf() {
+    let sim = sim("needs-reset", "").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let b = browser(dir.path()).await;
+    let mut e = engine(&b, &sim, dir.path());
+    e.set("reset_user_id", "H2713107R");
+    e.set("master_user_id", "H2713107");
+    e.set_secret("secret_number", Secret::new("1357"));
+    e.run("reset-master-password")
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    let pdf = std::fs::read(file(&e, "master_pdf")).expect("PDF on disk");
+    let creds = oqsbot::pdf::read_credentials(&pdf).expect("a ユーザ設定情報 PDF");
+    let s = state(&sim).await;
+    assert_eq!(creds.user_id.as_deref(), Some("H2713107"));
+    assert_eq!(
+        creds.password.as_deref(),
+        account(&s, "H2713107")["password"].as_str()
+    );
+    assert_eq!(creds.institution_code.as_deref(), Some("2713107890"));
+    let resets = s["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "password_reset")
+        .count();
+    assert_eq!(resets, 1, "パスワード初期化 is clicked once");
+    b.quit().await;
+}
+
+#[tokio::test]
+async fn master_registers_the_admin() {
+    let sim = sim(
+        "initial-password",
+        "[ui]\nregister_confirm = \"confirm\"\npassword_display = \"absent\"\n",
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let b = browser(dir.path()).await;
+    let mut e = engine(&b, &sim, dir.path());
+    e.set("user_id", "H1310100");
+    e.set_secret("password", Secret::new("x7Kp2#qLm9Az"));
+    e.set_secret("new_password", Secret::new("Mst#Chosen2026x"));
+    e.run("login").await.unwrap_or_else(|err| panic!("{err}"));
+    let today = state(&sim).await["today_jst"]
+        .as_str()
+        .expect("date")
+        .replace('-', "/");
+    e.set("admin_user_id", "OnsKANRI");
+    e.set("admin_name", "管理アカウント");
+    e.set("admin_kana", "カンリアカウント");
+    e.set("start_date", &today);
+    e.run("register-admin")
+        .await
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(e.text("institution_code"), Some("1310100126"));
+    let creds =
+        oqsbot::pdf::read_credentials(&std::fs::read(file(&e, "admin_pdf")).expect("pdf")).expect("creds");
+    let s = state(&sim).await;
+    assert_eq!(creds.user_id.as_deref(), Some("OnsKANRI"));
+    assert_eq!(
+        creds.password.as_deref(),
+        account(&s, "OnsKANRI")["password"].as_str()
+    );
+    b.quit().await;
+}
+
+#[tokio::test]
+async fn bulk_upload_and_status() {
+    let sim = sim("admin-exists", "[delays]\nqueued_secs = 1\nprocessing_secs = 1\n").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let layout = oqsbot::bulk_csv::Layout::builtin();
+    let today = chrono::Utc::now().date_naive();
+    let rows = oqsbot::bulk_csv::default_accounts(
+        layout,
+        oqsbot::bulk_csv::TerminalKind::MedicalDental,
+        "OnsAdmin@00369",
+        today,
+    );
+    let csv = dir.path().join("accounts.csv");
+    std::fs::write(&csv, oqsbot::bulk_csv::encode(layout, &rows).expect("csv")).expect("write");
+    let b = browser(dir.path()).await;
+    let mut e = engine(&b, &sim, dir.path());
+    e.set("user_id", "OnsKANRI");
+    e.set_secret("password", Secret::new("q4Rt#7vWx2Ke"));
+    e.set_secret("new_password", Secret::new("Adm#Chosen2026x"));
+    e.run("login").await.unwrap_or_else(|err| panic!("{err}"));
+    e.set("csv_file", csv.to_str().expect("path"));
+    e.run("bulk-upload").await.unwrap_or_else(|err| panic!("{err}"));
+    let receipt = e.text("receipt").expect("a receipt").to_string();
+    assert!(receipt.ends_with("_OnsKANRI"), "{receipt}");
+    e.set("status_interval_secs", "0.5");
+    e.set("status_timeout_secs", "60");
+    e.run("bulk-status").await.unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(e.text("bulk_status"), Some("登録完了"));
+    match e.vars.get("bulk_row") {
+        Some(Var::Table(rows)) => assert_eq!(rows[0]["処理件数"], "2"),
+        other => panic!("{other:?}"),
+    }
+    let s = state(&sim).await;
+    assert_eq!(account(&s, "FOFACE01")["role"], "顔認証付きカードリーダー用");
+    assert_eq!(s["uploads"].as_array().expect("uploads").len(), 1);
+
+    e.run("list-accounts").await.unwrap_or_else(|err| panic!("{err}"));
+    match e.vars.get("accounts") {
+        Some(Var::Table(rows)) => {
+            let ids: Vec<&str> = rows.iter().map(|r| r["ユーザID"].as_str()).collect();
+            assert_eq!(ids, ["FOFACE01", "OnsKANRI", "R0RENK01"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    b.quit().await;
+}
+
+#[tokio::test]
+async fn list_accounts_reads_every_page() {
+    let sim = sim(
+        "carried-over",
+        "[site]\npage_size = 2\n[ui]\nadmin_sees_master = true\n",
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let b = browser(dir.path()).await;
+    let mut e = engine(&b, &sim, dir.path());
+    e.set("user_id", "OnsKANRI");
+    e.set_secret("password", Secret::new("OnsAdmin@00369"));
+    e.run("login").await.unwrap_or_else(|err| panic!("{err}"));
+    let before = b.command_count();
+    e.run("list-accounts").await.unwrap_or_else(|err| panic!("{err}"));
+    let used = b.command_count() - before;
+    match e.vars.get("accounts") {
+        Some(Var::Table(rows)) => assert_eq!(rows.len(), 4, "{rows:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        used < 40,
+        "a table costs a page-source call, not a call per cell: {used} commands"
+    );
+    b.quit().await;
+}
