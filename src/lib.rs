@@ -6,6 +6,8 @@ pub mod bulk_csv;
 pub mod cert;
 pub mod commands;
 pub mod flow;
+pub mod flow_command;
+pub mod job;
 pub mod pdf;
 pub mod portal;
 pub mod secret;

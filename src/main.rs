@@ -71,6 +71,48 @@ enum Command {
         #[command(subcommand)]
         action: CertAction,
     },
+    /// Run one flow in a real browser (login, change-password, logout, cert-download,
+    /// reset-master-password, register-admin, bulk-upload, bulk-status, list-accounts,
+    /// read-institution-code).
+    Flow {
+        name: String,
+        /// The job file: site URLs, IDs, and the environment variables that hold secrets.
+        #[arg(long)]
+        job: Option<PathBuf>,
+        /// A flow variable, name=value (repeatable).
+        #[arg(long = "var")]
+        vars: Vec<String>,
+        /// A secret flow variable from the environment, name=ENV_VAR (repeatable).
+        #[arg(long = "secret-env")]
+        secret_envs: Vec<String>,
+        /// Log in as the job's admin, master or reset account.
+        #[arg(long = "as")]
+        login_as: Option<String>,
+        /// A folder of flow files that override the built-in ones by name.
+        #[arg(long)]
+        flows: Option<PathBuf>,
+        /// Where downloads, screenshots and the step log go.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        browser: BrowserArgs,
+    },
+}
+
+#[derive(clap::Args)]
+struct BrowserArgs {
+    /// chromium (default), chrome, or edge (through msedgedriver).
+    #[arg(long)]
+    browser: Option<String>,
+    /// The driver binary, when it is not on PATH.
+    #[arg(long)]
+    chromedriver: Option<PathBuf>,
+    /// Use a running WebDriver (a Selenium Grid, say) instead of spawning one.
+    #[arg(long)]
+    webdriver_url: Option<String>,
+    /// Show the browser window.
+    #[arg(long)]
+    headed: bool,
 }
 
 #[derive(Subcommand)]
@@ -239,6 +281,33 @@ async fn main() -> ExitCode {
             json,
             show_password,
         } => exit(commands::pdf_show(&file, json, show_password, &mut out)),
+        Command::Flow {
+            name,
+            job,
+            vars,
+            secret_envs,
+            login_as,
+            flows,
+            out: out_dir,
+            browser,
+        } => {
+            let cmd = oqsbot::flow_command::FlowCommand {
+                name,
+                job,
+                vars,
+                secret_envs,
+                login_as,
+                flows_dir: flows,
+                out_dir,
+                browser: oqsbot::flow_command::BrowserChoice {
+                    kind: browser.browser,
+                    chromedriver: browser.chromedriver,
+                    webdriver_url: browser.webdriver_url,
+                    headed: browser.headed,
+                },
+            };
+            exit(oqsbot::flow_command::run(cmd, &mut out).await)
+        }
         Command::Cert {
             action:
                 CertAction::Check {

@@ -1,0 +1,252 @@
+//! `oqsbot flow NAME`: one flow on its own, with its inputs from the job file
+//! and `--var`, and its outputs printed as JSON (secrets masked).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::browser::{Browser, BrowserKind, BrowserOptions};
+use crate::commands::{CommandError, Verdict};
+use crate::flow::{Engine, FlowLibrary, Var};
+use crate::job::{JobFile, secret_from_env};
+use crate::secret::{MASK, Redactor};
+
+pub struct FlowCommand {
+    pub name: String,
+    pub job: Option<PathBuf>,
+    /// `key=value` pairs.
+    pub vars: Vec<String>,
+    /// `key=ENV_VAR` pairs: secrets from the environment.
+    pub secret_envs: Vec<String>,
+    /// Log in as the job's admin, master or reset account (sets user_id and password).
+    pub login_as: Option<String>,
+    pub flows_dir: Option<PathBuf>,
+    pub out_dir: Option<PathBuf>,
+    pub browser: BrowserChoice,
+}
+
+#[derive(Default)]
+pub struct BrowserChoice {
+    pub kind: Option<String>,
+    pub chromedriver: Option<PathBuf>,
+    pub webdriver_url: Option<String>,
+    pub headed: bool,
+}
+
+fn pair(text: &str, what: &str) -> Result<(String, String), CommandError> {
+    text.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+        .ok_or_else(|| CommandError::Input(format!("{what} {text:?}: write it as name=value")))
+}
+
+/// The variables a job gives every flow.
+fn job_vars(job: &JobFile, engine: &mut Engine, login_as: Option<&str>) -> Result<(), CommandError> {
+    engine.set("oqs_url", &job.sites.oqs_url);
+    engine.set("cert_url", &job.sites.cert_url);
+    engine.set("institution_code", &job.institution.code);
+    engine.set("master_user_id", &job.master.user_id);
+    engine.set("reset_user_id", &job.reset_user_id());
+    engine.set("admin_user_id", &job.admin.user_id);
+    engine.set("admin_name", &job.admin.name);
+    engine.set("admin_kana", &job.admin.kana);
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Asia::Tokyo)
+        .date_naive();
+    engine.set("start_date", &today.format("%Y/%m/%d").to_string());
+    if let Some(c) = &job.certificate {
+        engine.set("request_id", &c.request_id);
+        engine.set("reference_id", &c.reference_id);
+        if let Ok(s) = secret_from_env(&c.password_env, "[certificate] password_env") {
+            engine.set_secret("cert_password", s);
+        }
+    }
+    if let Some(var) = &job.master.secret_number_env
+        && let Ok(s) = secret_from_env(var, "[master] secret_number_env")
+    {
+        engine.set_secret("secret_number", s);
+    }
+    let input = |e: String| CommandError::Input(e);
+    match login_as {
+        None => {}
+        Some("admin") => {
+            engine.set("user_id", &job.admin.user_id);
+            let var = job
+                .admin
+                .password_env
+                .as_deref()
+                .ok_or_else(|| input("[admin] password_env is not set".into()))?;
+            engine.set_secret(
+                "password",
+                secret_from_env(var, "[admin] password_env").map_err(input)?,
+            );
+        }
+        Some("master") => {
+            engine.set("user_id", &job.master.user_id);
+            let var = job
+                .master
+                .password_env
+                .as_deref()
+                .ok_or_else(|| input("[master] password_env is not set".into()))?;
+            engine.set_secret(
+                "password",
+                secret_from_env(var, "[master] password_env").map_err(input)?,
+            );
+        }
+        Some("reset") => {
+            engine.set("user_id", &job.reset_user_id());
+            let var = job
+                .master
+                .secret_number_env
+                .as_deref()
+                .ok_or_else(|| input("[master] secret_number_env is not set".into()))?;
+            engine.set_secret(
+                "password",
+                secret_from_env(var, "[master] secret_number_env").map_err(input)?,
+            );
+        }
+        Some(other) => return Err(input(format!("--as {other:?}: use admin, master or reset"))),
+    }
+    Ok(())
+}
+
+/// A flow output as JSON: files are described, secrets masked.
+fn describe(var: &Var, code: Option<&str>, cert_password: Option<&str>) -> Value {
+    match var {
+        Var::Text(t) => json!(t),
+        Var::Secret(_) => json!(MASK),
+        Var::Table(rows) => json!(rows),
+        Var::File(path) => {
+            let ext = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            let mut v = json!({ "path": path.display().to_string() });
+            if ext == "pdf"
+                && let Ok(bytes) = std::fs::read(path)
+            {
+                v["credentials"] = match crate::pdf::read_credentials(&bytes) {
+                    Ok(c) => json!({
+                        "environment": c.environment, "institution_code": c.institution_code,
+                        "user_id": c.user_id, "user_name": c.user_name,
+                        "password": c.password.as_ref().map(|_| MASK), "password_expires": c.password_expires,
+                    }),
+                    Err(e) => json!({ "error": e.to_string() }),
+                };
+            }
+            if ext == "p12"
+                && let (Some(code), Some(pw)) = (code, cert_password)
+            {
+                v["certificate"] = match crate::cert::check_file(path, pw, code, chrono::Utc::now()) {
+                    Ok(info) => {
+                        json!({ "valid": true, "institution_code": info.institution_code, "not_after": info.not_after })
+                    }
+                    Err(e) => json!({ "valid": false, "error": e.to_string() }),
+                };
+            }
+            v
+        }
+    }
+}
+
+pub async fn run(cmd: FlowCommand, out: &mut dyn Write) -> Verdict {
+    let library = FlowLibrary::new(cmd.flows_dir.as_deref());
+    let flow = library
+        .get(&cmd.name)
+        .map_err(|e| CommandError::Input(e.to_string()))?;
+    let job = match &cmd.job {
+        Some(p) => Some(JobFile::load(p).map_err(|e| CommandError::Input(e.to_string()))?),
+        None => None,
+    };
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let out_dir = cmd
+        .out_dir
+        .clone()
+        .or_else(|| {
+            job.as_ref()
+                .map(|j| j.output.dir.join(format!("flow-{}-{stamp}", cmd.name)))
+        })
+        .unwrap_or_else(|| PathBuf::from(format!("runs/flow-{}-{stamp}", cmd.name)));
+    let mut options = BrowserOptions::new(out_dir.join("downloads"));
+    if let Some(kind) = &cmd.browser.kind {
+        options.kind = BrowserKind::parse(kind).ok_or_else(|| {
+            CommandError::Input(format!("--browser {kind:?}: use chromium, chrome or edge"))
+        })?;
+    }
+    options.driver_path = cmd.browser.chromedriver.clone();
+    options.webdriver_url = cmd.browser.webdriver_url.clone();
+    options.headed = cmd.browser.headed;
+
+    let browser = Browser::start(options)
+        .await
+        .map_err(|e| CommandError::Input(e.to_string()))?;
+    let result = {
+        let mut engine = Engine::new(&browser, library, Redactor::new(), &out_dir.join("artifacts"));
+        let setup = (|| -> Result<(), CommandError> {
+            if let Some(job) = &job {
+                job_vars(job, &mut engine, cmd.login_as.as_deref())?;
+            }
+            for v in &cmd.vars {
+                let (k, val) = pair(v, "--var")?;
+                engine.set(&k, &val);
+            }
+            for v in &cmd.secret_envs {
+                let (k, var) = pair(v, "--secret-env")?;
+                engine.set_secret(
+                    &k,
+                    secret_from_env(&var, "--secret-env").map_err(CommandError::Input)?,
+                );
+            }
+            Ok(())
+        })();
+        match setup {
+            Err(e) => Err(e),
+            Ok(()) => {
+                let outcome = tokio::select! {
+                    r = engine.run(&cmd.name) => Some(r),
+                    _ = tokio::signal::ctrl_c() => None,
+                };
+                write_records(&out_dir, &engine);
+                match outcome {
+                    None => Err(CommandError::Input(
+                        "interrupted (Ctrl-C); the browser is closed".into(),
+                    )),
+                    Some(Err(e)) => {
+                        writeln!(out, "{e}")?;
+                        Ok(false)
+                    }
+                    Some(Ok(())) => {
+                        let code = job.as_ref().map(|j| j.institution.code.clone());
+                        let cert_pw = engine.text("cert_password").map(str::to_string);
+                        let mut outputs = serde_json::Map::new();
+                        for name in &flow.outputs {
+                            if let Some(v) = engine.vars.get(name) {
+                                outputs
+                                    .insert(name.clone(), describe(v, code.as_deref(), cert_pw.as_deref()));
+                            }
+                        }
+                        let text = serde_json::to_string_pretty(&json!({ "flow": cmd.name, "outputs": outputs, "run": out_dir.display().to_string() }))
+                            .unwrap_or_default();
+                        writeln!(out, "{}", engine.redactor().redact(&text))?;
+                        Ok(true)
+                    }
+                }
+            }
+        }
+    };
+    browser.quit().await;
+    result
+}
+
+/// Each step as it ran, one JSON object a line, secrets scrubbed.
+fn write_records(dir: &Path, engine: &Engine) {
+    let _ = std::fs::create_dir_all(dir);
+    let lines: Vec<String> = engine
+        .records
+        .iter()
+        .filter_map(|r| serde_json::to_string(r).ok())
+        .map(|l| engine.redactor().redact(&l))
+        .collect();
+    let _ = std::fs::write(dir.join("steps.jsonl"), lines.join("\n") + "\n");
+}

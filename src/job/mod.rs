@@ -1,0 +1,203 @@
+//! The provisioning job file: what a run needs to know, with secrets named by
+//! environment variable, never written in the file.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::portal::{InstitutionCode, Kind};
+use crate::secret::Secret;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("cannot read the job file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("job file {path}: {reason}")]
+    Invalid { path: String, reason: String },
+    #[error("job file {path}: {}", problems.join("; "))]
+    Problems { path: String, problems: Vec<String> },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Institution {
+    /// The new 10-digit 医療機関等コード.
+    pub code: String,
+    pub name: String,
+    /// 医科, 歯科, 薬局 or 訪問看護; derived from the code when left out.
+    #[serde(default)]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sites {
+    /// 電子証明書のダウンロードサイト, 証明書の取得画面.
+    pub cert_url: String,
+    /// オンライン資格確認等システム, the start page with 「システムの利用を始める」.
+    pub oqs_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Certificate {
+    pub request_id: String,
+    pub reference_id: String,
+    /// The environment variable holding the 4-digit 証明書パスワード.
+    pub password_env: String,
+    /// Where the .p12 is backed up (the manual: NTT東オン資端末_電子証明書).
+    #[serde(default)]
+    pub backup_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Master {
+    pub user_id: String,
+    /// The ユーザ設定情報 PDF the customer downloaded from the 医療機関等向けポータルサイト.
+    #[serde(default)]
+    pub pdf: Option<PathBuf>,
+    /// The environment variable holding the 4-digit 秘密の番号.
+    #[serde(default)]
+    pub secret_number_env: Option<String>,
+    /// The environment variable holding the password the master gets; generated when unset.
+    #[serde(default)]
+    pub password_env: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Admin {
+    #[serde(default = "default_admin_id")]
+    pub user_id: String,
+    #[serde(default = "default_admin_name")]
+    pub name: String,
+    #[serde(default = "default_admin_kana")]
+    pub kana: String,
+    /// The environment variable holding the admin's password (OnsAdmin@00369 in the manual).
+    #[serde(default)]
+    pub password_env: Option<String>,
+}
+
+fn default_admin_id() -> String {
+    "OnsKANRI".into()
+}
+fn default_admin_name() -> String {
+    "管理アカウント".into()
+}
+fn default_admin_kana() -> String {
+    "カンリアカウント".into()
+}
+
+impl Default for Admin {
+    fn default() -> Self {
+        Self {
+            user_id: default_admin_id(),
+            name: default_admin_name(),
+            kana: default_admin_kana(),
+            password_env: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Output {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobFile {
+    pub institution: Institution,
+    pub sites: Sites,
+    #[serde(default)]
+    pub certificate: Option<Certificate>,
+    pub master: Master,
+    #[serde(default)]
+    pub admin: Admin,
+    pub output: Output,
+}
+
+impl JobFile {
+    pub fn load(path: &Path) -> Result<JobFile, JobError> {
+        let text = std::fs::read_to_string(path).map_err(|source| JobError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut job: JobFile = toml::from_str(&text).map_err(|e| JobError::Invalid {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        // Relative paths in the job are relative to the job file.
+        let base = path.parent().unwrap_or(Path::new("."));
+        job.output.dir = base.join(&job.output.dir);
+        if let Some(pdf) = &job.master.pdf {
+            job.master.pdf = Some(base.join(pdf));
+        }
+        let problems = job.problems();
+        if !problems.is_empty() {
+            return Err(JobError::Problems {
+                path: path.display().to_string(),
+                problems,
+            });
+        }
+        Ok(job)
+    }
+
+    /// Everything wrong with the job, each with what to fix.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        match InstitutionCode::parse(&self.institution.code) {
+            Err(e) => out.push(format!("[institution] code: {e}")),
+            Ok(code) => {
+                if let Some(kind) = &self.institution.kind {
+                    match Kind::parse(kind) {
+                        None => out.push(format!(
+                            "[institution] kind {kind:?}: use 医科, 歯科, 薬局 or 訪問看護"
+                        )),
+                        Some(k) if k != code.kind() => out.push(format!(
+                            "[institution] kind is {k}, but the code's 点数表番号 says {}: check the code",
+                            code.kind()
+                        )),
+                        Some(_) => {}
+                    }
+                }
+            }
+        }
+        for (name, url) in [
+            ("cert_url", &self.sites.cert_url),
+            ("oqs_url", &self.sites.oqs_url),
+        ] {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                out.push(format!(
+                    "[sites] {name} {url:?} must start with https:// (or http:// for the simulator)"
+                ));
+            }
+        }
+        if self.master.user_id.trim().is_empty() {
+            out.push("[master] user_id is empty: take it from the master's ユーザ設定情報 PDF".into());
+        }
+        out
+    }
+
+    pub fn kind(&self) -> Kind {
+        InstitutionCode::parse(&self.institution.code)
+            .map(|c| c.kind())
+            .unwrap_or(Kind::Medical)
+    }
+
+    pub fn reset_user_id(&self) -> String {
+        format!("{}R", self.master.user_id)
+    }
+}
+
+/// A secret from the environment variable a job names.
+pub fn secret_from_env(var: &str, what: &str) -> Result<Secret, String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Ok(Secret::new(v)),
+        _ => Err(format!(
+            "{what}: the environment variable {var} is not set; export it before the run"
+        )),
+    }
+}

@@ -1,0 +1,147 @@
+//! `oqsbot flow` as a field engineer runs it: a job file, secrets in the environment.
+
+use std::process::Command;
+
+async fn sim(scenario: &str) -> oqs_sim::RunningSim {
+    let s = oqs_sim::Scenario::load(scenario).expect("scenario");
+    oqs_sim::start(s, oqs_sim::SimConfig::default(), 0)
+        .await
+        .expect("simulator")
+}
+
+fn job(dir: &std::path::Path, sim: &oqs_sim::RunningSim, code: &str, master: &str) -> std::path::PathBuf {
+    let path = dir.join("job.toml");
+    let text = format!(
+        r#"[institution]
+code = "{code}"
+name = "テスト医院"
+[sites]
+cert_url = "{}"
+oqs_url = "{}"
+[certificate]
+request_id = "202611250000789"
+reference_id = "Z9Y8X7W6VA"
+password_env = "TEST_CERT_PW"
+[master]
+user_id = "{master}"
+secret_number_env = "TEST_SECRET"
+[admin]
+password_env = "TEST_ADMIN_PW"
+[output]
+dir = "runs"
+"#,
+        sim.cert_site_url(),
+        sim.oqs_url()
+    );
+    std::fs::write(&path, text).expect("job");
+    path
+}
+
+fn oqsbot(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_oqsbot"));
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("oqsbot runs")
+}
+
+#[tokio::test]
+async fn cert_download_from_a_job() {
+    let sim = sim("needs-reset").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let job = job(dir.path(), &sim, "2713107890", "H2713107");
+    let job_path = job.to_str().expect("path").to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        oqsbot(
+            &["flow", "cert-download", "--job", &job_path],
+            &[("TEST_CERT_PW", "1357")],
+        )
+    })
+    .await
+    .expect("joined");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(v["outputs"]["p12"]["certificate"]["valid"], true, "{v}");
+    assert_eq!(
+        v["outputs"]["p12"]["certificate"]["institution_code"],
+        "2713107890"
+    );
+    let run = std::path::Path::new(v["run"].as_str().expect("run dir"));
+    assert!(run.join("steps.jsonl").is_file());
+    assert!(
+        !std::fs::read_to_string(run.join("steps.jsonl"))
+            .expect("log")
+            .contains("1357\"")
+    );
+}
+
+#[tokio::test]
+async fn a_bad_job_is_refused_before_any_browser() {
+    let sim = sim("needs-reset").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let job = job(dir.path(), &sim, "1234567890", "H2713107");
+    let out = oqsbot(
+        &[
+            "flow",
+            "login",
+            "--job",
+            job.to_str().expect("path"),
+            "--as",
+            "admin",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("should be 7"), "{err}");
+}
+
+#[tokio::test]
+async fn login_as_the_jobs_admin_and_read_the_code() {
+    let sim = sim("carried-over").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let job = job(dir.path(), &sim, "1312304569", "H1312304");
+    let flows = dir.path().join("flows");
+    std::fs::create_dir_all(&flows).expect("flows dir");
+    // A flow of the user's own, made of two built-in ones.
+    std::fs::write(flows.join("admin-code.toml"), "name = \"admin-code\"\noutputs = [\"institution_code\", \"login_result\"]\n[[step]]\ncall = \"login\"\n[[step]]\ncall = \"read-institution-code\"\n").expect("flow");
+    let (job_path, flows_path) = (
+        job.to_str().expect("path").to_string(),
+        flows.to_str().expect("path").to_string(),
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        oqsbot(
+            &[
+                "flow",
+                "admin-code",
+                "--job",
+                &job_path,
+                "--as",
+                "admin",
+                "--flows",
+                &flows_path,
+            ],
+            &[("TEST_ADMIN_PW", "OnsAdmin@00369")],
+        )
+    })
+    .await
+    .expect("joined");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(v["outputs"]["institution_code"], "1312304569");
+    assert_eq!(v["outputs"]["login_result"], "menu");
+    assert!(!stdout.contains("OnsAdmin@00369"));
+}
