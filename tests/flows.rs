@@ -152,15 +152,15 @@ async fn a_changed_label_falls_back_or_fails_with_context() {
     e.set_secret("password", Secret::new("OnsAdmin@00369"));
     let err = e.run("login").await.expect_err("the button is renamed");
     // ユーザID found by its fallback, and the recording says so.
-    let step3 = e
+    let step4 = e
         .records
         .iter()
-        .find(|r| r.flow == "login" && r.step == 3)
-        .expect("step 3 ran");
-    assert_eq!(step3.matched.as_deref(), Some("css \"input[name*=user i]\""));
+        .find(|r| r.flow == "login" && r.step == 4)
+        .expect("step 4 ran");
+    assert_eq!(step4.matched.as_deref(), Some("css \"input[name*=user i]\""));
     assert_eq!(err.kind, FailureKind::NotFound);
     assert_eq!(err.flow, "login");
-    assert_eq!(err.step, 5);
+    assert_eq!(err.step, 6);
     let text = err.to_string();
     assert!(
         text.contains("text \"ログイン\"") && text.contains("role button \"ログイン\""),
@@ -185,7 +185,6 @@ async fn cert_download_gets_the_new_institutions_p12() {
     let dir = tempfile::tempdir().expect("dir");
     let b = browser(dir.path()).await;
     // An old certificate already in the folder must not be taken for the new one.
-    std::fs::create_dir_all(b.download_dir()).expect("downloads");
     std::fs::write(b.download_dir().join("1111111111111111.p12"), b"old").expect("old file");
     let mut e = engine(&b, &sim, dir.path());
     e.set("request_id", "202611250000789");

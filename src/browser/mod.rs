@@ -140,6 +140,7 @@ pub struct Browser {
     download_dir: PathBuf,
     pub options: BrowserOptions,
     commands: Arc<AtomicU64>,
+    downloads: AtomicU64,
 }
 
 impl Browser {
@@ -168,19 +169,18 @@ impl Browser {
             download_dir,
             options,
             commands: Arc::new(AtomicU64::new(1)),
+            downloads: AtomicU64::new(0),
         };
         browser
             .driver
             .set_page_load_timeout(browser.options.page_load_timeout)
             .await?;
+        // Until a flow prepares a download, anything the site sends is denied.
         browser
             .driver
             .cdp()
             .browser()
-            .set_download_behavior(
-                DownloadBehavior::Allow,
-                Some(browser.download_dir.display().to_string()),
-            )
+            .set_download_behavior(DownloadBehavior::Deny, None)
             .await?;
         browser.count(2);
         Ok(browser)
@@ -369,46 +369,67 @@ impl Browser {
         self.switch_to(self.main_window.clone()).await
     }
 
-    /// Files in the download folder now, by name.
-    pub fn downloaded_files(&self) -> Vec<String> {
-        std::fs::read_dir(&self.download_dir)
+    /// Back to the main window with every other window closed: a leftover login
+    /// popup would take the next `window.open` of the same name, and no new window would appear.
+    pub async fn close_others(&self) -> Result<(), BrowserError> {
+        for w in self.windows().await? {
+            if w != self.main_window {
+                self.switch_to(w).await?;
+                self.count(1);
+                self.driver.close_window().await?;
+            }
+        }
+        self.switch_to_main().await
+    }
+
+    /// A fresh, empty folder for the next download, and the browser told to save there.
+    /// Whatever appears in it is that download: nothing is guessed among old files
+    /// (the old institution's .p12), and nothing is ever overwritten.
+    pub async fn prepare_download(&self) -> Result<PathBuf, BrowserError> {
+        let n = self.downloads.fetch_add(1, Ordering::Relaxed) + 1;
+        let dir = self.download_dir.join(format!("{n:03}"));
+        std::fs::create_dir_all(&dir).map_err(|source| BrowserError::DownloadDir {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        self.count(1);
+        self.driver
+            .cdp()
+            .browser()
+            .set_download_behavior(DownloadBehavior::Allow, Some(dir.display().to_string()))
+            .await?;
+        Ok(dir)
+    }
+
+    /// The finished file in `dir`, if there is one yet.
+    pub fn finished_download(dir: &Path) -> Option<PathBuf> {
+        let names: Vec<String> = std::fs::read_dir(dir)
             .map(|d| {
                 d.filter_map(|e| e.ok())
                     .map(|e| e.file_name().to_string_lossy().into_owned())
                     .collect()
             })
-            .unwrap_or_default()
-    }
-
-    /// A new, complete file that was not in `before`, if one is there now.
-    pub fn finished_download(&self, before: &[String]) -> Option<PathBuf> {
-        let now = self.downloaded_files();
+            .unwrap_or_default();
         // Chromium writes *.crdownload (or a hidden temp file) and renames it when done.
-        if now
+        if names
             .iter()
-            .any(|n| n.ends_with(".crdownload") || n.starts_with(".org.chromium."))
+            .any(|n| n.ends_with(".crdownload") || n.starts_with('.'))
         {
             return None;
         }
-        now.into_iter()
-            .find(|n| !before.contains(n) && !n.starts_with('.'))
-            .map(|n| self.download_dir.join(n))
+        names.into_iter().next().map(|n| dir.join(n))
     }
 
-    /// Waits until a new, complete file appears that was not in `before`.
-    pub async fn wait_for_download(
-        &self,
-        before: &[String],
-        timeout: Duration,
-    ) -> Result<PathBuf, BrowserError> {
+    /// Waits until the download into `dir` is complete.
+    pub async fn wait_for_download(&self, dir: &Path, timeout: Duration) -> Result<PathBuf, BrowserError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            if let Some(path) = self.finished_download(before) {
+            if let Some(path) = Self::finished_download(dir) {
                 return Ok(path);
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(BrowserError::DownloadTimeout {
-                    dir: self.download_dir.display().to_string(),
+                    dir: dir.display().to_string(),
                     secs: timeout.as_secs(),
                 });
             }

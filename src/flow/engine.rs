@@ -623,13 +623,13 @@ impl<'b> Engine<'b> {
             return Err(StepError::Refused(message));
         }
         if let Some(d) = &step.download {
-            let before = self.browser.downloaded_files();
             let (found, matched) = self.find(&d.click.list(), timeout).await?;
+            let folder = self.browser.prepare_download().await?;
             self.browser.click(&found.element).await?;
             let wait = timeout.max(Duration::from_secs(30));
             let deadline = Instant::now() + wait;
             loop {
-                if let Some(path) = self.browser.finished_download(&before) {
+                if let Some(path) = Browser::finished_download(&folder) {
                     self.vars.insert(d.into.clone(), Var::File(path));
                     return Ok(Some(matched));
                 }
@@ -676,7 +676,7 @@ impl<'b> Engine<'b> {
             };
         }
         if step.main_window {
-            self.browser.switch_to_main().await?;
+            self.browser.close_others().await?;
             return Ok(None);
         }
         for (k, v) in &step.set {

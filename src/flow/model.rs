@@ -218,7 +218,7 @@ pub struct Step {
     pub call: Option<String>,
     #[serde(default)]
     pub with: BTreeMap<String, String>,
-    /// Go back to the window the run started in.
+    /// Go back to the window the run started in, closing every other one.
     #[serde(default)]
     pub main_window: bool,
     /// Set variables.
