@@ -71,6 +71,12 @@ enum Command {
         #[command(subcommand)]
         action: CertAction,
     },
+    /// Write the browser policy that presents the client certificate to the オン資 site
+    /// without a picker (AutoSelectCertificateForUrls). Needs root; done only when asked.
+    BrowserPolicy {
+        #[command(flatten)]
+        args: PolicyArgs,
+    },
     /// Run one flow in a real browser (login, change-password, logout, cert-download,
     /// reset-master-password, register-admin, bulk-upload, bulk-status, list-accounts,
     /// read-institution-code).
@@ -97,6 +103,18 @@ enum Command {
         #[command(flatten)]
         browser: BrowserArgs,
     },
+}
+
+#[derive(clap::Args)]
+struct PolicyArgs {
+    /// The オン資 site's URL; the rule covers its origin.
+    #[arg(long)]
+    url: String,
+    /// Chromium's managed policy folder (Chrome: /etc/opt/chrome/policies/managed).
+    #[arg(long, default_value = "/etc/chromium/policies/managed")]
+    dir: PathBuf,
+    #[arg(long, default_value = "oqsbot-client-certificate")]
+    name: String,
 }
 
 #[derive(clap::Args)]
@@ -281,6 +299,25 @@ async fn main() -> ExitCode {
             json,
             show_password,
         } => exit(commands::pdf_show(&file, json, show_password, &mut out)),
+        Command::BrowserPolicy { args } => {
+            let issuer = oqsbot::cert::EXPECTED_ISSUER;
+            match oqsbot::browser::client_cert::write_policy(&args.dir, &args.name, &args.url, issuer) {
+                Ok(path) => {
+                    let rule =
+                        oqsbot::browser::client_cert::policy_rule(&args.url, issuer).replace('"', "\\\"");
+                    let _ = writeln!(out, "wrote {}", path.display());
+                    let _ = writeln!(
+                        out,
+                        "Edge on Windows takes the same rule from the registry (as administrator):\n  reg add HKLM\\SOFTWARE\\Policies\\Microsoft\\Edge\\AutoSelectCertificateForUrls /v 1 /t REG_SZ /d \"{rule}\""
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("oqsbot: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Flow {
             name,
             job,

@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 use thirtyfour::cdp::domains::browser::DownloadBehavior;
 use thirtyfour::prelude::*;
 
+pub mod client_cert;
+
 const LOCATE_JS: &str = include_str!("locate.js");
 /// How often a wait looks again.
 pub const POLL: Duration = Duration::from_millis(50);
