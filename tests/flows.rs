@@ -348,3 +348,36 @@ async fn list_accounts_reads_every_page() {
     );
     b.quit().await;
 }
+
+/// Processes whose command line mentions `needle`.
+fn processes_with(needle: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+                .filter(|c| String::from_utf8_lossy(c).contains(needle))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn dropping_the_browser_kills_driver_and_browser() {
+    let dir = tempfile::tempdir().expect("dir");
+    let b = browser(dir.path()).await;
+    let profile = b.options.profile_dir().display().to_string();
+    assert!(
+        processes_with(&profile) > 0,
+        "the browser runs with the run's profile"
+    );
+    // An error path: no quit, just drop.
+    drop(b);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while processes_with(&profile) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "browser processes outlived the run"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -94,6 +94,14 @@ pub struct BrowserOptions {
 }
 
 impl BrowserOptions {
+    /// The browser profile: beside the downloads, inside the run's folder.
+    pub fn profile_dir(&self) -> PathBuf {
+        self.download_dir
+            .parent()
+            .unwrap_or(&self.download_dir)
+            .join("browser-profile")
+    }
+
     pub fn new(download_dir: PathBuf) -> Self {
         Self {
             kind: BrowserKind::default(),
@@ -110,14 +118,54 @@ impl BrowserOptions {
     }
 }
 
-struct DriverProcess(Child);
+/// The driver, in a process group of its own with the browsers it starts.
+struct DriverProcess {
+    child: Child,
+    /// The browser's profile folder: every browser process names it on its command line.
+    profile: String,
+}
 
 impl Drop for DriverProcess {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        #[cfg(unix)]
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            // SAFETY: kill(2) with a negative pid signals the process group we created
+            // for the driver at spawn; it touches no memory of ours.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        kill_browsers_of(&self.profile);
     }
 }
+
+/// Chromium's zygote leaves the driver's process group: find its processes by profile.
+#[cfg(target_os = "linux")]
+fn kill_browsers_of(profile: &str) {
+    let needle = format!("--user-data-dir={profile}");
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if cmdline.split(|b| *b == 0).any(|arg| arg == needle.as_bytes()) {
+            // SAFETY: kill(2) on a pid we just read; no memory is touched.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn kill_browsers_of(_profile: &str) {}
 
 fn find_on_path(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")
@@ -136,8 +184,12 @@ pub struct Found {
 }
 
 pub struct Browser {
-    driver: WebDriver,
     _process: Option<DriverProcess>,
+    // Never dropped: thirtyfour's drop of an un-quit session blocks the async executor
+    // on a teardown that needs that executor. `quit` ends the session properly; on
+    // every other path the driver process group is killed instead, and this small
+    // handle is let go.
+    driver: std::mem::ManuallyDrop<WebDriver>,
     main_window: WindowHandle,
     download_dir: PathBuf,
     pub options: BrowserOptions,
@@ -166,7 +218,7 @@ impl Browser {
         let driver = WebDriver::new(&url, capabilities(&options)?).await?;
         let browser = Browser {
             main_window: driver.window().await?,
-            driver,
+            driver: std::mem::ManuallyDrop::new(driver),
             _process: process,
             download_dir,
             options,
@@ -190,7 +242,8 @@ impl Browser {
 
     /// Ends the session and the driver. Dropping a `Browser` kills the driver too.
     pub async fn quit(self) {
-        let _ = self.driver.clone().quit().await;
+        let driver: WebDriver = (*self.driver).clone();
+        let _ = driver.quit().await;
     }
 
     fn count(&self, n: u64) {
@@ -455,6 +508,8 @@ fn capabilities(options: &BrowserOptions) -> Result<Capabilities, BrowserError> 
     if !options.headed {
         args.push("--headless=new".into());
     }
+    // A profile inside the run's folder, not a stray one in /tmp.
+    args.push(format!("--user-data-dir={}", options.profile_dir().display()));
     let mut caps: Capabilities = match options.kind {
         BrowserKind::Edge => {
             let mut c = DesiredCapabilities::edge();
@@ -520,7 +575,10 @@ async fn spawn_driver(options: &BrowserOptions) -> Result<(String, DriverProcess
         program: program.display().to_string(),
         source,
     })?;
-    let process = DriverProcess(child);
+    let process = DriverProcess {
+        child,
+        profile: options.profile_dir().display().to_string(),
+    };
     let url = format!("http://127.0.0.1:{port}");
     let status = format!("{url}/status");
     let client = reqwest::Client::builder()
