@@ -238,41 +238,87 @@ async fn reset_master_password_hands_out_a_pdf() {
     b.quit().await;
 }
 
+/// Registration under both confirmations (a modal by default, or confirm()) and both password displays.
 #[tokio::test]
 async fn master_registers_the_admin() {
-    let sim = sim(
-        "initial-password",
+    for reading in [
+        "",
         "[ui]\nregister_confirm = \"confirm\"\npassword_display = \"absent\"\n",
-    )
-    .await;
+    ] {
+        let sim = sim("initial-password", reading).await;
+        let dir = tempfile::tempdir().expect("dir");
+        let b = browser(dir.path()).await;
+        let mut e = engine(&b, &sim, dir.path());
+        e.set("user_id", "H1310100");
+        e.set_secret("password", Secret::new("x7Kp2#qLm9Az"));
+        e.set_secret("new_password", Secret::new("Mst#Chosen2026x"));
+        e.run("login")
+            .await
+            .unwrap_or_else(|err| panic!("{reading}\n{err}"));
+        let today = state(&sim).await["today_jst"]
+            .as_str()
+            .expect("date")
+            .replace('-', "/");
+        e.set("admin_user_id", "OnsKANRI");
+        e.set("admin_name", "管理アカウント");
+        e.set("admin_kana", "カンリアカウント");
+        e.set("start_date", &today);
+        e.run("register-admin")
+            .await
+            .unwrap_or_else(|err| panic!("{reading}\n{err}"));
+        assert_eq!(e.text("institution_code"), Some("1310100126"));
+        let creds = oqsbot::pdf::read_credentials(&std::fs::read(file(&e, "admin_pdf")).expect("pdf"))
+            .expect("creds");
+        let s = state(&sim).await;
+        assert_eq!(creds.user_id.as_deref(), Some("OnsKANRI"));
+        assert_eq!(
+            creds.password.as_deref(),
+            account(&s, "OnsKANRI")["password"].as_str()
+        );
+        b.quit().await;
+    }
+}
+
+/// A WebDriver that runs already (a Selenium Grid, say) instead of one we spawn.
+#[tokio::test]
+async fn attaches_to_a_running_webdriver() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut driver = std::process::Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("chromedriver");
+    let sim = sim("carried-over", "").await;
     let dir = tempfile::tempdir().expect("dir");
-    let b = browser(dir.path()).await;
+    let mut options = BrowserOptions::new(dir.path().join("downloads"));
+    options.webdriver_url = Some(format!("http://127.0.0.1:{port}"));
+    // The driver was started a moment ago: give it the time a remote one would need.
+    let b = {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            match Browser::start(options.clone()).await {
+                Ok(b) => break b,
+                Err(e) if std::time::Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    };
     let mut e = engine(&b, &sim, dir.path());
-    e.set("user_id", "H1310100");
-    e.set_secret("password", Secret::new("x7Kp2#qLm9Az"));
-    e.set_secret("new_password", Secret::new("Mst#Chosen2026x"));
+    e.set("user_id", "OnsKANRI");
+    e.set_secret("password", Secret::new("OnsAdmin@00369"));
     e.run("login").await.unwrap_or_else(|err| panic!("{err}"));
-    let today = state(&sim).await["today_jst"]
-        .as_str()
-        .expect("date")
-        .replace('-', "/");
-    e.set("admin_user_id", "OnsKANRI");
-    e.set("admin_name", "管理アカウント");
-    e.set("admin_kana", "カンリアカウント");
-    e.set("start_date", &today);
-    e.run("register-admin")
-        .await
-        .unwrap_or_else(|err| panic!("{err}"));
-    assert_eq!(e.text("institution_code"), Some("1310100126"));
-    let creds =
-        oqsbot::pdf::read_credentials(&std::fs::read(file(&e, "admin_pdf")).expect("pdf")).expect("creds");
-    let s = state(&sim).await;
-    assert_eq!(creds.user_id.as_deref(), Some("OnsKANRI"));
-    assert_eq!(
-        creds.password.as_deref(),
-        account(&s, "OnsKANRI")["password"].as_str()
-    );
+    assert_eq!(e.text("login_result"), Some("menu"));
     b.quit().await;
+    let _ = driver.kill();
+    let _ = driver.wait();
 }
 
 #[tokio::test]
@@ -380,4 +426,119 @@ async fn dropping_the_browser_kills_driver_and_browser() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// The reset's confirmation in each form: none (the default), confirm(), a modal.
+#[tokio::test]
+async fn reset_under_every_confirmation() {
+    for reading in [
+        "[ui]\nreset_confirm = \"confirm\"\n",
+        "[ui]\nreset_confirm = \"modal\"\nbuttons = \"input\"\nlabels = \"th\"\n",
+    ] {
+        let sim = sim("needs-reset", reading).await;
+        let dir = tempfile::tempdir().expect("dir");
+        let b = browser(dir.path()).await;
+        let mut e = engine(&b, &sim, dir.path());
+        e.set("reset_user_id", "H2713107R");
+        e.set("master_user_id", "H2713107");
+        e.set_secret("secret_number", Secret::new("1357"));
+        e.run("reset-master-password")
+            .await
+            .unwrap_or_else(|err| panic!("{reading}\n{err}"));
+        let creds = oqsbot::pdf::read_credentials(&std::fs::read(file(&e, "master_pdf")).expect("pdf"))
+            .expect("creds");
+        assert_eq!(
+            creds.password.as_deref(),
+            account(&state(&sim).await, "H2713107")["password"].as_str(),
+            "{reading}"
+        );
+        b.quit().await;
+    }
+}
+
+/// Upload and status with confirm(), the receipt as a page or an alert, and full-width status texts.
+#[tokio::test]
+async fn bulk_under_every_reading() {
+    let readings = [
+        "[ui]\nbulk_confirm = \"confirm\"\nreceipt_notice = \"alert\"\n",
+        "[ui]\nbulk_confirm = \"modal\"\nreceipt_notice = \"page\"\ntexts = \"full-width\"\nbuttons = \"link\"\nmenu_items = \"input\"\n",
+    ];
+    for reading in readings {
+        let sim = sim(
+            "admin-exists",
+            &format!("{reading}[delays]\nqueued_secs = 1\nprocessing_secs = 1\n"),
+        )
+        .await;
+        let dir = tempfile::tempdir().expect("dir");
+        let layout = oqsbot::bulk_csv::Layout::builtin();
+        let rows = oqsbot::bulk_csv::default_accounts(
+            layout,
+            oqsbot::bulk_csv::TerminalKind::Pharmacy,
+            "OnsAdmin@00369",
+            chrono::Utc::now().date_naive(),
+        );
+        let csv = dir.path().join("accounts.csv");
+        std::fs::write(&csv, oqsbot::bulk_csv::encode(layout, &rows).expect("csv")).expect("write");
+        let b = browser(dir.path()).await;
+        let mut e = engine(&b, &sim, dir.path());
+        e.set("user_id", "OnsKANRI");
+        e.set_secret("password", Secret::new("q4Rt#7vWx2Ke"));
+        e.set_secret("new_password", Secret::new("Adm#Chosen2026x"));
+        e.run("login")
+            .await
+            .unwrap_or_else(|err| panic!("{reading}\n{err}"));
+        e.set("csv_file", csv.to_str().expect("path"));
+        e.run("bulk-upload")
+            .await
+            .unwrap_or_else(|err| panic!("{reading}\n{err}"));
+        e.set("status_interval_secs", "0.5");
+        e.set("status_timeout_secs", "60");
+        e.run("bulk-status")
+            .await
+            .unwrap_or_else(|err| panic!("{reading}\n{err}"));
+        assert_eq!(e.text("bulk_status"), Some("登録完了"), "{reading}");
+        assert_eq!(
+            account(&state(&sim).await, "R1RENK01")["role"],
+            "連携アプリケーション用",
+            "{reading}"
+        );
+        b.quit().await;
+    }
+}
+
+/// A failed registration: the status is final, and the result file is downloaded.
+#[tokio::test]
+async fn a_failed_upload_brings_its_result_file() {
+    let sim = sim("carried-over", "[delays]\nqueued_secs = 0\nprocessing_secs = 1\n").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let layout = oqsbot::bulk_csv::Layout::builtin();
+    let rows = oqsbot::bulk_csv::default_accounts(
+        layout,
+        oqsbot::bulk_csv::TerminalKind::MedicalDental,
+        "OnsAdmin@00369",
+        chrono::Utc::now().date_naive(),
+    );
+    let csv = dir.path().join("accounts.csv");
+    std::fs::write(&csv, oqsbot::bulk_csv::encode(layout, &rows).expect("csv")).expect("write");
+    let b = browser(dir.path()).await;
+    let mut e = engine(&b, &sim, dir.path());
+    e.set("user_id", "OnsKANRI");
+    e.set_secret("password", Secret::new("OnsAdmin@00369"));
+    e.run("login").await.unwrap_or_else(|err| panic!("{err}"));
+    e.set("csv_file", csv.to_str().expect("path"));
+    e.run("bulk-upload").await.unwrap_or_else(|err| panic!("{err}"));
+    e.set("status_interval_secs", "0.5");
+    e.set("status_timeout_secs", "60");
+    e.run("bulk-status").await.unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(e.text("bulk_status"), Some("登録完了(一部 ID 重複あり)"));
+    let result =
+        oqsbot::bulk_csv::read_result(layout, &std::fs::read(file(&e, "result_file")).expect("file"))
+            .expect("rows");
+    assert!(
+        result
+            .iter()
+            .all(|r| r.outcome == oqsbot::bulk_csv::RowOutcome::Failed && r.detail.contains("重複")),
+        "{result:?}"
+    );
+    b.quit().await;
 }
