@@ -53,15 +53,32 @@ fn file(e: &Engine, name: &str) -> std::path::PathBuf {
     }
 }
 
+/// The manual's bulk CSV for this kind of terminal, written to `dir`.
+fn bulk_csv(dir: &Path, kind: oqsbot::bulk_csv::TerminalKind) -> std::path::PathBuf {
+    let layout = oqsbot::bulk_csv::Layout::builtin();
+    let rows =
+        oqsbot::bulk_csv::default_accounts(layout, kind, "OnsAdmin@00369", chrono::Utc::now().date_naive());
+    let path = dir.join("accounts.csv");
+    std::fs::write(&path, oqsbot::bulk_csv::encode(layout, &rows).expect("csv")).expect("write csv");
+    path
+}
+
+/// The login variables; `new_password` for an account that must change its password.
+fn credentials(e: &mut Engine, user_id: &str, password: &str, new_password: Option<&str>) {
+    e.set("user_id", user_id);
+    e.set_secret("password", Secret::new(password));
+    if let Some(p) = new_password {
+        e.set_secret("new_password", Secret::new(p));
+    }
+}
+
 #[tokio::test]
 async fn login_with_forced_change_then_code_and_logout() {
     let sim = sim("initial-password", "").await;
     let dir = tempfile::tempdir().expect("dir");
     let b = browser(dir.path()).await;
     let mut e = engine(&b, &sim, dir.path());
-    e.set("user_id", "H1310100");
-    e.set_secret("password", Secret::new("x7Kp2#qLm9Az"));
-    e.set_secret("new_password", Secret::new("Mst#Chosen2026x"));
+    credentials(&mut e, "H1310100", "x7Kp2#qLm9Az", Some("Mst#Chosen2026x"));
     e.run("login").await.unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(e.text("login_result"), Some("must_change"));
     let s = state(&sim).await;
@@ -94,9 +111,7 @@ async fn login_under_every_reading() {
         let dir = tempfile::tempdir().expect("dir");
         let b = browser(dir.path()).await;
         let mut e = engine(&b, &sim, dir.path());
-        e.set("user_id", "H1310100");
-        e.set_secret("password", Secret::new("x7Kp2#qLm9Az"));
-        e.set_secret("new_password", Secret::new("Mst#Chosen2026x"));
+        credentials(&mut e, "H1310100", "x7Kp2#qLm9Az", Some("Mst#Chosen2026x"));
         e.run("login")
             .await
             .unwrap_or_else(|err| panic!("{reading}\n{err}"));
@@ -122,8 +137,7 @@ async fn a_refused_login_is_not_retried() {
     let dir = tempfile::tempdir().expect("dir");
     let b = browser(dir.path()).await;
     let mut e = engine(&b, &sim, dir.path());
-    e.set("user_id", "OnsKANRI");
-    e.set_secret("password", Secret::new("Wrong#Pass2026"));
+    credentials(&mut e, "OnsKANRI", "Wrong#Pass2026", None);
     let err = e.run("login").await.expect_err("refused");
     assert_eq!(err.kind, FailureKind::Refused);
     assert!(err.message.contains("refused the login of OnsKANRI"), "{err}");
@@ -148,8 +162,7 @@ async fn a_changed_label_falls_back_or_fails_with_context() {
     let dir = tempfile::tempdir().expect("dir");
     let b = browser(dir.path()).await;
     let mut e = engine(&b, &sim, dir.path());
-    e.set("user_id", "OnsKANRI");
-    e.set_secret("password", Secret::new("OnsAdmin@00369"));
+    credentials(&mut e, "OnsKANRI", "OnsAdmin@00369", None);
     let err = e.run("login").await.expect_err("the button is renamed");
     // ユーザID found by its fallback, and the recording says so.
     let step4 = e
@@ -249,9 +262,7 @@ async fn master_registers_the_admin() {
         let dir = tempfile::tempdir().expect("dir");
         let b = browser(dir.path()).await;
         let mut e = engine(&b, &sim, dir.path());
-        e.set("user_id", "H1310100");
-        e.set_secret("password", Secret::new("x7Kp2#qLm9Az"));
-        e.set_secret("new_password", Secret::new("Mst#Chosen2026x"));
+        credentials(&mut e, "H1310100", "x7Kp2#qLm9Az", Some("Mst#Chosen2026x"));
         e.run("login")
             .await
             .unwrap_or_else(|err| panic!("{reading}\n{err}"));
@@ -312,8 +323,7 @@ async fn attaches_to_a_running_webdriver() {
         }
     };
     let mut e = engine(&b, &sim, dir.path());
-    e.set("user_id", "OnsKANRI");
-    e.set_secret("password", Secret::new("OnsAdmin@00369"));
+    credentials(&mut e, "OnsKANRI", "OnsAdmin@00369", None);
     e.run("login").await.unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(e.text("login_result"), Some("menu"));
     b.quit().await;
@@ -325,21 +335,10 @@ async fn attaches_to_a_running_webdriver() {
 async fn bulk_upload_and_status() {
     let sim = sim("admin-exists", "[delays]\nqueued_secs = 1\nprocessing_secs = 1\n").await;
     let dir = tempfile::tempdir().expect("dir");
-    let layout = oqsbot::bulk_csv::Layout::builtin();
-    let today = chrono::Utc::now().date_naive();
-    let rows = oqsbot::bulk_csv::default_accounts(
-        layout,
-        oqsbot::bulk_csv::TerminalKind::MedicalDental,
-        "OnsAdmin@00369",
-        today,
-    );
-    let csv = dir.path().join("accounts.csv");
-    std::fs::write(&csv, oqsbot::bulk_csv::encode(layout, &rows).expect("csv")).expect("write");
+    let csv = bulk_csv(dir.path(), oqsbot::bulk_csv::TerminalKind::MedicalDental);
     let b = browser(dir.path()).await;
     let mut e = engine(&b, &sim, dir.path());
-    e.set("user_id", "OnsKANRI");
-    e.set_secret("password", Secret::new("q4Rt#7vWx2Ke"));
-    e.set_secret("new_password", Secret::new("Adm#Chosen2026x"));
+    credentials(&mut e, "OnsKANRI", "q4Rt#7vWx2Ke", Some("Adm#Chosen2026x"));
     e.run("login").await.unwrap_or_else(|err| panic!("{err}"));
     e.set("csv_file", csv.to_str().expect("path"));
     e.run("bulk-upload").await.unwrap_or_else(|err| panic!("{err}"));
@@ -378,8 +377,7 @@ async fn list_accounts_reads_every_page() {
     let dir = tempfile::tempdir().expect("dir");
     let b = browser(dir.path()).await;
     let mut e = engine(&b, &sim, dir.path());
-    e.set("user_id", "OnsKANRI");
-    e.set_secret("password", Secret::new("OnsAdmin@00369"));
+    credentials(&mut e, "OnsKANRI", "OnsAdmin@00369", None);
     e.run("login").await.unwrap_or_else(|err| panic!("{err}"));
     let before = b.command_count();
     e.run("list-accounts").await.unwrap_or_else(|err| panic!("{err}"));
@@ -470,20 +468,10 @@ async fn bulk_under_every_reading() {
         )
         .await;
         let dir = tempfile::tempdir().expect("dir");
-        let layout = oqsbot::bulk_csv::Layout::builtin();
-        let rows = oqsbot::bulk_csv::default_accounts(
-            layout,
-            oqsbot::bulk_csv::TerminalKind::Pharmacy,
-            "OnsAdmin@00369",
-            chrono::Utc::now().date_naive(),
-        );
-        let csv = dir.path().join("accounts.csv");
-        std::fs::write(&csv, oqsbot::bulk_csv::encode(layout, &rows).expect("csv")).expect("write");
+        let csv = bulk_csv(dir.path(), oqsbot::bulk_csv::TerminalKind::Pharmacy);
         let b = browser(dir.path()).await;
         let mut e = engine(&b, &sim, dir.path());
-        e.set("user_id", "OnsKANRI");
-        e.set_secret("password", Secret::new("q4Rt#7vWx2Ke"));
-        e.set_secret("new_password", Secret::new("Adm#Chosen2026x"));
+        credentials(&mut e, "OnsKANRI", "q4Rt#7vWx2Ke", Some("Adm#Chosen2026x"));
         e.run("login")
             .await
             .unwrap_or_else(|err| panic!("{reading}\n{err}"));
@@ -511,19 +499,10 @@ async fn bulk_under_every_reading() {
 async fn a_failed_upload_brings_its_result_file() {
     let sim = sim("carried-over", "[delays]\nqueued_secs = 0\nprocessing_secs = 1\n").await;
     let dir = tempfile::tempdir().expect("dir");
-    let layout = oqsbot::bulk_csv::Layout::builtin();
-    let rows = oqsbot::bulk_csv::default_accounts(
-        layout,
-        oqsbot::bulk_csv::TerminalKind::MedicalDental,
-        "OnsAdmin@00369",
-        chrono::Utc::now().date_naive(),
-    );
-    let csv = dir.path().join("accounts.csv");
-    std::fs::write(&csv, oqsbot::bulk_csv::encode(layout, &rows).expect("csv")).expect("write");
+    let csv = bulk_csv(dir.path(), oqsbot::bulk_csv::TerminalKind::MedicalDental);
     let b = browser(dir.path()).await;
     let mut e = engine(&b, &sim, dir.path());
-    e.set("user_id", "OnsKANRI");
-    e.set_secret("password", Secret::new("OnsAdmin@00369"));
+    credentials(&mut e, "OnsKANRI", "OnsAdmin@00369", None);
     e.run("login").await.unwrap_or_else(|err| panic!("{err}"));
     e.set("csv_file", csv.to_str().expect("path"));
     e.run("bulk-upload").await.unwrap_or_else(|err| panic!("{err}"));
@@ -531,9 +510,11 @@ async fn a_failed_upload_brings_its_result_file() {
     e.set("status_timeout_secs", "60");
     e.run("bulk-status").await.unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(e.text("bulk_status"), Some("登録完了(一部 ID 重複あり)"));
-    let result =
-        oqsbot::bulk_csv::read_result(layout, &std::fs::read(file(&e, "result_file")).expect("file"))
-            .expect("rows");
+    let result = oqsbot::bulk_csv::read_result(
+        oqsbot::bulk_csv::Layout::builtin(),
+        &std::fs::read(file(&e, "result_file")).expect("file"),
+    )
+    .expect("rows");
     assert!(
         result
             .iter()
