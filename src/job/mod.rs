@@ -1,6 +1,9 @@
 //! The provisioning job file: what a run needs to know, with secrets named by
 //! environment variable, never written in the file.
 
+pub mod journal;
+pub mod store;
+
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -199,5 +202,72 @@ pub fn secret_from_env(var: &str, what: &str) -> Result<Secret, String> {
         _ => Err(format!(
             "{what}: the environment variable {var} is not set; export it before the run"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let p = dir.join("job.toml");
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+
+    const GOOD: &str = "[institution]\ncode = \"1342304563\"\nname = \"ひまわり薬局\"\n\
+        [sites]\ncert_url = \"https://cert.example/\"\noqs_url = \"https://hweb.oqs.onshikaku.org/\"\n\
+        [master]\nuser_id = \"Y1342304\"\npdf = \"master.pdf\"\n[output]\ndir = \"runs\"\n";
+
+    #[test]
+    fn the_example_job_loads() {
+        let job = JobFile::load(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/job.toml"
+        )))
+        .expect("example");
+        assert_eq!(job.reset_user_id(), "H2713107R");
+        assert_eq!(job.admin.user_id, "OnsKANRI");
+    }
+
+    #[test]
+    fn paths_are_relative_to_the_job_and_the_kind_comes_from_the_code() {
+        let dir = tempfile::tempdir().expect("dir");
+        let job = JobFile::load(&write(dir.path(), GOOD)).expect("loads");
+        assert_eq!(job.kind(), Kind::Pharmacy);
+        assert_eq!(job.output.dir, dir.path().join("runs"));
+        assert_eq!(
+            job.master.pdf.as_deref(),
+            Some(dir.path().join("master.pdf").as_path())
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        let bad = GOOD
+            .replace("1342304563", "1342304560")
+            .replace("https://cert.example/", "cert.example")
+            .replace(
+                "name = \"ひまわり薬局\"",
+                "name = \"ひまわり薬局\"\nkind = \"医科\"",
+            );
+        let err = JobFile::load(&write(dir.path(), &bad))
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains("should be 3") && err.contains("cert_url"), "{err}");
+        let mismatch = GOOD.replace(
+            "name = \"ひまわり薬局\"",
+            "name = \"ひまわり薬局\"\nkind = \"医科\"",
+        );
+        let err = JobFile::load(&write(dir.path(), &mismatch))
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains("点数表番号 says 薬局"), "{err}");
+        let missing = GOOD.replace("[master]\nuser_id = \"Y1342304\"\n", "[master]\n");
+        let err = JobFile::load(&write(dir.path(), &missing))
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains("user_id"), "{err}");
     }
 }
