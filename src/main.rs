@@ -36,10 +36,23 @@ enum Command {
         #[arg(long)]
         write_master_pdf: Option<PathBuf>,
     },
-    /// Start the simulator in the scenario where the master needs a reset, and show where it is.
+    /// Provision a sample clinic end to end on the built-in simulator (master needs a reset).
     Demo {
-        #[arg(long, default_value_t = 0)]
-        port: u16,
+        /// Where the demo's job, credential store and report go.
+        #[arg(long, default_value = "demo-run")]
+        dir: PathBuf,
+        #[command(flatten)]
+        browser: BrowserArgs,
+    },
+    /// Follow the succession procedure's web half for a job, unattended. Re-running
+    /// the same job after a stop continues where it stopped.
+    Run {
+        job: PathBuf,
+        /// A folder of flow files that override the built-in ones by name.
+        #[arg(long)]
+        flows: Option<PathBuf>,
+        #[command(flatten)]
+        browser: BrowserArgs,
     },
     /// 医療機関等コード: check digit, prefecture, 点数表.
     Code {
@@ -222,6 +235,80 @@ async fn serve(options: SimOptions) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+fn apply_browser(options: &mut oqsbot::browser::BrowserOptions, args: &BrowserArgs) -> Result<(), ExitCode> {
+    if let Some(kind) = &args.browser {
+        match oqsbot::browser::BrowserKind::parse(kind) {
+            Some(k) => options.kind = k,
+            None => {
+                eprintln!("oqsbot: --browser {kind:?}: use chromium, chrome or edge");
+                return Err(ExitCode::from(2));
+            }
+        }
+    }
+    options.driver_path = args.chromedriver.clone();
+    options.webdriver_url = args.webdriver_url.clone();
+    options.headed = args.headed;
+    Ok(())
+}
+
+async fn run_job(job: &oqsbot::job::JobFile, options: &oqsbot::job::run::RunOptions) -> ExitCode {
+    let (result, dir) = tokio::select! {
+        r = oqsbot::job::run::run(job, options) => r,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("oqsbot: interrupted; run the same job again to continue");
+            return ExitCode::from(130);
+        }
+    };
+    let report = dir.join("report.html");
+    match result {
+        Ok(()) => {
+            println!("完了: all web steps are done. Report: {}", report.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("oqsbot: {e}");
+            if report.exists() {
+                eprintln!("Report: {}", report.display());
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// The simulator in the needs-reset scenario, a job for its sample clinic, and the run.
+async fn demo(dir: PathBuf, browser: BrowserArgs) -> ExitCode {
+    let options = SimOptions {
+        scenario: "needs-reset".into(),
+        port: 0,
+        config: None,
+        master_pdf: None,
+    };
+    let sim = match sim::start(&options).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("oqsbot: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    println!("{}", sim::describe(&sim, &options));
+    let job = match oqsbot::job::demo::write_demo_job(&dir, &sim) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("oqsbot: cannot prepare the demo in {}: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+    };
+    println!("job file: {}", dir.join("job.toml").display());
+    let mut options = oqsbot::job::run::RunOptions::new(&job);
+    options.secrets = oqsbot::job::demo::demo_secrets();
+    if let Err(code) = apply_browser(&mut options.browser, &browser) {
+        return code;
+    }
+    let code = run_job(&job, &options).await;
+    sim.shutdown();
+    code
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -246,15 +333,25 @@ async fn main() -> ExitCode {
             })
             .await
         }
-        Command::Demo { port } => {
+        Command::Demo { dir, browser } => {
             drop(out);
-            serve(SimOptions {
-                scenario: "needs-reset".into(),
-                port,
-                config: None,
-                master_pdf: Some(PathBuf::from("demo-master.pdf")),
-            })
-            .await
+            demo(dir, browser).await
+        }
+        Command::Run { job, flows, browser } => {
+            drop(out);
+            let job = match oqsbot::job::JobFile::load(&job) {
+                Ok(j) => j,
+                Err(e) => {
+                    eprintln!("oqsbot: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let mut options = oqsbot::job::run::RunOptions::new(&job);
+            options.flows_dir = flows;
+            if let Err(code) = apply_browser(&mut options.browser, &browser) {
+                return code;
+            }
+            run_job(&job, &options).await
         }
         Command::Code {
             action: CodeAction::Check { code },

@@ -441,12 +441,21 @@ impl Browser {
     /// Whatever appears in it is that download: nothing is guessed among old files
     /// (the old institution's .p12), and nothing is ever overwritten.
     pub async fn prepare_download(&self) -> Result<PathBuf, BrowserError> {
-        let n = self.downloads.fetch_add(1, Ordering::Relaxed) + 1;
-        let dir = self.download_dir.join(format!("{n:03}"));
-        std::fs::create_dir_all(&dir).map_err(|source| BrowserError::DownloadDir {
-            path: dir.display().to_string(),
-            source,
-        })?;
+        // A folder that did not exist: an earlier run's downloads stay where they are.
+        let dir = loop {
+            let n = self.downloads.fetch_add(1, Ordering::Relaxed) + 1;
+            let candidate = self.download_dir.join(format!("{n:03}"));
+            match std::fs::create_dir(&candidate) {
+                Ok(()) => break candidate,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(source) => {
+                    return Err(BrowserError::DownloadDir {
+                        path: candidate.display().to_string(),
+                        source,
+                    });
+                }
+            }
+        };
         self.count(1);
         self.driver
             .cdp()

@@ -36,8 +36,10 @@ impl Var {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailureKind {
-    /// No locator matched, or a condition never held.
+    /// No locator matched: the screen is not what the flow expects.
     NotFound,
+    /// A condition never held within its time.
+    Timeout,
     /// The flow itself stopped: the portal said no, or a `fail` step.
     Refused,
     /// The browser or the driver failed.
@@ -84,11 +86,19 @@ impl std::error::Error for FlowError {}
 /// What went wrong inside one step, before it is dressed with its context.
 #[derive(Debug)]
 enum StepError {
-    NotFound { tried: Vec<String>, secs: f64 },
-    Timeout { what: String, secs: f64 },
+    NotFound {
+        tried: Vec<String>,
+        secs: f64,
+    },
+    Timeout {
+        what: String,
+        secs: f64,
+    },
     Refused(String),
     Browser(BrowserError),
     Input(String),
+    /// A called flow failed: its kind and its whole message.
+    Called(FailureKind, String),
 }
 
 impl From<BrowserError> for StepError {
@@ -259,6 +269,7 @@ impl<'b> Engine<'b> {
             StepError::Refused(m) => (FailureKind::Refused, m),
             StepError::Browser(e) => (FailureKind::Browser, e.to_string()),
             StepError::Input(m) => (FailureKind::Input, m),
+            StepError::Called(kind, m) => (kind, m),
         };
         let page = self.redactor.redact(&self.browser.summary().await);
         let stem = format!("{}-step{number}", flow.name);
@@ -668,11 +679,7 @@ impl<'b> Engine<'b> {
             let flow = self.library.get(name)?;
             return match Box::pin(self.run_flow(flow)).await {
                 Ok(()) => Ok(Some(name.clone())),
-                Err(e) => Err(match e.kind {
-                    FailureKind::Refused => StepError::Refused(e.to_string()),
-                    FailureKind::Browser => StepError::Browser(BrowserError::WebDriver(e.to_string())),
-                    _ => StepError::Input(e.to_string()),
-                }),
+                Err(e) => Err(StepError::Called(e.kind, e.to_string())),
             };
         }
         if step.main_window {

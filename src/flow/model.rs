@@ -326,6 +326,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "reset-master-password",
         include_str!("../../flows/reset-master-password.toml"),
     ),
+    ("reset-password", include_str!("../../flows/reset-password.toml")),
     ("register-admin", include_str!("../../flows/register-admin.toml")),
     ("bulk-upload", include_str!("../../flows/bulk-upload.toml")),
     ("bulk-status", include_str!("../../flows/bulk-status.toml")),

@@ -1,7 +1,10 @@
 //! The provisioning job file: what a run needs to know, with secrets named by
 //! environment variable, never written in the file.
 
+pub mod demo;
 pub mod journal;
+pub mod report;
+pub mod run;
 pub mod store;
 
 use std::path::{Path, PathBuf};
@@ -103,10 +106,35 @@ impl Default for Admin {
     }
 }
 
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accounts {
+    /// The environment variable holding the face and 連携 accounts' password;
+    /// generated to the policy (13 characters or more) when unset.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// 利用開始年月日 for the bulk CSV, YYYY/MM/DD; today (Japan time) when unset.
+    #[serde(default)]
+    pub start: Option<String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Output {
     pub dir: PathBuf,
+    /// Seconds between looks at アカウント一括登録結果.
+    #[serde(default = "default_status_interval")]
+    pub status_interval_secs: f64,
+    /// How long to wait for the bulk registration to finish.
+    #[serde(default = "default_status_timeout")]
+    pub status_timeout_secs: f64,
+}
+
+fn default_status_interval() -> f64 {
+    10.0
+}
+fn default_status_timeout() -> f64 {
+    900.0
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -119,6 +147,8 @@ pub struct JobFile {
     pub master: Master,
     #[serde(default)]
     pub admin: Admin,
+    #[serde(default)]
+    pub accounts: Accounts,
     pub output: Output,
 }
 
@@ -175,6 +205,36 @@ impl JobFile {
             if !(url.starts_with("https://") || url.starts_with("http://")) {
                 out.push(format!(
                     "[sites] {name} {url:?} must start with https:// (or http:// for the simulator)"
+                ));
+            }
+        }
+        if let Some(start) = &self.accounts.start
+            && chrono::NaiveDate::parse_from_str(start, "%Y/%m/%d").is_err()
+        {
+            out.push(format!(
+                "[accounts] start {start:?}: write a date like 2026/11/25"
+            ));
+        }
+        let kana_ok = !self.admin.kana.is_empty()
+            && self
+                .admin
+                .kana
+                .chars()
+                .all(|c| matches!(c, '\u{30A1}'..='\u{30F6}' | 'ー' | '・' | '　'));
+        if !kana_ok {
+            out.push(format!(
+                "[admin] kana {:?} must be full-width katakana, e.g. カンリアカウント",
+                self.admin.kana
+            ));
+        }
+        for (what, text) in [
+            ("[institution] name", &self.institution.name),
+            ("[admin] name", &self.admin.name),
+        ] {
+            let (_, _, unmappable) = encoding_rs::SHIFT_JIS.encode(text);
+            if unmappable {
+                out.push(format!(
+                    "{what} {text:?} has a character with no Shift-JIS form; the portal cannot take it"
                 ));
             }
         }

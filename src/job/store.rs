@@ -167,6 +167,10 @@ impl CredentialStore {
                 recorded_at: Utc::now(),
             },
         );
+        // It works now: a failure with it belonged to an earlier state of the account.
+        if let Some(list) = self.data.failed.get_mut(user_id) {
+            list.retain(|p| p != password.expose());
+        }
         self.save()
     }
 
@@ -186,6 +190,20 @@ impl CredentialStore {
             list.push(password.expose().to_string());
         }
         self.save()
+    }
+
+    /// How many different passwords have failed for `user_id`.
+    pub fn failed_count(&self, user_id: &str) -> usize {
+        self.data.failed.get(user_id).map_or(0, Vec::len)
+    }
+
+    /// User IDs with a current password, and where it came from.
+    pub fn accounts(&self) -> Vec<(String, Origin)> {
+        self.data
+            .accounts
+            .iter()
+            .map(|(id, p)| (id.clone(), p.origin))
+            .collect()
     }
 
     pub fn has_failed(&self, user_id: &str, password: &Secret) -> bool {

@@ -1,0 +1,843 @@
+//! `oqsbot run`: the web half of the succession procedure, following the
+//! decision tree of 補足①, with no person at the keyboard. Every credential the
+//! portal hands out is in the credential store before the next step; every
+//! irreversible step is journaled before and after, so a second run continues.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use super::JobFile;
+use super::journal::{Journal, JournalError, Progress};
+use super::report::{Report, ReportStep};
+use super::store::{CredentialStore, Origin, StoreError};
+use crate::browser::{Browser, BrowserOptions};
+use crate::bulk_csv::{self, Layout, TerminalKind};
+use crate::flow::{Engine, FailureKind, FlowError, FlowLibrary, Var};
+use crate::pdf::Credentials;
+use crate::portal::PasswordPolicy;
+use crate::secret::{Redactor, Secret};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Input(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    TimedOut(String),
+    #[error("{0}")]
+    NeedsPerson(String),
+    #[error("{0}")]
+    Browser(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+impl RunError {
+    /// The exit code the README lists for this outcome.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Input(_) => 2,
+            RunError::Refused(_) => 3,
+            RunError::TimedOut(_) => 4,
+            RunError::NeedsPerson(_) => 5,
+            RunError::Browser(_) | RunError::Store(_) | RunError::Journal(_) => 6,
+        }
+    }
+
+    fn from_flow(e: Box<FlowError>) -> Self {
+        let text = e.to_string();
+        match e.kind {
+            FailureKind::Refused => RunError::Refused(text),
+            FailureKind::Timeout => RunError::TimedOut(text),
+            FailureKind::NotFound => RunError::NeedsPerson(format!(
+                "the screen is not what the flow expects; look at the screenshot, and fix the flow file if the portal changed: {text}"
+            )),
+            FailureKind::Browser => RunError::Browser(text),
+            FailureKind::Input => RunError::Input(text),
+        }
+    }
+}
+
+/// Where the run's secrets come from: the environment, or values given by a caller (the demo).
+#[derive(Default, Clone)]
+pub struct SecretSource {
+    pub given: HashMap<String, Secret>,
+}
+
+impl SecretSource {
+    fn get(&self, var: &str) -> Option<Secret> {
+        self.given
+            .get(var)
+            .cloned()
+            .or_else(|| std::env::var(var).ok().filter(|v| !v.is_empty()).map(Secret::new))
+    }
+}
+
+pub struct RunOptions {
+    pub flows_dir: Option<PathBuf>,
+    pub browser: BrowserOptions,
+    pub secrets: SecretSource,
+}
+
+impl RunOptions {
+    pub fn new(job: &JobFile) -> Self {
+        Self {
+            flows_dir: None,
+            browser: BrowserOptions::new(job.output.dir.join("downloads")),
+            secrets: SecretSource::default(),
+        }
+    }
+}
+
+/// What is known before any browser starts.
+struct Prepared {
+    master_pdf: Option<Credentials>,
+    cert_password: Option<Secret>,
+    secret_number: Option<Secret>,
+    csv: PathBuf,
+    kind: TerminalKind,
+}
+
+struct Runner<'b> {
+    job: &'b JobFile,
+    engine: Engine<'b>,
+    store: CredentialStore,
+    journal: Journal,
+    steps: Vec<ReportStep>,
+    report: Report,
+}
+
+fn pdf_of(engine: &Engine, var: &str) -> Result<(PathBuf, Credentials), RunError> {
+    let Some(Var::File(path)) = engine.vars.get(var) else {
+        return Err(RunError::Refused(format!("the portal gave no PDF ({var})")));
+    };
+    let bytes =
+        std::fs::read(path).map_err(|e| RunError::Input(format!("cannot read {}: {e}", path.display())))?;
+    let creds = crate::pdf::read_credentials(&bytes)
+        .map_err(|e| RunError::Refused(format!("{}: {e}", path.display())))?;
+    Ok((path.clone(), creds))
+}
+
+/// The checks every PDF gets: 本番環境, the new code, the expected user.
+fn check_pdf(job: &JobFile, creds: &Credentials, user_id: &str, source: &str) -> Result<(), RunError> {
+    if !creds.is_production() {
+        return Err(RunError::Input(format!(
+            "{source} is for {}, not 本番環境: get the production ユーザ設定情報",
+            creds.environment.as_deref().unwrap_or("an unknown environment")
+        )));
+    }
+    if creds.institution_code.as_deref() != Some(job.institution.code.as_str()) {
+        return Err(RunError::Input(format!(
+            "{source} is for 医療機関コード {}, not the new code {}: it is probably the old institution's",
+            creds.institution_code.as_deref().unwrap_or("?"),
+            job.institution.code
+        )));
+    }
+    if creds.user_id.as_deref() != Some(user_id) {
+        return Err(RunError::Input(format!(
+            "{source} is for ユーザID {}, not {user_id}",
+            creds.user_id.as_deref().unwrap_or("?")
+        )));
+    }
+    Ok(())
+}
+
+/// Everything checked before a browser starts; every problem reported at once.
+fn prepare(job: &JobFile, options: &RunOptions, store: &mut CredentialStore) -> Result<Prepared, RunError> {
+    let mut problems = job.problems();
+    let mut need = |var: &Option<String>, what: &str| -> Option<Secret> {
+        let v = var.as_deref()?;
+        match options.secrets.get(v) {
+            Some(s) => Some(s),
+            None => {
+                problems.push(format!(
+                    "{what}: the environment variable {v} is not set; export it before the run"
+                ));
+                None
+            }
+        }
+    };
+    let cert_password = job
+        .certificate
+        .as_ref()
+        .and_then(|c| need(&Some(c.password_env.clone()), "[certificate] password_env"));
+    let secret_number = need(&job.master.secret_number_env, "[master] secret_number_env");
+    if let Some(p) = &cert_password
+        && !(p.expose().len() == 4 && p.expose().bytes().all(|b| b.is_ascii_digit()))
+    {
+        problems.push("[certificate] the certificate password must be 4 half-width digits".into());
+    }
+    let mut master_pdf = None;
+    if let Some(path) = &job.master.pdf {
+        match std::fs::read(path) {
+            Err(e) => problems.push(format!("[master] pdf {}: {e}", path.display())),
+            Ok(bytes) => match crate::pdf::read_credentials(&bytes) {
+                Err(e) => problems.push(format!("[master] pdf {}: {e}", path.display())),
+                Ok(c) => match check_pdf(job, &c, &job.master.user_id, "the master's PDF") {
+                    Err(e) => problems.push(format!("[master] pdf: {e}")),
+                    Ok(()) => master_pdf = Some(c),
+                },
+            },
+        }
+    }
+    if master_pdf.as_ref().is_none_or(|c| c.password.is_none())
+        && secret_number.is_none()
+        && job.master.secret_number_env.is_none()
+    {
+        problems.push("[master] the master's PDF has no initial password, so the reset needs the 秘密の番号: set secret_number_env".into());
+    }
+    // Target passwords: from the job, or generated once and kept in the store.
+    for (key, var) in [
+        ("target:master", &job.master.password_env),
+        ("target:admin", &job.admin.password_env),
+        ("target:accounts", &job.accounts.password_env),
+    ] {
+        let secret = match var {
+            Some(v) => options.secrets.get(v),
+            None => match store.secret(key) {
+                Some(s) => Some(s),
+                None => {
+                    let generated = PasswordPolicy::generate(PasswordPolicy::GENERATED_LEN)
+                        .map_err(|e| RunError::Input(e.to_string()))?;
+                    let s = Secret::new(generated);
+                    store.record_secret(key, &s)?;
+                    Some(s)
+                }
+            },
+        };
+        match secret {
+            None => problems.push(format!(
+                "{key}: the environment variable {} is not set",
+                var.as_deref().unwrap_or("?")
+            )),
+            Some(s) => {
+                for v in PasswordPolicy::check(s.expose(), &[]) {
+                    problems.push(format!("{key}: the portal will refuse this password: {v}"));
+                }
+                store.record_secret(key, &s)?;
+            }
+        }
+    }
+    // The bulk CSV is built now, so a name with no Shift-JIS form stops the run here.
+    let kind = TerminalKind::from(job.kind());
+    let layout = Layout::builtin();
+    let start = match &job.accounts.start {
+        Some(s) => chrono::NaiveDate::parse_from_str(s, "%Y/%m/%d").unwrap_or_else(|_| today_jst()),
+        None => today_jst(),
+    };
+    let csv = job.output.dir.join("accounts.csv");
+    if let Some(pw) = store.secret("target:accounts") {
+        match bulk_csv::encode(
+            layout,
+            &bulk_csv::default_accounts(layout, kind, pw.expose(), start),
+        ) {
+            Err(e) => problems.push(format!("bulk CSV: {e}")),
+            Ok(bytes) => {
+                if let Err(e) = write_owner_only(&csv, &bytes) {
+                    problems.push(format!("cannot write {}: {e}", csv.display()));
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(RunError::Input(format!(
+            "the job cannot run:\n  - {}",
+            problems.join("\n  - ")
+        )));
+    }
+    Ok(Prepared {
+        master_pdf,
+        cert_password,
+        secret_number,
+        csv,
+        kind,
+    })
+}
+
+/// The CSV holds a password: owner-only, like the credential store.
+fn write_owner_only(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(bytes)
+}
+
+pub fn today_jst() -> chrono::NaiveDate {
+    Utc::now().with_timezone(&chrono_tz::Asia::Tokyo).date_naive()
+}
+
+impl<'b> Runner<'b> {
+    fn note(&mut self, what: &str, result: &str) {
+        tracing::info!("{what}: {result}");
+        self.steps.push(ReportStep {
+            at: Utc::now(),
+            what: what.to_string(),
+            result: result.to_string(),
+            millis: 0,
+        });
+    }
+
+    async fn flow(&mut self, name: &str, what: &str) -> Result<(), RunError> {
+        let started = Instant::now();
+        let result = self.engine.run(name).await;
+        let millis = started.elapsed().as_millis();
+        let outcome = match &result {
+            Ok(()) => "完了".to_string(),
+            Err(e) => format!("失敗: {}", e.message),
+        };
+        self.steps.push(ReportStep {
+            at: Utc::now(),
+            what: what.to_string(),
+            result: outcome,
+            millis,
+        });
+        result.map_err(RunError::from_flow)
+    }
+
+    fn secret(&self, key: &str) -> Result<Secret, RunError> {
+        self.store
+            .secret(key)
+            .ok_or_else(|| RunError::Input(format!("{key} is missing from the credential store")))
+    }
+
+    /// Logs in as `user_id`, trying each candidate password once at most; an
+    /// initial password is changed to `target` on the spot. Returns the password that works now.
+    async fn login(
+        &mut self,
+        user_id: &str,
+        candidates: Vec<Secret>,
+        target: &Secret,
+        what: &str,
+    ) -> Result<Option<Secret>, RunError> {
+        self.login_as(user_id, candidates, target, what, Origin::Job)
+            .await
+    }
+
+    /// As `login`; `kept` says where a password that works unchanged came from.
+    async fn login_as(
+        &mut self,
+        user_id: &str,
+        candidates: Vec<Secret>,
+        target: &Secret,
+        what: &str,
+        kept: Origin,
+    ) -> Result<Option<Secret>, RunError> {
+        let lockout = 5;
+        let mut tried = Vec::new();
+        for candidate in candidates {
+            if tried.contains(&candidate) || self.store.has_failed(user_id, &candidate) {
+                continue;
+            }
+            tried.push(candidate.clone());
+            let failures = self.store.failed_count(user_id);
+            if failures + 1 >= lockout {
+                return Err(RunError::NeedsPerson(format!(
+                    "{user_id} has failed {failures} logins from this run's passwords; one more could lock it. Find its password, or reset it from a higher account"
+                )));
+            }
+            self.engine.set("user_id", user_id);
+            self.engine.set_secret("password", candidate.clone());
+            self.engine.set_secret("new_password", target.clone());
+            match self.flow("login", what).await {
+                Ok(()) => {
+                    let changed = self.engine.text("login_result") == Some("must_change");
+                    let origin = match (changed, self.store.password(user_id)) {
+                        (true, _) => Origin::Changed,
+                        (false, Some((stored, origin))) if stored == candidate => origin,
+                        (false, _) => kept,
+                    };
+                    let now = if changed { target.clone() } else { candidate };
+                    self.store.record_password(user_id, &now, origin)?;
+                    if changed {
+                        self.journal
+                            .done(&format!("password:{user_id}"), Some("changed at first login"))?;
+                    }
+                    return Ok(Some(now));
+                }
+                Err(RunError::Refused(m)) if m.contains("refused the login") => {
+                    self.store.record_failed_login(user_id, &tried[tried.len() - 1])?;
+                }
+                Err(RunError::Refused(m)) if m.contains("locked") => {
+                    return Err(RunError::NeedsPerson(format!(
+                        "{user_id} is locked: a higher account must unlock it or reset its password. {m}"
+                    )));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
+    async fn certificate(&mut self, password: &Secret) -> Result<(), RunError> {
+        let Some(cert) = &self.job.certificate else {
+            return Ok(());
+        };
+        if let Progress::Done { detail, .. } = self.journal.progress("certificate") {
+            self.note(
+                "電子証明書のダウンロード",
+                &format!("前回の実行で完了済み ({})", detail.unwrap_or_default()),
+            );
+            return Ok(());
+        }
+        self.engine.set("request_id", &cert.request_id);
+        self.engine.set("reference_id", &cert.reference_id);
+        self.engine.set_secret("cert_password", password.clone());
+        self.journal.intend("certificate", None)?;
+        self.flow("cert-download", "電子証明書のダウンロード (工事手順④)")
+            .await?;
+        let Some(Var::File(p12)) = self.engine.vars.get("p12").cloned() else {
+            return Err(RunError::Refused("the download site sent no certificate".into()));
+        };
+        let info = crate::cert::check_file(&p12, password.expose(), &self.job.institution.code, Utc::now())
+            .map_err(|e| RunError::Refused(format!("{}: {e}", p12.display())))?;
+        let backup_dir = match &cert.backup_dir {
+            Some(d) if d.is_absolute() => d.clone(),
+            Some(d) => self.job.output.dir.join(d),
+            None => self.job.output.dir.join("NTT東オン資端末_電子証明書"),
+        };
+        std::fs::create_dir_all(&backup_dir)
+            .map_err(|e| RunError::Input(format!("{}: {e}", backup_dir.display())))?;
+        let name = p12
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_else(|| "certificate.p12".into());
+        let backup = backup_dir.join(name);
+        std::fs::copy(&p12, &backup).map_err(|e| RunError::Input(format!("{}: {e}", backup.display())))?;
+        self.report.certificate = Some(super::report::ReportCertificate {
+            file: p12.display().to_string(),
+            backup: backup.display().to_string(),
+            not_after: info.not_after.format("%Y/%m/%d").to_string(),
+        });
+        self.journal
+            .done("certificate", Some(&backup.display().to_string()))?;
+        self.note(
+            "電子証明書の確認",
+            &format!(
+                "発行先 {} / 有効期限 {}",
+                info.institution_code,
+                info.not_after.format("%Y/%m/%d")
+            ),
+        );
+        Ok(())
+    }
+}
+
+pub use super::report::write_report;
+
+/// Runs the job to the end, or to the point where a person must act.
+pub async fn run(job: &JobFile, options: &RunOptions) -> (Result<(), RunError>, PathBuf) {
+    let started = Utc::now();
+    let report_dir = job.output.dir.clone();
+    let result = run_inner(job, options, started).await;
+    (result, report_dir)
+}
+
+async fn run_inner(job: &JobFile, options: &RunOptions, started: DateTime<Utc>) -> Result<(), RunError> {
+    let mut store = CredentialStore::open(&job.output.dir)?;
+    let prepared = prepare(job, options, &mut store)?;
+    let journal = Journal::open(&job.output.dir)?;
+    let browser = Browser::start(options.browser.clone())
+        .await
+        .map_err(|e| RunError::Browser(e.to_string()))?;
+    let redactor = Redactor::new();
+    for key in ["target:master", "target:admin", "target:accounts"] {
+        if let Some(s) = store.secret(key) {
+            redactor.register(&s);
+        }
+    }
+    let engine = Engine::new(
+        &browser,
+        FlowLibrary::new(options.flows_dir.as_deref()),
+        redactor,
+        &job.output.dir.join("artifacts"),
+    );
+    let mut runner = Runner {
+        job,
+        engine,
+        store,
+        journal,
+        steps: Vec::new(),
+        report: Report::new(job, started),
+    };
+    let outcome = runner.procedure(&prepared).await;
+    runner.report.steps = std::mem::take(&mut runner.steps);
+    runner.report.finish(&outcome, &runner.store, job);
+    let recording = job.output.dir.join("steps.jsonl");
+    let lines: Vec<String> = runner
+        .engine
+        .records
+        .iter()
+        .filter_map(|r| serde_json::to_string(r).ok())
+        .map(|l| runner.engine.redactor().redact(&l))
+        .collect();
+    let _ = std::fs::write(&recording, lines.join("\n") + "\n");
+    runner.report.recording = Some(recording.display().to_string());
+    let written = write_report(&runner.report, &job.output.dir, runner.engine.redactor());
+    drop(runner);
+    let profile = browser.options.profile_dir();
+    browser.quit().await;
+    // The profile holds the portal's cookies; nothing in it is needed after the run.
+    let _ = std::fs::remove_dir_all(profile);
+    written.map_err(|e| RunError::Input(format!("cannot write the report: {e}")))?;
+    outcome
+}
+
+impl Runner<'_> {
+    async fn procedure(&mut self, p: &Prepared) -> Result<(), RunError> {
+        let job = self.job;
+        self.engine.set("oqs_url", &job.sites.oqs_url);
+        self.engine.set("cert_url", &job.sites.cert_url);
+        self.engine.set("master_user_id", &job.master.user_id);
+        self.engine.set("reset_user_id", &job.reset_user_id());
+        self.engine.set("admin_user_id", &job.admin.user_id);
+        self.engine.set("admin_name", &job.admin.name);
+        self.engine.set("admin_kana", &job.admin.kana);
+        self.engine
+            .set("start_date", &today_jst().format("%Y/%m/%d").to_string());
+        self.engine.set(
+            "status_interval_secs",
+            &job.output.status_interval_secs.to_string(),
+        );
+        self.engine
+            .set("status_timeout_secs", &job.output.status_timeout_secs.to_string());
+        if let Some(pw) = &p.cert_password {
+            self.certificate(pw).await?;
+        }
+        let admin_id = job.admin.user_id.clone();
+        let admin_target = self.secret("target:admin")?;
+
+        // 1. Can the admin log in? Only with passwords that have not failed before.
+        let mut admin_candidates = Vec::new();
+        if let Some((pw, _)) = self.store.password(&admin_id) {
+            admin_candidates.push(pw);
+        }
+        admin_candidates.push(admin_target.clone());
+        let admin_in = self
+            .login(
+                &admin_id,
+                admin_candidates,
+                &admin_target,
+                "管理アカウントでログイン (工事手順⑦)",
+            )
+            .await?;
+        if admin_in.is_some() {
+            self.note("管理アカウント", "ログインできました");
+        } else {
+            self.note(
+                "管理アカウント",
+                "ログインできません。補足①の手順でアカウントを登録します",
+            );
+            self.rebuild_accounts(p).await?;
+        }
+
+        // 6. Bulk registration, unless the accounts are there already.
+        self.bulk(p).await?;
+
+        // 7. Verify.
+        self.verify(p).await
+    }
+
+    /// 補足① 2 to 5: the master's password, the admin, the admin's first login.
+    async fn rebuild_accounts(&mut self, p: &Prepared) -> Result<(), RunError> {
+        let job = self.job;
+        let master = job.master.user_id.clone();
+        let admin_id = job.admin.user_id.clone();
+        let master_target = self.secret("target:master")?;
+        let mut candidates = Vec::new();
+        if let Some((pw, _)) = self.store.password(&master) {
+            candidates.push(pw);
+        }
+        if let Some(pw) = p.master_pdf.as_ref().and_then(|c| c.password.clone()) {
+            let pw = Secret::new(pw);
+            self.engine.redactor().register(&pw);
+            self.store.record_password(&master, &pw, Origin::Portal)?;
+            candidates.push(pw);
+        }
+        candidates.push(master_target.clone());
+        let mut logged_in = self
+            .login(
+                &master,
+                candidates,
+                &master_target,
+                "マスタアカウントでログイン (補足① 2-①)",
+            )
+            .await?;
+        if logged_in.is_none() {
+            // 1-①: reset with the reset account and the 秘密の番号.
+            let Some(secret_number) = p.secret_number.clone() else {
+                return Err(RunError::NeedsPerson(
+                    "the master cannot log in and no 秘密の番号 is given: set [master] secret_number_env"
+                        .into(),
+                ));
+            };
+            self.engine.set_secret("secret_number", secret_number);
+            let action = format!("reset:{master}");
+            if let Progress::Done { at, .. } = self.journal.progress(&action) {
+                return Err(RunError::NeedsPerson(format!(
+                    "an earlier run reset {master}'s password ({}), and the password it stored does not log in: check the credential store before resetting again",
+                    at.with_timezone(&chrono_tz::Asia::Tokyo).format("%Y/%m/%d %H:%M")
+                )));
+            }
+            self.journal.intend(&action, None)?;
+            self.flow(
+                "reset-master-password",
+                "マスタアカウントのパスワード初期化 (補足① 1-①)",
+            )
+            .await?;
+            let (path, creds) = pdf_of(&self.engine, "master_pdf")?;
+            check_pdf(job, &creds, &master, "the reset's PDF")?;
+            let pw = Secret::new(creds.password.clone().unwrap_or_default());
+            self.engine.redactor().register(&pw);
+            self.store.record_password(&master, &pw, Origin::Portal)?;
+            self.journal.done(&action, Some(&path.display().to_string()))?;
+            logged_in = self
+                .login(
+                    &master,
+                    vec![pw],
+                    &master_target,
+                    "マスタアカウントでログイン (補足① 2-①)",
+                )
+                .await?;
+        }
+        if logged_in.is_none() {
+            return Err(RunError::NeedsPerson(format!(
+                "{master} cannot log in with any password this run has"
+            )));
+        }
+
+        // 2-②: the admin, never registered twice.
+        self.flow("list-accounts", "アカウント一覧の確認 (マスタアカウント)")
+            .await?;
+        let exists = self.listed(&admin_id);
+        if exists && self.store.password(&admin_id).is_none() {
+            let action = format!("reset:{admin_id}");
+            self.journal.intend(&action, None)?;
+            self.engine.set("target_user_id", &admin_id);
+            self.flow("reset-password", "既存の管理アカウントのパスワード初期化")
+                .await?;
+            let (path, creds) = pdf_of(&self.engine, "reset_pdf")?;
+            check_pdf(job, &creds, &admin_id, "the admin's PDF")?;
+            let pw = Secret::new(creds.password.clone().unwrap_or_default());
+            self.engine.redactor().register(&pw);
+            self.store.record_password(&admin_id, &pw, Origin::Portal)?;
+            self.journal.done(&action, Some(&path.display().to_string()))?;
+        } else if !exists {
+            let action = format!("register:{admin_id}");
+            self.journal.intend(&action, None)?;
+            self.flow("register-admin", "管理アカウントの登録 (補足① 2-②)")
+                .await?;
+            let (path, creds) = pdf_of(&self.engine, "admin_pdf")?;
+            check_pdf(job, &creds, &admin_id, "the admin's PDF")?;
+            let pw = Secret::new(creds.password.clone().unwrap_or_default());
+            self.engine.redactor().register(&pw);
+            self.store.record_password(&admin_id, &pw, Origin::Portal)?;
+            self.journal.done(&action, Some(&path.display().to_string()))?;
+        } else {
+            self.note("管理アカウント", "登録済み。再登録しません");
+        }
+        self.flow("logout", "マスタアカウントのログアウト").await?;
+
+        // 3-①: the admin's first login.
+        let admin_target = self.secret("target:admin")?;
+        let candidates: Vec<Secret> = self
+            .store
+            .password(&admin_id)
+            .map(|(pw, _)| pw)
+            .into_iter()
+            .collect();
+        if self
+            .login(
+                &admin_id,
+                candidates,
+                &admin_target,
+                "管理アカウントの初回ログイン (補足① 3-①)",
+            )
+            .await?
+            .is_none()
+        {
+            return Err(RunError::NeedsPerson(format!(
+                "{admin_id} cannot log in with the password the portal issued"
+            )));
+        }
+        Ok(())
+    }
+
+    fn listed(&self, user_id: &str) -> bool {
+        match self.engine.vars.get("accounts") {
+            Some(Var::Table(rows)) => rows
+                .iter()
+                .any(|r| r.get("ユーザID").is_some_and(|v| v.trim() == user_id)),
+            _ => false,
+        }
+    }
+
+    fn renkei_id(&self, p: &Prepared) -> String {
+        let layout = Layout::builtin();
+        bulk_csv::default_accounts(layout, p.kind, "", today_jst())
+            .iter()
+            .map(|r| r.user_id.clone())
+            .find(|id| id != "FOFACE01")
+            .unwrap_or_else(|| "R0RENK01".into())
+    }
+
+    async fn bulk(&mut self, p: &Prepared) -> Result<(), RunError> {
+        self.flow("list-accounts", "アカウント一覧の確認 (管理アカウント)")
+            .await?;
+        let renkei = self.renkei_id(p);
+        if self.listed("FOFACE01") && self.listed(&renkei) {
+            self.note(
+                "顔認証アカウント・連携アカウント",
+                "登録済み。一括登録は行いません",
+            );
+            return Ok(());
+        }
+        let action = "upload:accounts.csv";
+        let receipt = match self.journal.progress(action) {
+            Progress::Done {
+                detail: Some(receipt),
+                ..
+            } => receipt,
+            Progress::Unknown { .. } => {
+                return Err(RunError::NeedsPerson(
+                    "an earlier run stopped while uploading: look at アカウント一括登録結果 before uploading again".into(),
+                ));
+            }
+            _ => {
+                if let Some(next) = self.journal.next_upload_allowed(chrono::Duration::seconds(60)) {
+                    let wait = (next - Utc::now()).to_std().unwrap_or_default();
+                    if !wait.is_zero() {
+                        self.note(
+                            "アカウント一括登録",
+                            &format!(
+                                "前回のアップロードから1分空けるため {} 秒待ちます",
+                                wait.as_secs()
+                            ),
+                        );
+                        // The portal's own rule: one minute between uploads.
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+                self.engine.set("csv_file", &p.csv.display().to_string());
+                self.journal.intend(action, None)?;
+                self.flow("bulk-upload", "アカウント一括登録 (補足① 3-②)").await?;
+                let receipt = self.engine.text("receipt").unwrap_or_default().to_string();
+                self.journal.done(action, Some(&receipt))?;
+                receipt
+            }
+        };
+        self.engine.set("receipt", &receipt);
+        self.flow("bulk-status", "アカウント一括登録結果の確認").await?;
+        let status = self.engine.text("bulk_status").unwrap_or_default().to_string();
+        let mut bulk = super::report::ReportBulk {
+            receipt: receipt.clone(),
+            status: status.clone(),
+            processed: None,
+            rows: Vec::new(),
+        };
+        if let Some(Var::Table(rows)) = self.engine.vars.get("bulk_row") {
+            bulk.processed = rows.first().and_then(|r| r.get("処理件数").cloned());
+        }
+        if let Some(Var::File(path)) = self.engine.vars.get("result_file")
+            && let Ok(bytes) = std::fs::read(path)
+            && let Ok(rows) = bulk_csv::read_result(Layout::builtin(), &bytes)
+        {
+            bulk.rows = rows
+                .iter()
+                .map(|r| format!("{} {}: {} {}", r.user_id, r.name, r.result, r.detail))
+                .collect();
+        }
+        self.report.bulk = Some(bulk.clone());
+        let normalized = crate::flow::engine::normalize(&status);
+        if normalized == "登録完了" || normalized.starts_with("登録完了(一部") {
+            self.note("アカウント一括登録結果", &status);
+            return Ok(());
+        }
+        Err(RunError::Refused(format!(
+            "アカウント一括登録 ended in 「{status}」: {}",
+            bulk.rows.join("; ")
+        )))
+    }
+
+    async fn verify(&mut self, p: &Prepared) -> Result<(), RunError> {
+        let job = self.job;
+        let renkei = self.renkei_id(p);
+        self.flow("list-accounts", "登録済みアカウントの確認").await?;
+        for id in [job.admin.user_id.as_str(), "FOFACE01", renkei.as_str()] {
+            if !self.listed(id) {
+                return Err(RunError::Refused(format!(
+                    "{id} is not in アカウント管理(更新) after the registration"
+                )));
+            }
+        }
+        self.flow("read-institution-code", "機関コードの確認 (工事手順⑦)")
+            .await?;
+        let code = self
+            .engine
+            .text("institution_code")
+            .unwrap_or_default()
+            .to_string();
+        self.report.institution_code_read = Some(code.clone());
+        if code != job.institution.code {
+            return Err(RunError::Refused(format!(
+                "the portal shows 機関コード {code}, not {}",
+                job.institution.code
+            )));
+        }
+        self.flow("logout", "管理アカウントのログアウト").await?;
+        let accounts_pw = self.secret("target:accounts")?;
+        // The bulk file's password is theirs only if the job gave it or this job uploaded it.
+        let known = self.job.accounts.password_env.is_some()
+            || matches!(
+                self.journal.progress("upload:accounts.csv"),
+                Progress::Done { .. }
+            );
+        for id in ["FOFACE01", renkei.as_str()] {
+            let mut candidates: Vec<Secret> = self.store.password(id).map(|(pw, _)| pw).into_iter().collect();
+            if known {
+                candidates.push(accounts_pw.clone());
+            }
+            if candidates.is_empty() {
+                self.note(&format!("{id} のログイン確認"), "パスワードが不明のため省略しました (引き継がれたアカウント)。[accounts] password_env で指定できます");
+                continue;
+            }
+            let replacement = Secret::new(
+                PasswordPolicy::generate(PasswordPolicy::GENERATED_LEN)
+                    .map_err(|e| RunError::Input(e.to_string()))?,
+            );
+            self.engine.redactor().register(&replacement);
+            let kept = if self.job.accounts.password_env.is_some() {
+                Origin::Job
+            } else {
+                Origin::Generated
+            };
+            if self
+                .login_as(
+                    id,
+                    candidates,
+                    &replacement,
+                    &format!("{id} のログイン確認"),
+                    kept,
+                )
+                .await?
+                .is_none()
+            {
+                return Err(RunError::Refused(format!(
+                    "{id} cannot log in with the password of the bulk file"
+                )));
+            }
+            self.flow("logout", &format!("{id} のログアウト")).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,269 @@
+//! `oqsbot run` end to end on the simulator: every branch of the decision tree
+//! in a real browser, checked against the simulator's state.
+
+use std::path::{Path, PathBuf};
+
+use oqs_sim::{RunningSim, Scenario, SimConfig};
+use oqsbot::job::JobFile;
+use oqsbot::job::run::{RunOptions, SecretSource, run};
+use oqsbot::secret::Secret;
+use serde_json::Value;
+
+async fn sim(scenario: &str) -> RunningSim {
+    let config = SimConfig::from_toml("[delays]\nqueued_secs = 1\nprocessing_secs = 1\n").expect("config");
+    oqs_sim::start(Scenario::load(scenario).expect("scenario"), config, 0)
+        .await
+        .expect("simulator")
+}
+
+async fn state(sim: &RunningSim) -> Value {
+    reqwest::get(format!("{}/__sim/state", sim.base_url))
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("json")
+}
+
+fn events(s: &Value, kind: &str) -> usize {
+    s["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .count()
+}
+
+fn account<'a>(s: &'a Value, id: &str) -> Option<&'a Value> {
+    s["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .find(|a| a["user_id"] == id)
+}
+
+/// A job for the scenario's institution; `extra` is appended to [master].
+fn job(dir: &Path, sim: &RunningSim, admin_password_env: bool) -> PathBuf {
+    let s = sim.scenario();
+    std::fs::write(dir.join("master.pdf"), sim.master_pdf().expect("pdf")).expect("write pdf");
+    let cert = s
+        .certificates
+        .iter()
+        .find(|c| c.institution_code == s.institution.code)
+        .expect("certificate");
+    let admin = if admin_password_env {
+        "[admin]\npassword_env = \"T_ADMIN\"\n[accounts]\npassword_env = \"T_ACCOUNTS\"\n"
+    } else {
+        ""
+    };
+    let text = format!(
+        "[institution]\ncode = \"{}\"\nname = \"{}\"\n[sites]\ncert_url = \"{}\"\noqs_url = \"{}\"\n\
+         [certificate]\nrequest_id = \"{}\"\nreference_id = \"{}\"\npassword_env = \"T_CERT\"\n\
+         [master]\nuser_id = \"{}\"\npdf = \"master.pdf\"\nsecret_number_env = \"T_SECRET\"\n{admin}\
+         [output]\ndir = \"out\"\nstatus_interval_secs = 0.5\nstatus_timeout_secs = 60\n",
+        s.institution.code,
+        s.institution.name,
+        sim.cert_site_url(),
+        sim.oqs_url(),
+        cert.request_id,
+        cert.reference_id,
+        s.master.user_id,
+    );
+    let path = dir.join("job.toml");
+    std::fs::write(&path, text).expect("job");
+    path
+}
+
+fn options(job: &JobFile, sim: &RunningSim, admin: Option<&str>) -> RunOptions {
+    let mut o = RunOptions::new(job);
+    let mut given = std::collections::HashMap::new();
+    given.insert("T_CERT".to_string(), Secret::new("1357"));
+    given.insert(
+        "T_SECRET".to_string(),
+        Secret::new(sim.scenario().master.secret_number.clone()),
+    );
+    if let Some(a) = admin {
+        given.insert("T_ADMIN".to_string(), Secret::new(a));
+        // The carried-over scenario's face and 連携 accounts use the manual's default.
+        given.insert("T_ACCOUNTS".to_string(), Secret::new("OnsAdmin@00369"));
+    }
+    o.secrets = SecretSource { given };
+    o
+}
+
+async fn run_job(
+    path: &Path,
+    sim: &RunningSim,
+    admin: Option<&str>,
+) -> (Result<(), oqsbot::job::run::RunError>, JobFile) {
+    let job = JobFile::load(path).expect("job loads");
+    let opts = options(&job, sim, admin);
+    let (result, _) = run(&job, &opts).await;
+    (result, job)
+}
+
+fn report(job: &JobFile) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(job.output.dir.join("report.json")).expect("report.json"))
+        .expect("json")
+}
+
+#[tokio::test]
+async fn needs_reset_end_to_end_then_nothing_repeats() {
+    let sim = sim("needs-reset").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = job(dir.path(), &sim, false);
+    let (result, job) = run_job(&path, &sim, None).await;
+    result.unwrap_or_else(|e| panic!("{e}"));
+    let s = state(&sim).await;
+    assert_eq!(events(&s, "password_reset"), 1);
+    assert_eq!(events(&s, "upload_received"), 1);
+    for id in ["OnsKANRI", "FOFACE01", "R0RENK01"] {
+        let a = account(&s, id).unwrap_or_else(|| panic!("{id} registered"));
+        assert_eq!(a["must_change"], false, "{id}");
+    }
+    let r = report(&job);
+    assert_eq!(r["exit_code"], 0);
+    assert_eq!(r["institution_code_read"], "2713107890");
+    assert_eq!(r["bulk"]["status"], "登録完了");
+    assert_eq!(r["bulk"]["processed"], "2");
+    assert_eq!(r["windows_steps"].as_array().expect("steps").len(), 9);
+    // The credential store holds the passwords the portal now has; nothing else does.
+    let store = oqsbot::job::store::CredentialStore::open(&job.output.dir).expect("store");
+    for id in ["H2713107", "OnsKANRI", "FOFACE01", "R0RENK01"] {
+        let (pw, _) = store.password(id).unwrap_or_else(|| panic!("{id} stored"));
+        assert_eq!(account(&s, id).expect("account")["password"], pw.expose(), "{id}");
+        for file in ["report.html", "report.json", "journal.jsonl", "steps.jsonl"] {
+            let text = std::fs::read_to_string(job.output.dir.join(file)).expect("file");
+            assert!(!text.contains(pw.expose()), "{id}'s password leaked into {file}");
+        }
+    }
+    let backup = job.output.dir.join("NTT東オン資端末_電子証明書");
+    assert_eq!(
+        std::fs::read_dir(&backup).expect("backup").count(),
+        1,
+        "the .p12 is backed up"
+    );
+
+    // Again: the admin logs in, the accounts are there, nothing irreversible happens twice.
+    let (again, _) = run_job(&path, &sim, None).await;
+    again.unwrap_or_else(|e| {
+        let steps: Vec<String> = report(&job)["steps"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|s| format!("{} → {}", s["what"], s["result"]))
+                    .collect()
+            })
+            .unwrap_or_default();
+        panic!("second run: {e}\n{}", steps.join("\n"))
+    });
+    let s2 = state(&sim).await;
+    assert_eq!(events(&s2, "password_reset"), 1, "no second reset");
+    assert_eq!(
+        events(&s2, "account_registered"),
+        events(&s, "account_registered"),
+        "no second registration"
+    );
+    assert_eq!(events(&s2, "upload_received"), 1, "no second upload");
+    assert_eq!(
+        s2["certificates"][0]["downloads"], 1,
+        "no second certificate download"
+    );
+}
+
+#[tokio::test]
+async fn carried_over_only_verifies() {
+    let sim = sim("carried-over").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = job(dir.path(), &sim, true);
+    let (result, job) = run_job(&path, &sim, Some("OnsAdmin@00369")).await;
+    result.unwrap_or_else(|e| panic!("{e}"));
+    let s = state(&sim).await;
+    assert_eq!(
+        events(&s, "password_reset") + events(&s, "account_registered") + events(&s, "upload_received"),
+        0
+    );
+    assert_eq!(events(&s, "login_failed"), 0, "no attempt was wasted");
+    assert_eq!(report(&job)["institution_code_read"], "1312304569");
+}
+
+#[tokio::test]
+async fn other_branches() {
+    // The initial password in the PDF; an admin that exists already; a pharmacy.
+    for scenario in ["initial-password", "admin-exists", "pharmacy"] {
+        let sim = sim(scenario).await;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = job(dir.path(), &sim, false);
+        let (result, job) = run_job(&path, &sim, None).await;
+        result.unwrap_or_else(|e| panic!("{scenario}: {e}"));
+        let s = state(&sim).await;
+        // admin-exists: the master, then the existing admin whose password nobody has.
+        let expected_resets = match scenario {
+            "initial-password" => 0,
+            "admin-exists" => 2,
+            _ => 1,
+        };
+        assert_eq!(events(&s, "password_reset"), expected_resets, "{scenario}");
+        let renkei = if scenario == "pharmacy" {
+            "R1RENK01"
+        } else {
+            "R0RENK01"
+        };
+        assert!(account(&s, renkei).is_some(), "{scenario}: {renkei}");
+        let registered_admin = s["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .any(|e| e["kind"] == "account_registered" && e["user_id"] == "OnsKANRI");
+        assert_eq!(
+            registered_admin,
+            scenario != "admin-exists",
+            "{scenario}: OnsKANRI is never registered twice"
+        );
+        assert_eq!(report(&job)["exit_code"], 0, "{scenario}");
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_admin_password_is_tried_once() {
+    let sim = sim("carried-over").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = job(dir.path(), &sim, true);
+    // Wrong admin password: the run falls to the master's path, and never tries it again.
+    let (result, _) = run_job(&path, &sim, Some("Wrong#Admin2026x")).await;
+    let s = state(&sim).await;
+    let admin_failures = s["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "login_failed" && e["user_id"] == "OnsKANRI")
+        .count();
+    assert_eq!(admin_failures, 1, "one attempt only: {result:?}");
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_before_any_browser() {
+    let sim = sim("needs-reset").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = job(dir.path(), &sim, false);
+    let text = std::fs::read_to_string(&path)
+        .expect("job")
+        .replace("2713107890", "2713107891");
+    std::fs::write(&path, text).expect("write");
+    let err = JobFile::load(&path).expect_err("refused").to_string();
+    assert!(err.contains("should be 0"), "{err}");
+    // A master PDF for the verification environment.
+    let config = SimConfig::from_toml("[pdf]\nenvironment = \"接続検証環境\"\n").expect("config");
+    let test_env = oqs_sim::start(Scenario::load("needs-reset").expect("scenario"), config, 0)
+        .await
+        .expect("sim");
+    let path = job(dir.path(), &test_env, false);
+    let (result, _) = run_job(&path, &test_env, None).await;
+    let err = result.expect_err("refused").to_string();
+    assert!(err.contains("接続検証環境") && err.contains("本番環境"), "{err}");
+    assert_eq!(
+        state(&test_env).await["events"].as_array().expect("events").len(),
+        0,
+        "the portal was never touched"
+    );
+}
