@@ -367,6 +367,10 @@ impl<'b> Runner<'b> {
                 }
                 Err(RunError::Refused(m)) if m.contains("refused the login") => {
                     self.store.record_failed_login(user_id, &tried[tried.len() - 1])?;
+                    // Part of the decision tree, not a fault: say so in the report.
+                    if let Some(last) = self.steps.last_mut() {
+                        last.result = "ログインできません (ユーザIDまたはパスワードが正しくありません)。このパスワードは再使用しません".into();
+                    }
                 }
                 Err(RunError::Refused(m)) if m.contains("locked") => {
                     return Err(RunError::NeedsPerson(format!(
