@@ -19,6 +19,35 @@ const LOCATE_JS: &str = include_str!("locate.js");
 /// How often a wait looks again.
 pub const POLL: Duration = Duration::from_millis(50);
 
+/// The time limit of a wait on a condition. The only pause in a wait is here,
+/// between two looks at the condition.
+pub struct Deadline {
+    at: tokio::time::Instant,
+    limit: Duration,
+}
+
+impl Deadline {
+    pub fn after(limit: Duration) -> Self {
+        Self {
+            at: tokio::time::Instant::now() + limit,
+            limit,
+        }
+    }
+
+    /// Pauses before the next look; false once the limit has passed.
+    pub async fn next_look(&self) -> bool {
+        if tokio::time::Instant::now() >= self.at {
+            return false;
+        }
+        tokio::time::sleep(POLL).await;
+        true
+    }
+
+    pub fn secs(&self) -> f64 {
+        self.limit.as_secs_f64()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BrowserError {
     #[error(
@@ -486,18 +515,17 @@ impl Browser {
 
     /// Waits until the download into `dir` is complete.
     pub async fn wait_for_download(&self, dir: &Path, timeout: Duration) -> Result<PathBuf, BrowserError> {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = Deadline::after(timeout);
         loop {
             if let Some(path) = Self::finished_download(dir) {
                 return Ok(path);
             }
-            if tokio::time::Instant::now() >= deadline {
+            if !deadline.next_look().await {
                 return Err(BrowserError::DownloadTimeout {
                     dir: dir.display().to_string(),
                     secs: timeout.as_secs(),
                 });
             }
-            tokio::time::sleep(POLL).await;
         }
     }
 }
@@ -595,19 +623,18 @@ async fn spawn_driver(options: &BrowserOptions) -> Result<(String, DriverProcess
         .build()
         .map_err(|e| BrowserError::WebDriver(e.to_string()))?;
     let wait = Duration::from_secs(20);
-    let deadline = tokio::time::Instant::now() + wait;
+    let deadline = Deadline::after(wait);
     loop {
         if let Ok(r) = client.get(&status).send().await
             && r.status().is_success()
         {
             return Ok((url, process));
         }
-        if tokio::time::Instant::now() >= deadline {
+        if !deadline.next_look().await {
             return Err(BrowserError::DriverNotReady {
                 url,
                 secs: wait.as_secs(),
             });
         }
-        tokio::time::sleep(POLL).await;
     }
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::model::{Condition, Flow, FlowFileError, FlowLibrary, Locator, Step};
-use crate::browser::{Browser, BrowserError, POLL};
+use crate::browser::{Browser, BrowserError, Deadline};
 use crate::secret::{Redactor, Secret};
 
 /// A flow variable.
@@ -394,7 +394,7 @@ impl<'b> Engine<'b> {
         timeout: Duration,
     ) -> Result<(crate::browser::Found, String), StepError> {
         let alts = self.alternatives(locators)?;
-        let deadline = Instant::now() + timeout;
+        let deadline = Deadline::after(timeout);
         loop {
             match self.browser.find_now(&alts).await {
                 Ok(Some(found)) => {
@@ -415,13 +415,12 @@ impl<'b> Engine<'b> {
                     return Err(e.into());
                 }
             }
-            if Instant::now() >= deadline {
+            if !deadline.next_look().await {
                 return Err(StepError::NotFound {
                     tried: locators.iter().map(|l| l.to_string()).collect(),
                     secs: timeout.as_secs_f64(),
                 });
             }
-            tokio::time::sleep(POLL).await;
         }
     }
 
@@ -473,7 +472,7 @@ impl<'b> Engine<'b> {
 
     /// Waits until one of the conditions holds; returns its index.
     async fn wait_any(&self, conds: &[Condition], timeout: Duration) -> Result<usize, StepError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = Deadline::after(timeout);
         loop {
             let alert = self.browser.alert_text().await;
             let mut any_alert_condition = false;
@@ -495,14 +494,13 @@ impl<'b> Engine<'b> {
             {
                 return Err(StepError::Refused(format!("an unexpected dialog is open: {a}")));
             }
-            if Instant::now() >= deadline {
+            if !deadline.next_look().await {
                 let what = conds.iter().map(Self::describe).collect::<Vec<_>>().join(" or ");
                 return Err(StepError::Timeout {
                     what,
                     secs: timeout.as_secs_f64(),
                 });
             }
-            tokio::time::sleep(POLL).await;
         }
     }
 
@@ -514,7 +512,7 @@ impl<'b> Engine<'b> {
             ..Locator::default()
         }];
         let alts = self.alternatives(&ok)?;
-        let deadline = Instant::now() + timeout;
+        let deadline = Deadline::after(timeout);
         loop {
             if let Some(message) = self.browser.alert_text().await {
                 if normalize(&message).contains(&want) {
@@ -538,13 +536,12 @@ impl<'b> Engine<'b> {
                 self.browser.click(&found.element).await?;
                 return Ok(Some("OK on the page".into()));
             }
-            if Instant::now() >= deadline {
+            if !deadline.next_look().await {
                 return Err(StepError::Timeout {
                     what: format!("{text:?} with an OK"),
                     secs: timeout.as_secs_f64(),
                 });
             }
-            tokio::time::sleep(POLL).await;
         }
     }
 
@@ -558,20 +555,19 @@ impl<'b> Engine<'b> {
             let before = self.browser.windows().await?;
             let (found, matched) = self.find(&loc.list(), timeout).await?;
             self.browser.click(&found.element).await?;
-            let deadline = Instant::now() + timeout;
+            let deadline = Deadline::after(timeout);
             loop {
                 let now = self.browser.windows().await?;
                 if let Some(new) = now.into_iter().find(|w| !before.contains(w)) {
                     self.browser.switch_to(new).await?;
                     return Ok(Some(matched));
                 }
-                if Instant::now() >= deadline {
+                if !deadline.next_look().await {
                     return Err(StepError::Timeout {
                         what: "a new window".into(),
                         secs: timeout.as_secs_f64(),
                     });
                 }
-                tokio::time::sleep(POLL).await;
             }
         }
         if let Some(loc) = &step.click {
@@ -638,7 +634,7 @@ impl<'b> Engine<'b> {
             let folder = self.browser.prepare_download().await?;
             self.browser.click(&found.element).await?;
             let wait = timeout.max(Duration::from_secs(30));
-            let deadline = Instant::now() + wait;
+            let deadline = Deadline::after(wait);
             loop {
                 if let Some(path) = Browser::finished_download(&folder) {
                     self.vars.insert(d.into.clone(), Var::File(path));
@@ -651,13 +647,12 @@ impl<'b> Engine<'b> {
                         return Err(StepError::Refused(format!("the site sent no file: {page}")));
                     }
                 }
-                if Instant::now() >= deadline {
+                if !deadline.next_look().await {
                     return Err(StepError::Timeout {
                         what: "a finished download".into(),
                         secs: wait.as_secs_f64(),
                     });
                 }
-                tokio::time::sleep(POLL).await;
             }
         }
         if let Some(r) = &step.read {
@@ -697,7 +692,7 @@ impl<'b> Engine<'b> {
         if let Some(after) = &r.after {
             let after = self.expand(after)?;
             let before = r.before.as_deref().map(|b| self.expand(b)).transpose()?;
-            let deadline = Instant::now() + timeout;
+            let deadline = Deadline::after(timeout);
             loop {
                 // A dialog hides the page: read it first.
                 let text = match self.browser.alert_text().await {
@@ -717,18 +712,17 @@ impl<'b> Engine<'b> {
                         return Ok(Some(format!("text after {after:?}")));
                     }
                 }
-                if Instant::now() >= deadline {
+                if !deadline.next_look().await {
                     return Err(StepError::NotFound {
                         tried: vec![format!("text after {after:?}")],
                         secs: timeout.as_secs_f64(),
                     });
                 }
-                tokio::time::sleep(POLL).await;
             }
         }
         if let Some(label) = &r.label {
             let label = self.expand(label)?;
-            let deadline = Instant::now() + timeout;
+            let deadline = Deadline::after(timeout);
             loop {
                 if let Some(v) = self
                     .browser
@@ -739,13 +733,12 @@ impl<'b> Engine<'b> {
                     self.set(&r.into, v.trim());
                     return Ok(Some(format!("label {label:?}")));
                 }
-                if Instant::now() >= deadline {
+                if !deadline.next_look().await {
                     return Err(StepError::NotFound {
                         tried: vec![format!("label {label:?}")],
                         secs: timeout.as_secs_f64(),
                     });
                 }
-                tokio::time::sleep(POLL).await;
             }
         }
         let Some(table) = &r.table else {
@@ -772,15 +765,14 @@ impl<'b> Engine<'b> {
             };
             let url = self.browser.current_url().await?;
             self.browser.click(&link.element).await?;
-            let deadline = Instant::now() + timeout;
+            let deadline = Deadline::after(timeout);
             while self.browser.current_url().await? == url {
-                if Instant::now() >= deadline {
+                if !deadline.next_look().await {
                     return Err(StepError::Timeout {
                         what: "the next page".into(),
                         secs: timeout.as_secs_f64(),
                     });
                 }
-                tokio::time::sleep(POLL).await;
             }
         }
         let n = rows.len();
