@@ -23,7 +23,8 @@ impl Drop for PolicyFile {
 fn options(dir: &Path, home: Option<&Path>) -> BrowserOptions {
     let mut o = BrowserOptions::new(dir.join("downloads"));
     o.home = home.map(Path::to_path_buf);
-    o.page_load_timeout = Duration::from_secs(5);
+    // Long enough for a loaded machine; the no-policy check waits this long once.
+    o.page_load_timeout = Duration::from_secs(10);
     o
 }
 

@@ -254,16 +254,17 @@ impl Browser {
             commands: Arc::new(AtomicU64::new(1)),
             downloads: AtomicU64::new(0),
         };
-        browser
-            .driver
-            .set_page_load_timeout(browser.options.page_load_timeout)
-            .await?;
         // Until a flow prepares a download, anything the site sends is denied.
         browser
             .driver
             .cdp()
             .browser()
             .set_download_behavior(DownloadBehavior::Deny, None)
+            .await?;
+        // Last: a short page-load limit must not apply while a fresh browser is still starting.
+        browser
+            .driver
+            .set_page_load_timeout(browser.options.page_load_timeout)
             .await?;
         browser.count(2);
         Ok(browser)
