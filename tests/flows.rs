@@ -4,10 +4,12 @@
 use std::path::Path;
 
 use oqs_sim::{RunningSim, Scenario, SimConfig};
-use oqsbot::browser::{Browser, BrowserOptions};
+mod common;
+
+use common::{account, state};
+use oqsbot::browser::{Browser, BrowserOptions, Deadline};
 use oqsbot::flow::{Engine, FailureKind, FlowLibrary, Var};
 use oqsbot::secret::{Redactor, Secret};
-use serde_json::Value;
 
 async fn sim(scenario: &str, config: &str) -> RunningSim {
     let scenario = Scenario::load(scenario).expect("scenario");
@@ -26,24 +28,6 @@ fn engine<'b>(b: &'b Browser, sim: &RunningSim, dir: &Path) -> Engine<'b> {
     e.set("oqs_url", &sim.oqs_url());
     e.set("cert_url", &sim.cert_site_url());
     e
-}
-
-async fn state(sim: &RunningSim) -> Value {
-    reqwest::get(format!("{}/__sim/state", sim.base_url))
-        .await
-        .expect("state")
-        .json()
-        .await
-        .expect("json")
-}
-
-fn account<'a>(s: &'a Value, id: &str) -> &'a Value {
-    s["accounts"]
-        .as_array()
-        .expect("accounts")
-        .iter()
-        .find(|a| a["user_id"] == id)
-        .expect("account")
 }
 
 fn file(e: &Engine, name: &str) -> std::path::PathBuf {
@@ -308,20 +292,13 @@ async fn attaches_to_a_running_webdriver() {
     let dir = tempfile::tempdir().expect("dir");
     let mut options = BrowserOptions::new(dir.path().join("downloads"));
     options.webdriver_url = Some(format!("http://127.0.0.1:{port}"));
-    // The driver was started a moment ago: give it the time a remote one would need.
-    let b = {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            match Browser::start(options.clone()).await {
-                Ok(b) => break b,
-                Err(e) if std::time::Instant::now() < deadline => {
-                    let _ = e;
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-                Err(e) => panic!("{e}"),
-            }
-        }
-    };
+    // The driver was started a moment ago: wait until it answers, as for a remote one.
+    let status = format!("http://127.0.0.1:{port}/status");
+    let deadline = Deadline::after(std::time::Duration::from_secs(20));
+    while !reqwest::get(&status).await.is_ok_and(|r| r.status().is_success()) {
+        assert!(deadline.next_look().await, "chromedriver did not answer");
+    }
+    let b = Browser::start(options).await.unwrap_or_else(|e| panic!("{e}"));
     let mut e = engine(&b, &sim, dir.path());
     credentials(&mut e, "OnsKANRI", "OnsAdmin@00369", None);
     e.run("login").await.unwrap_or_else(|err| panic!("{err}"));
@@ -416,13 +393,9 @@ async fn dropping_the_browser_kills_driver_and_browser() {
     );
     // An error path: no quit, just drop.
     drop(b);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = Deadline::after(std::time::Duration::from_secs(10));
     while processes_with(&profile) > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "browser processes outlived the run"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(deadline.next_look().await, "browser processes outlived the run");
     }
 }
 

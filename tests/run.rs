@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use oqs_sim::{RunningSim, Scenario, SimConfig};
+mod common;
+
+use common::{events, find_account as account, state};
 use oqsbot::job::JobFile;
 use oqsbot::job::run::{RunOptions, SecretSource, run};
 use oqsbot::secret::Secret;
@@ -16,33 +19,8 @@ async fn sim(scenario: &str) -> RunningSim {
         .expect("simulator")
 }
 
-async fn state(sim: &RunningSim) -> Value {
-    reqwest::get(format!("{}/__sim/state", sim.base_url))
-        .await
-        .expect("state")
-        .json()
-        .await
-        .expect("json")
-}
-
-fn events(s: &Value, kind: &str) -> usize {
-    s["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .filter(|e| e["kind"] == kind)
-        .count()
-}
-
-fn account<'a>(s: &'a Value, id: &str) -> Option<&'a Value> {
-    s["accounts"]
-        .as_array()
-        .expect("accounts")
-        .iter()
-        .find(|a| a["user_id"] == id)
-}
-
-/// A job for the scenario's institution; `extra` is appended to [master].
+/// A job for the scenario's institution; with `admin_password_env`, the admin and
+/// account passwords come from the environment.
 fn job(dir: &Path, sim: &RunningSim, admin_password_env: bool) -> PathBuf {
     let s = sim.scenario();
     std::fs::write(dir.join("master.pdf"), sim.master_pdf().expect("pdf")).expect("write pdf");

@@ -40,6 +40,14 @@ pub fn js(s: &str) -> String {
     out
 }
 
+/// A one-line text input.
+pub fn text_input(name: &str, id: &str, value: &str) -> String {
+    format!(
+        r#"<input type="text" name="{name}" id="{id}" value="{}">"#,
+        esc(value)
+    )
+}
+
 pub struct Ui<'a> {
     pub v: &'a UiVariants,
 }

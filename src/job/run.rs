@@ -101,7 +101,8 @@ struct Prepared {
     cert_password: Option<Secret>,
     secret_number: Option<Secret>,
     csv: PathBuf,
-    kind: TerminalKind,
+    /// The accounts the bulk file registers (the face account, then the 連携 account).
+    bulk_ids: Vec<String>,
 }
 
 struct Runner<'b> {
@@ -232,11 +233,11 @@ fn prepare(job: &JobFile, options: &RunOptions, store: &mut CredentialStore) -> 
         None => today_jst(),
     };
     let csv = job.output.dir.join("accounts.csv");
-    if let Some(pw) = store.secret("target:accounts") {
-        match bulk_csv::encode(
-            layout,
-            &bulk_csv::default_accounts(layout, kind, pw.expose(), start),
-        ) {
+    let password = store.secret("target:accounts").unwrap_or_else(|| Secret::new(""));
+    let rows = bulk_csv::default_accounts(layout, kind, password.expose(), start);
+    let bulk_ids: Vec<String> = rows.iter().map(|r| r.user_id.clone()).collect();
+    if !password.expose().is_empty() {
+        match bulk_csv::encode(layout, &rows) {
             Err(e) => problems.push(format!("bulk CSV: {e}")),
             Ok(bytes) => {
                 if let Err(e) = write_owner_only(&csv, &bytes) {
@@ -256,7 +257,7 @@ fn prepare(job: &JobFile, options: &RunOptions, store: &mut CredentialStore) -> 
         cert_password,
         secret_number,
         csv,
-        kind,
+        bulk_ids,
     })
 }
 
@@ -546,10 +547,10 @@ impl Runner<'_> {
         }
 
         // 6. Bulk registration, unless the accounts are there already.
-        self.bulk(p).await?;
+        let uploaded = self.bulk(p).await?;
 
         // 7. Verify.
-        self.verify(p).await
+        self.verify(p, uploaded).await
     }
 
     /// 補足① 2 to 5: the master's password, the admin, the admin's first login.
@@ -686,25 +687,16 @@ impl Runner<'_> {
         }
     }
 
-    fn renkei_id(&self, p: &Prepared) -> String {
-        let layout = Layout::builtin();
-        bulk_csv::default_accounts(layout, p.kind, "", today_jst())
-            .iter()
-            .map(|r| r.user_id.clone())
-            .find(|id| id != "FOFACE01")
-            .unwrap_or_else(|| "R0RENK01".into())
-    }
-
-    async fn bulk(&mut self, p: &Prepared) -> Result<(), RunError> {
+    /// Uploads the bulk file unless its accounts exist; says whether it uploaded.
+    async fn bulk(&mut self, p: &Prepared) -> Result<bool, RunError> {
         self.flow("list-accounts", "アカウント一覧の確認 (管理アカウント)")
             .await?;
-        let renkei = self.renkei_id(p);
-        if self.listed("FOFACE01") && self.listed(&renkei) {
+        if p.bulk_ids.iter().all(|id| self.listed(id)) {
             self.note(
                 "顔認証アカウント・連携アカウント",
                 "登録済み。一括登録は行いません",
             );
-            return Ok(());
+            return Ok(false);
         }
         let action = "upload:accounts.csv";
         let receipt = match self.journal.progress(action) {
@@ -765,7 +757,7 @@ impl Runner<'_> {
         let normalized = crate::flow::engine::normalize(&status);
         if normalized == "登録完了" || normalized.starts_with("登録完了(一部") {
             self.note("アカウント一括登録結果", &status);
-            return Ok(());
+            return Ok(true);
         }
         Err(RunError::Refused(format!(
             "アカウント一括登録 ended in 「{status}」: {}",
@@ -773,11 +765,13 @@ impl Runner<'_> {
         )))
     }
 
-    async fn verify(&mut self, p: &Prepared) -> Result<(), RunError> {
+    /// `uploaded`: the list `bulk` read is stale, so read it again.
+    async fn verify(&mut self, p: &Prepared, uploaded: bool) -> Result<(), RunError> {
         let job = self.job;
-        let renkei = self.renkei_id(p);
-        self.flow("list-accounts", "登録済みアカウントの確認").await?;
-        for id in [job.admin.user_id.as_str(), "FOFACE01", renkei.as_str()] {
+        if uploaded {
+            self.flow("list-accounts", "登録済みアカウントの確認").await?;
+        }
+        for id in std::iter::once(&job.admin.user_id).chain(&p.bulk_ids) {
             if !self.listed(id) {
                 return Err(RunError::Refused(format!(
                     "{id} is not in アカウント管理(更新) after the registration"
@@ -806,7 +800,7 @@ impl Runner<'_> {
                 self.journal.progress("upload:accounts.csv"),
                 Progress::Done { .. }
             );
-        for id in ["FOFACE01", renkei.as_str()] {
+        for id in &p.bulk_ids {
             let mut candidates: Vec<Secret> = self.store.password(id).map(|(pw, _)| pw).into_iter().collect();
             if known {
                 candidates.push(accounts_pw.clone());

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::{Ctx, error_box, forbidden_csrf, require_role, screen};
 use crate::App;
 use crate::config::PasswordDisplay;
-use crate::html::{Ui, esc, js};
+use crate::html::{Ui, esc, js, text_input};
 use crate::pdf::CredentialNotice;
 use crate::policy;
 use crate::state::{Account, IssueKind, IssuedCredential, Role, random_token};
@@ -95,12 +95,7 @@ pub async fn search(
             .filter(|r| **r != Role::MasterReset)
             .map(|r| (r.label(), r.label())),
     );
-    let text = |name: &str, id: &str, value: &str| {
-        format!(
-            r#"<input type="text" name="{name}" id="{id}" value="{}">"#,
-            esc(value)
-        )
-    };
+    let text = text_input;
     let fields = [
         ui.shown("医療コード", &app.scenario.institution.code),
         ui.field(
@@ -475,12 +470,7 @@ fn register_screen(
     let mut roles: Vec<(&str, &str)> = vec![("", "選択してください")];
     roles.extend(user.role.may_register().iter().map(|r| (r.label(), r.label())));
     let today = date(app.clock.today_jst());
-    let text = |name: &str, id: &str, value: &str| {
-        format!(
-            r#"<input type="text" name="{name}" id="{id}" value="{}">"#,
-            esc(value)
-        )
-    };
+    let text = text_input;
     let fields = [
         ui.shown("機関コード", &app.scenario.institution.code),
         ui.shown("医療機関名", &app.scenario.institution.name),
