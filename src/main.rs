@@ -91,7 +91,7 @@ enum Command {
         args: PolicyArgs,
     },
     /// Run one flow in a real browser (login, change-password, logout, cert-download,
-    /// reset-master-password, register-admin, bulk-upload, bulk-status, list-accounts,
+    /// reset-master-password, register-admin, bulk-upload, bulk-status, bulk-results, list-accounts,
     /// read-institution-code).
     Flow {
         name: String,

@@ -13,7 +13,15 @@ use oqsbot::secret::Secret;
 use serde_json::Value;
 
 async fn sim(scenario: &str) -> RunningSim {
-    let config = SimConfig::from_toml("[delays]\nqueued_secs = 1\nprocessing_secs = 1\n").expect("config");
+    sim_with(scenario, "").await
+}
+
+/// A simulator whose uploads finish within two seconds, with `extra` added to its configuration.
+async fn sim_with(scenario: &str, extra: &str) -> RunningSim {
+    let config = SimConfig::from_toml(&format!(
+        "[delays]\nqueued_secs = 1\nprocessing_secs = 1\n{extra}"
+    ))
+    .expect("config");
     oqs_sim::start(Scenario::load(scenario).expect("scenario"), config, 0)
         .await
         .expect("simulator")
@@ -244,4 +252,117 @@ async fn bad_input_is_refused_before_any_browser() {
         0,
         "the portal was never touched"
     );
+}
+
+/// Each step of the report, for a failure message.
+fn steps(job: &JobFile) -> String {
+    report(job)["steps"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|s| format!("{} → {}", s["what"], s["result"]))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_input_check_error_stops_with_each_rows_reason() {
+    let reason = "利用開始年月日:翌日以降の日付を指定してください。";
+    let sim = sim_with(
+        "initial-password",
+        &format!("[faults]\ninput_check_error = \"{reason}\"\n"),
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = job(dir.path(), &sim, false);
+    let (result, job) = run_job(&path, &sim, None).await;
+    let err = result.expect_err("the upload failed");
+    assert_eq!(err.exit_code(), 3, "{err}");
+    assert!(err.to_string().contains("入力チェックエラー"), "{err}");
+    assert!(
+        err.to_string().contains(reason),
+        "the row's reason is named: {err}"
+    );
+    let r = report(&job);
+    assert_eq!(r["exit_code"], 3);
+    assert_eq!(r["bulk"]["status"], "登録失敗(入力チェックエラー)");
+    let rows: Vec<String> = r["bulk"]["rows"]
+        .as_array()
+        .expect("the result file's rows")
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(
+        rows[0].starts_with("FOFACE01") && rows[0].contains(reason),
+        "{rows:?}"
+    );
+    assert!(rows[1].contains("【入力チェックエラーなし:未登録】"), "{rows:?}");
+    let s = state(&sim).await;
+    assert_eq!(events(&s, "upload_received"), 1);
+    assert!(account(&s, "FOFACE01").is_none() && account(&s, "R0RENK01").is_none());
+    // The admin was made before the upload, and the store has its password.
+    let store = oqsbot::job::store::CredentialStore::open(&job.output.dir).expect("store");
+    let (pw, _) = store.password("OnsKANRI").expect("admin stored");
+    assert_eq!(account(&s, "OnsKANRI").expect("admin")["password"], pw.expose());
+}
+
+#[tokio::test]
+async fn a_system_error_stops_and_says_to_run_again() {
+    let sim = sim_with("initial-password", "[faults]\nsystem_error = true\n").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = job(dir.path(), &sim, false);
+    let (result, job) = run_job(&path, &sim, None).await;
+    let err = result.expect_err("the upload failed");
+    assert_eq!(err.exit_code(), 3, "{err}");
+    assert!(err.to_string().contains("システムエラー") && err.to_string().contains("run the job again"));
+    assert_eq!(report(&job)["bulk"]["status"], "登録失敗(システムエラー)");
+    let s = state(&sim).await;
+    assert!(account(&s, "FOFACE01").is_none());
+    // The journal lets a later run upload again.
+    let journal = oqsbot::job::journal::Journal::open(&job.output.dir).expect("journal");
+    assert!(matches!(
+        journal.progress("upload:accounts.csv"),
+        oqsbot::job::journal::Progress::Failed { .. }
+    ));
+}
+
+#[tokio::test]
+async fn duplicate_ids_leave_the_existing_account_alone_and_ask_a_person() {
+    let sim = sim("face-account-exists").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = job(dir.path(), &sim, false);
+    let (result, job) = run_job(&path, &sim, None).await;
+    let err = result.expect_err("a partial success is not 完了");
+    assert_eq!(err.exit_code(), 5, "{err}\n{}", steps(&job));
+    assert!(err.to_string().contains("FOFACE01"), "{err}");
+    let s = state(&sim).await;
+    let face = account(&s, "FOFACE01").expect("FOFACE01");
+    assert_eq!(
+        face["password"], "Kao#Tebiki2026",
+        "the existing account keeps its password"
+    );
+    assert_eq!(
+        s["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["kind"] == "login_failed" && e["user_id"] == "FOFACE01")
+            .count(),
+        0,
+        "the bulk file's password is never tried on the account that kept its own"
+    );
+    // The 連携 account was registered and verified.
+    let store = oqsbot::job::store::CredentialStore::open(&job.output.dir).expect("store");
+    let (pw, _) = store.password("R0RENK01").expect("R0RENK01 stored");
+    assert_eq!(
+        account(&s, "R0RENK01").expect("R0RENK01")["password"],
+        pw.expose()
+    );
+    let r = report(&job);
+    assert_eq!(r["exit_code"], 5);
+    assert_eq!(r["bulk"]["status"], "登録完了(一部 ID 重複あり)");
+    assert_eq!(r["institution_code_read"], "1310200132");
 }

@@ -318,6 +318,9 @@ pub struct Faults {
     pub stuck_processing: bool,
     /// Every upload ends in 登録失敗(システムエラー).
     pub system_error: bool,
+    /// The first row of every upload is refused with this reason: a rule of the
+    /// portal's input check that a client cannot know about beforehand.
+    pub input_check_error: Option<String>,
     /// Both sites answer with a maintenance page.
     pub maintenance: bool,
 }

@@ -15,6 +15,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("admin-exists", include_str!("../scenarios/admin-exists.toml")),
     ("pharmacy", include_str!("../scenarios/pharmacy.toml")),
     (
+        "face-account-exists",
+        include_str!("../scenarios/face-account-exists.toml"),
+    ),
+    (
         "expired-certificate",
         include_str!("../scenarios/expired-certificate.toml"),
     ),

@@ -152,6 +152,7 @@ struct DriverProcess {
     child: Child,
     /// The browser's profile folder: every browser process names it on its command line.
     profile: String,
+    pid_file: PathBuf,
 }
 
 impl Drop for DriverProcess {
@@ -167,7 +168,41 @@ impl Drop for DriverProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
         kill_browsers_of(&self.profile);
+        let _ = std::fs::remove_file(&self.pid_file);
     }
+}
+
+/// Where the running driver's pid is kept, so the next run can end it if this one is killed.
+fn driver_pid_file(options: &BrowserOptions) -> PathBuf {
+    options.profile_dir().with_extension("driver-pid")
+}
+
+/// Ends the driver and browsers a killed run left on this profile.
+fn kill_leftovers(options: &BrowserOptions) {
+    let pid_file = driver_pid_file(options);
+    #[cfg(target_os = "linux")]
+    if let Some(pid) = std::fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|t| t.trim().parse::<i32>().ok())
+    {
+        let driver = options.kind.driver_name();
+        // Only if that pid is still a driver: pids are reused.
+        let is_driver = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|c| {
+                c.split(|b| *b == 0)
+                    .next()
+                    .is_some_and(|arg0| arg0.ends_with(driver.as_bytes()))
+            })
+            .unwrap_or(false);
+        if is_driver {
+            // SAFETY: kill(2) on the process group the killed run created for its driver.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
+    }
+    let _ = std::fs::remove_file(&pid_file);
+    kill_browsers_of(&options.profile_dir().display().to_string());
 }
 
 /// Chromium's zygote leaves the driver's process group: find its processes by profile.
@@ -240,6 +275,8 @@ impl Browser {
         let (url, process) = match &options.webdriver_url {
             Some(url) => (url.clone(), None),
             None => {
+                // A run that was killed leaves its driver and browser behind, holding the profile.
+                kill_leftovers(&options);
                 let (url, child) = spawn_driver(&options).await?;
                 (url, Some(child))
             }
@@ -609,13 +646,19 @@ async fn spawn_driver(options: &BrowserOptions) -> Result<(String, DriverProcess
     if let Some(home) = &options.home {
         cmd.env("HOME", home);
     }
+    // Its own process group, so the driver and what it starts can be ended together.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let child = cmd.spawn().map_err(|source| BrowserError::Spawn {
         program: program.display().to_string(),
         source,
     })?;
+    let pid_file = driver_pid_file(options);
+    let _ = std::fs::write(&pid_file, child.id().to_string());
     let process = DriverProcess {
         child,
         profile: options.profile_dir().display().to_string(),
+        pid_file,
     };
     let url = format!("http://127.0.0.1:{port}");
     let status = format!("{url}/status");

@@ -330,6 +330,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("register-admin", include_str!("../../flows/register-admin.toml")),
     ("bulk-upload", include_str!("../../flows/bulk-upload.toml")),
     ("bulk-status", include_str!("../../flows/bulk-status.toml")),
+    ("bulk-results", include_str!("../../flows/bulk-results.toml")),
 ];
 
 impl Flow {

@@ -95,6 +95,49 @@ impl RunOptions {
     }
 }
 
+/// The journal's name for the bulk upload.
+const UPLOAD: &str = "upload:accounts.csv";
+
+/// What the bulk registration did.
+#[derive(Default)]
+struct BulkOutcome {
+    /// This run or an earlier one uploaded the file, and the portal registered it.
+    uploaded: bool,
+    /// Accounts that existed before the upload: the portal left them as they were.
+    duplicates: Vec<String>,
+}
+
+/// When a 受付番号 (`yyyyMMddHHmmssSSS_<uploader>`, Japan time) was received.
+fn receipt_time(receipt: &str) -> Option<DateTime<Utc>> {
+    let stamp = receipt.split('_').next()?;
+    let naive = chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%d%H%M%S%3f").ok()?;
+    naive
+        .and_local_timezone(chrono_tz::Asia::Tokyo)
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The PDFs saved under `downloads` since `since`, oldest first.
+fn issued_pdfs(downloads: &Path, since: DateTime<Utc>) -> Vec<PathBuf> {
+    let mut found: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
+    let folders = std::fs::read_dir(downloads).into_iter().flatten().flatten();
+    for folder in folders {
+        for file in std::fs::read_dir(folder.path()).into_iter().flatten().flatten() {
+            let path = file.path();
+            let is_pdf = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("pdf"));
+            let modified = file.metadata().and_then(|m| m.modified()).ok();
+            if let Some(modified) = modified
+                && is_pdf
+                && DateTime::<Utc>::from(modified) >= since
+            {
+                found.push((modified, path));
+            }
+        }
+    }
+    found.sort();
+    found.into_iter().map(|(_, p)| p).collect()
+}
+
 /// What is known before any browser starts.
 struct Prepared {
     master_pdf: Option<Credentials>,
@@ -112,6 +155,8 @@ struct Runner<'b> {
     journal: Journal,
     steps: Vec<ReportStep>,
     report: Report,
+    /// Where the browser saves what the portal hands out.
+    downloads: PathBuf,
 }
 
 fn pdf_of(engine: &Engine, var: &str) -> Result<(PathBuf, Credentials), RunError> {
@@ -474,6 +519,7 @@ async fn run_inner(job: &JobFile, options: &RunOptions, started: DateTime<Utc>) 
         journal,
         steps: Vec::new(),
         report: Report::new(job, started),
+        downloads: options.browser.download_dir.clone(),
     };
     let outcome = runner.procedure(&prepared).await;
     runner.report.steps = std::mem::take(&mut runner.steps);
@@ -516,6 +562,7 @@ impl Runner<'_> {
         );
         self.engine
             .set("status_timeout_secs", &job.output.status_timeout_secs.to_string());
+        self.recover_issued()?;
         if let Some(pw) = &p.cert_password {
             self.certificate(pw).await?;
         }
@@ -547,10 +594,18 @@ impl Runner<'_> {
         }
 
         // 6. Bulk registration, unless the accounts are there already.
-        let uploaded = self.bulk(p).await?;
+        let bulk = self.bulk(p).await?;
 
         // 7. Verify.
-        self.verify(p, uploaded).await
+        self.verify(p, &bulk).await?;
+        if !bulk.duplicates.is_empty() {
+            return Err(RunError::NeedsPerson(format!(
+                "アカウント一括登録 ended in 登録完了(一部 ID 重複あり): {} existed before the upload and keeps the password it had, which this run does not have. Everything else is registered and verified. If nobody knows that password, log in as {} and reset it (アカウント管理(更新) → パスワード初期化)",
+                bulk.duplicates.join(", "),
+                job.admin.user_id
+            )));
+        }
+        Ok(())
     }
 
     /// 補足① 2 to 5: the master's password, the admin, the admin's first login.
@@ -678,6 +733,59 @@ impl Runner<'_> {
         Ok(())
     }
 
+    /// A run killed between a reset or a registration and storing its PDF left
+    /// the PDF in the download folder: store it now, so the step is not repeated.
+    fn recover_issued(&mut self) -> Result<(), RunError> {
+        let pending: Vec<(String, DateTime<Utc>)> = self
+            .journal
+            .entries()
+            .iter()
+            .filter(|e| e.action.starts_with("reset:") || e.action.starts_with("register:"))
+            .map(|e| e.action.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .filter_map(|action| match self.journal.progress(&action) {
+                Progress::Unknown { since } => Some((action, since)),
+                _ => None,
+            })
+            .collect();
+        for (action, since) in pending {
+            let Some((_, user_id)) = action.split_once(':') else {
+                continue;
+            };
+            let found = issued_pdfs(&self.downloads, since)
+                .into_iter()
+                .rev()
+                .find_map(|path| {
+                    let creds = crate::pdf::read_credentials(&std::fs::read(&path).ok()?).ok()?;
+                    check_pdf(self.job, &creds, user_id, "PDF").ok()?;
+                    Some((path, Secret::new(creds.password?)))
+                });
+            match found {
+                Some((path, pw)) => {
+                    self.engine.redactor().register(&pw);
+                    self.store.record_password(user_id, &pw, Origin::Portal)?;
+                    self.journal.done(&action, Some(&path.display().to_string()))?;
+                    self.note(
+                        &format!("{user_id} の中断した手続きの確認"),
+                        &format!(
+                            "前回の実行が受け取った PDF ({}) のパスワードを保存しました。繰り返しません",
+                            path.display()
+                        ),
+                    );
+                }
+                None => {
+                    self.journal.failed(&action, Some("no PDF was received"))?;
+                    self.note(
+                        &format!("{user_id} の中断した手続きの確認"),
+                        "前回の実行は PDF を受け取る前に止まりました。ポータルの状態を見て続けます",
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn listed(&self, user_id: &str) -> bool {
         match self.engine.vars.get("accounts") {
             Some(Var::Table(rows)) => rows
@@ -687,8 +795,8 @@ impl Runner<'_> {
         }
     }
 
-    /// Uploads the bulk file unless its accounts exist; says whether it uploaded.
-    async fn bulk(&mut self, p: &Prepared) -> Result<bool, RunError> {
+    /// Uploads the bulk file unless its accounts exist, and waits for its 登録状況.
+    async fn bulk(&mut self, p: &Prepared) -> Result<BulkOutcome, RunError> {
         self.flow("list-accounts", "アカウント一覧の確認 (管理アカウント)")
             .await?;
         if p.bulk_ids.iter().all(|id| self.listed(id)) {
@@ -696,41 +804,35 @@ impl Runner<'_> {
                 "顔認証アカウント・連携アカウント",
                 "登録済み。一括登録は行いません",
             );
-            return Ok(false);
+            return Ok(BulkOutcome::default());
         }
-        let action = "upload:accounts.csv";
-        let receipt = match self.journal.progress(action) {
+        // Accounts that exist now keep their own passwords: the portal skips them as duplicates.
+        let existing: Vec<String> = p.bulk_ids.iter().filter(|id| self.listed(id)).cloned().collect();
+        let receipt = match self.journal.progress(UPLOAD) {
             Progress::Done {
                 detail: Some(receipt),
                 ..
             } => receipt,
-            Progress::Unknown { .. } => {
-                return Err(RunError::NeedsPerson(
-                    "an earlier run stopped while uploading: look at アカウント一括登録結果 before uploading again".into(),
-                ));
-            }
-            _ => {
-                if let Some(next) = self.journal.next_upload_allowed(chrono::Duration::seconds(60)) {
-                    let wait = (next - Utc::now()).to_std().unwrap_or_default();
-                    if !wait.is_zero() {
-                        self.note(
-                            "アカウント一括登録",
-                            &format!(
-                                "前回のアップロードから1分空けるため {} 秒待ちます",
-                                wait.as_secs()
-                            ),
-                        );
-                        // The portal's own rule: one minute between uploads.
-                        tokio::time::sleep(wait).await;
-                    }
+            Progress::Unknown { since } => match self.find_upload(since).await? {
+                Some(receipt) => {
+                    self.journal.done(UPLOAD, Some(&receipt))?;
+                    self.note(
+                        "アカウント一括登録",
+                        &format!("前回の実行が中断したアップロードを確認しました (受付番号 {receipt})"),
+                    );
+                    receipt
                 }
-                self.engine.set("csv_file", &p.csv.display().to_string());
-                self.journal.intend(action, None)?;
-                self.flow("bulk-upload", "アカウント一括登録 (補足① 3-②)").await?;
-                let receipt = self.engine.text("receipt").unwrap_or_default().to_string();
-                self.journal.done(action, Some(&receipt))?;
-                receipt
-            }
+                None => {
+                    self.journal
+                        .failed(UPLOAD, Some("not on アカウント一括登録結果"))?;
+                    self.note(
+                        "アカウント一括登録",
+                        "前回の実行が中断したアップロードはポータルに届いていません。アップロードします",
+                    );
+                    self.upload(p).await?
+                }
+            },
+            _ => self.upload(p).await?,
         };
         self.engine.set("receipt", &receipt);
         self.flow("bulk-status", "アカウント一括登録結果の確認").await?;
@@ -744,6 +846,7 @@ impl Runner<'_> {
         if let Some(Var::Table(rows)) = self.engine.vars.get("bulk_row") {
             bulk.processed = rows.first().and_then(|r| r.get("処理件数").cloned());
         }
+        let mut duplicates = existing;
         if let Some(Var::File(path)) = self.engine.vars.get("result_file")
             && let Ok(bytes) = std::fs::read(path)
             && let Ok(rows) = bulk_csv::read_result(Layout::builtin(), &bytes)
@@ -752,23 +855,99 @@ impl Runner<'_> {
                 .iter()
                 .map(|r| format!("{} {}: {} {}", r.user_id, r.name, r.result, r.detail))
                 .collect();
+            for r in &rows {
+                if r.detail.contains("重複") && !duplicates.contains(&r.user_id) {
+                    duplicates.push(r.user_id.clone());
+                }
+            }
         }
         self.report.bulk = Some(bulk.clone());
         let normalized = crate::flow::engine::normalize(&status);
-        if normalized == "登録完了" || normalized.starts_with("登録完了(一部") {
+        if normalized == "登録完了" {
             self.note("アカウント一括登録結果", &status);
-            return Ok(true);
+            return Ok(BulkOutcome {
+                uploaded: true,
+                duplicates: Vec::new(),
+            });
         }
+        if normalized.starts_with("登録完了(一部") {
+            self.note(
+                "アカウント一括登録結果",
+                &format!(
+                    "{status}: {} は登録済みだったため、以前のパスワードのままです",
+                    duplicates.join("、")
+                ),
+            );
+            return Ok(BulkOutcome {
+                uploaded: true,
+                duplicates,
+            });
+        }
+        // A failed upload may be made again once the cause is fixed.
+        self.journal
+            .failed(UPLOAD, Some(&format!("{receipt} {status}")))?;
+        let what = if normalized.contains("システムエラー") {
+            "the portal failed on its side; run the job again later (nothing was registered)"
+        } else if normalized.contains("入力チェックエラー") {
+            "the portal refused a row, so no row was registered; fix the row named below (the layout is in data/bulk_csv.toml, `--layout` takes a corrected copy) and run the job again"
+        } else {
+            "nothing was registered; look at the result file"
+        };
         Err(RunError::Refused(format!(
-            "アカウント一括登録 ended in 「{status}」: {}",
+            "アカウント一括登録 ended in 「{status}」: {what}. {}",
             bulk.rows.join("; ")
         )))
     }
 
-    /// `uploaded`: the list `bulk` read is stale, so read it again.
-    async fn verify(&mut self, p: &Prepared, uploaded: bool) -> Result<(), RunError> {
+    /// Uploads the bulk file, a minute after the last upload; returns the 受付番号.
+    async fn upload(&mut self, p: &Prepared) -> Result<String, RunError> {
+        if let Some(next) = self.journal.next_upload_allowed(chrono::Duration::seconds(60)) {
+            let wait = (next - Utc::now()).to_std().unwrap_or_default();
+            if !wait.is_zero() {
+                self.note(
+                    "アカウント一括登録",
+                    &format!(
+                        "前回のアップロードから1分空けるため {} 秒待ちます",
+                        wait.as_secs()
+                    ),
+                );
+                // The portal's own rule: one minute between uploads.
+                tokio::time::sleep(wait).await;
+            }
+        }
+        self.engine.set("csv_file", &p.csv.display().to_string());
+        self.journal.intend(UPLOAD, None)?;
+        self.flow("bulk-upload", "アカウント一括登録 (補足① 3-②)").await?;
+        let receipt = self.engine.text("receipt").unwrap_or_default().to_string();
+        self.journal.done(UPLOAD, Some(&receipt))?;
+        Ok(receipt)
+    }
+
+    /// The 受付番号 of an upload this admin made since `since`, as アカウント一括登録結果 lists it.
+    async fn find_upload(&mut self, since: DateTime<Utc>) -> Result<Option<String>, RunError> {
+        self.flow(
+            "bulk-results",
+            "中断したアップロードの確認 (アカウント一括登録結果)",
+        )
+        .await?;
+        let suffix = format!("_{}", self.job.admin.user_id);
+        // The portal's clock is not ours: allow it to be a little behind.
+        let earliest = since - chrono::Duration::seconds(30);
+        let Some(Var::Table(rows)) = self.engine.vars.get("uploads") else {
+            return Ok(None);
+        };
+        Ok(rows
+            .iter()
+            .filter_map(|r| r.get("受付番号").map(|v| v.trim().to_string()))
+            .filter(|receipt| receipt.ends_with(&suffix))
+            .filter(|receipt| receipt_time(receipt).is_some_and(|t| t >= earliest))
+            .max_by_key(|receipt| receipt_time(receipt)))
+    }
+
+    /// After an upload the list `bulk` read is stale, so it is read again.
+    async fn verify(&mut self, p: &Prepared, bulk: &BulkOutcome) -> Result<(), RunError> {
         let job = self.job;
-        if uploaded {
+        if bulk.uploaded {
             self.flow("list-accounts", "登録済みアカウントの確認").await?;
         }
         for id in std::iter::once(&job.admin.user_id).chain(&p.bulk_ids) {
@@ -795,18 +974,16 @@ impl Runner<'_> {
         self.flow("logout", "管理アカウントのログアウト").await?;
         let accounts_pw = self.secret("target:accounts")?;
         // The bulk file's password is theirs only if the job gave it or this job uploaded it.
-        let known = self.job.accounts.password_env.is_some()
-            || matches!(
-                self.journal.progress("upload:accounts.csv"),
-                Progress::Done { .. }
-            );
+        let uploaded = matches!(self.journal.progress(UPLOAD), Progress::Done { .. });
         for id in &p.bulk_ids {
+            let known =
+                self.job.accounts.password_env.is_some() || (uploaded && !bulk.duplicates.contains(id));
             let mut candidates: Vec<Secret> = self.store.password(id).map(|(pw, _)| pw).into_iter().collect();
             if known {
                 candidates.push(accounts_pw.clone());
             }
             if candidates.is_empty() {
-                self.note(&format!("{id} のログイン確認"), "パスワードが不明のため省略しました (引き継がれたアカウント)。[accounts] password_env で指定できます");
+                self.note(&format!("{id} のログイン確認"), "パスワードが不明のため省略しました (この実行より前に登録されたアカウント)。[accounts] password_env で指定できます");
                 continue;
             }
             let replacement = Secret::new(
@@ -837,5 +1014,32 @@ impl Runner<'_> {
             self.flow("logout", &format!("{id} のログアウト")).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_receipt_carries_its_time_in_japan_time() {
+        let t = receipt_time("20210820144356683_H0000364").expect("the manual's receipt");
+        assert_eq!(t.to_rfc3339(), "2021-08-20T05:43:56.683+00:00");
+        assert_eq!(receipt_time("受付番号"), None);
+        assert_eq!(receipt_time("2021082014_OnsKANRI"), None);
+    }
+
+    #[test]
+    fn only_pdfs_saved_since_the_intent_are_candidates() {
+        let dir = tempfile::tempdir().expect("dir");
+        let folder = dir.path().join("003");
+        std::fs::create_dir_all(&folder).expect("folder");
+        std::fs::write(folder.join("H2713107.pdf"), b"%PDF").expect("pdf");
+        std::fs::write(folder.join("result.csv"), b"x").expect("csv");
+        let before = Utc::now() - chrono::Duration::minutes(1);
+        let after = Utc::now() + chrono::Duration::minutes(1);
+        assert_eq!(issued_pdfs(dir.path(), before), vec![folder.join("H2713107.pdf")]);
+        assert!(issued_pdfs(dir.path(), after).is_empty());
+        assert!(issued_pdfs(&dir.path().join("missing"), before).is_empty());
     }
 }

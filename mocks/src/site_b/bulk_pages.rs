@@ -165,7 +165,7 @@ pub async fn upload(State(app): State<Arc<App>>, headers: HeaderMap, mut multipa
             receipt: receipt.clone(),
             uploader: user.user_id.clone(),
             received_at: now,
-            parsed: bulk::parse(&bytes),
+            parsed: refused_by_fault(bulk::parse(&bytes), &config.faults.input_check_error),
             forced_system_error: config.faults.system_error,
             outcome: None,
         };
@@ -272,4 +272,17 @@ pub async fn result_file(
         )
             .into_response(),
     )
+}
+
+/// `faults.input_check_error`: the first row fails the input check with the configured reason.
+fn refused_by_fault(parsed: bulk::Parsed, reason: &Option<String>) -> bulk::Parsed {
+    match (parsed, reason) {
+        (bulk::Parsed::Rows(mut rows), Some(reason)) => {
+            if let Some(first) = rows.first_mut() {
+                first.errors.push(reason.clone());
+            }
+            bulk::Parsed::Rows(rows)
+        }
+        (parsed, _) => parsed,
+    }
 }
