@@ -1,64 +1,16 @@
 //! `oqsbot run` end to end on the simulator: every branch of the decision tree
 //! in a real browser, checked against the simulator's state.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use oqs_sim::{RunningSim, Scenario, SimConfig};
 mod common;
 
-use common::{events, find_account as account, state};
+use common::{events, find_account as account, job, sim, sim_with, state};
 use oqsbot::job::JobFile;
 use oqsbot::job::run::{RunOptions, SecretSource, run};
 use oqsbot::secret::Secret;
 use serde_json::Value;
-
-async fn sim(scenario: &str) -> RunningSim {
-    sim_with(scenario, "").await
-}
-
-/// A simulator whose uploads finish within two seconds, with `extra` added to its configuration.
-async fn sim_with(scenario: &str, extra: &str) -> RunningSim {
-    let config = SimConfig::from_toml(&format!(
-        "[delays]\nqueued_secs = 1\nprocessing_secs = 1\n{extra}"
-    ))
-    .expect("config");
-    oqs_sim::start(Scenario::load(scenario).expect("scenario"), config, 0)
-        .await
-        .expect("simulator")
-}
-
-/// A job for the scenario's institution; with `admin_password_env`, the admin and
-/// account passwords come from the environment.
-fn job(dir: &Path, sim: &RunningSim, admin_password_env: bool) -> PathBuf {
-    let s = sim.scenario();
-    std::fs::write(dir.join("master.pdf"), sim.master_pdf().expect("pdf")).expect("write pdf");
-    let cert = s
-        .certificates
-        .iter()
-        .find(|c| c.institution_code == s.institution.code)
-        .expect("certificate");
-    let admin = if admin_password_env {
-        "[admin]\npassword_env = \"T_ADMIN\"\n[accounts]\npassword_env = \"T_ACCOUNTS\"\n"
-    } else {
-        ""
-    };
-    let text = format!(
-        "[institution]\ncode = \"{}\"\nname = \"{}\"\n[sites]\ncert_url = \"{}\"\noqs_url = \"{}\"\n\
-         [certificate]\nrequest_id = \"{}\"\nreference_id = \"{}\"\npassword_env = \"T_CERT\"\n\
-         [master]\nuser_id = \"{}\"\npdf = \"master.pdf\"\nsecret_number_env = \"T_SECRET\"\n{admin}\
-         [output]\ndir = \"out\"\nstatus_interval_secs = 0.5\nstatus_timeout_secs = 60\n",
-        s.institution.code,
-        s.institution.name,
-        sim.cert_site_url(),
-        sim.oqs_url(),
-        cert.request_id,
-        cert.reference_id,
-        s.master.user_id,
-    );
-    let path = dir.join("job.toml");
-    std::fs::write(&path, text).expect("job");
-    path
-}
 
 fn options(job: &JobFile, sim: &RunningSim, admin: Option<&str>) -> RunOptions {
     let mut o = RunOptions::new(job);

@@ -799,15 +799,8 @@ impl Runner<'_> {
     async fn bulk(&mut self, p: &Prepared) -> Result<BulkOutcome, RunError> {
         self.flow("list-accounts", "アカウント一覧の確認 (管理アカウント)")
             .await?;
-        if p.bulk_ids.iter().all(|id| self.listed(id)) {
-            self.note(
-                "顔認証アカウント・連携アカウント",
-                "登録済み。一括登録は行いません",
-            );
-            return Ok(BulkOutcome::default());
-        }
-        // Accounts that exist now keep their own passwords: the portal skips them as duplicates.
-        let existing: Vec<String> = p.bulk_ids.iter().filter(|id| self.listed(id)).cloned().collect();
+        // Accounts listed before this run uploads keep their own passwords: the portal skips them.
+        let mut existing = Vec::new();
         let receipt = match self.journal.progress(UPLOAD) {
             Progress::Done {
                 detail: Some(receipt),
@@ -827,12 +820,18 @@ impl Runner<'_> {
                         .failed(UPLOAD, Some("not on アカウント一括登録結果"))?;
                     self.note(
                         "アカウント一括登録",
-                        "前回の実行が中断したアップロードはポータルに届いていません。アップロードします",
+                        "前回の実行が中断したアップロードはポータルに届いていません",
                     );
-                    self.upload(p).await?
+                    match self.upload_missing(p, &mut existing).await? {
+                        Some(receipt) => receipt,
+                        None => return Ok(BulkOutcome::default()),
+                    }
                 }
             },
-            _ => self.upload(p).await?,
+            _ => match self.upload_missing(p, &mut existing).await? {
+                Some(receipt) => receipt,
+                None => return Ok(BulkOutcome::default()),
+            },
         };
         self.engine.set("receipt", &receipt);
         self.flow("bulk-status", "アカウント一括登録結果の確認").await?;
@@ -897,6 +896,23 @@ impl Runner<'_> {
             "アカウント一括登録 ended in 「{status}」: {what}. {}",
             bulk.rows.join("; ")
         )))
+    }
+
+    /// Uploads the bulk file unless all its accounts are listed; `existing` gets those that are.
+    async fn upload_missing(
+        &mut self,
+        p: &Prepared,
+        existing: &mut Vec<String>,
+    ) -> Result<Option<String>, RunError> {
+        if p.bulk_ids.iter().all(|id| self.listed(id)) {
+            self.note(
+                "顔認証アカウント・連携アカウント",
+                "登録済み。一括登録は行いません",
+            );
+            return Ok(None);
+        }
+        existing.extend(p.bulk_ids.iter().filter(|id| self.listed(id)).cloned());
+        self.upload(p).await.map(Some)
     }
 
     /// Uploads the bulk file, a minute after the last upload; returns the 受付番号.

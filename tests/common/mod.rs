@@ -1,7 +1,10 @@
-//! What the end-to-end tests read back from the simulator.
+//! The simulator the end-to-end tests run against, the jobs they give the bot,
+//! and what they read back.
 #![allow(dead_code)]
 
-use oqs_sim::RunningSim;
+use std::path::{Path, PathBuf};
+
+use oqs_sim::{RunningSim, Scenario, SimConfig};
 use serde_json::Value;
 
 /// `GET /__sim/state`.
@@ -34,4 +37,52 @@ pub fn events(s: &Value, kind: &str) -> usize {
         .iter()
         .filter(|e| e["kind"] == kind)
         .count()
+}
+
+pub async fn sim(scenario: &str) -> RunningSim {
+    sim_with(scenario, "").await
+}
+
+/// A simulator whose uploads finish within two seconds, with `extra` added to its configuration.
+pub async fn sim_with(scenario: &str, extra: &str) -> RunningSim {
+    let config = SimConfig::from_toml(&format!(
+        "[delays]\nqueued_secs = 1\nprocessing_secs = 1\n{extra}"
+    ))
+    .expect("config");
+    oqs_sim::start(Scenario::load(scenario).expect("scenario"), config, 0)
+        .await
+        .expect("simulator")
+}
+
+/// A job for the scenario's institution; with `admin_password_env`, the admin and
+/// account passwords come from the environment.
+pub fn job(dir: &Path, sim: &RunningSim, admin_password_env: bool) -> PathBuf {
+    let s = sim.scenario();
+    std::fs::write(dir.join("master.pdf"), sim.master_pdf().expect("pdf")).expect("write pdf");
+    let cert = s
+        .certificates
+        .iter()
+        .find(|c| c.institution_code == s.institution.code)
+        .expect("certificate");
+    let admin = if admin_password_env {
+        "[admin]\npassword_env = \"T_ADMIN\"\n[accounts]\npassword_env = \"T_ACCOUNTS\"\n"
+    } else {
+        ""
+    };
+    let text = format!(
+        "[institution]\ncode = \"{}\"\nname = \"{}\"\n[sites]\ncert_url = \"{}\"\noqs_url = \"{}\"\n\
+         [certificate]\nrequest_id = \"{}\"\nreference_id = \"{}\"\npassword_env = \"T_CERT\"\n\
+         [master]\nuser_id = \"{}\"\npdf = \"master.pdf\"\nsecret_number_env = \"T_SECRET\"\n{admin}\
+         [output]\ndir = \"out\"\nstatus_interval_secs = 0.5\nstatus_timeout_secs = 60\n",
+        s.institution.code,
+        s.institution.name,
+        sim.cert_site_url(),
+        sim.oqs_url(),
+        cert.request_id,
+        cert.reference_id,
+        s.master.user_id,
+    );
+    let path = dir.join("job.toml");
+    std::fs::write(&path, text).expect("job");
+    path
 }

@@ -1,0 +1,198 @@
+//! `oqsbot run` killed with SIGKILL at each irreversible step, then run again:
+//! the second run continues, repeats nothing, and loses no credential. Checked
+//! against the simulator's `/__sim/state`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use oqs_sim::RunningSim;
+use serde_json::Value;
+mod common;
+
+use common::{events, find_account, job, sim, state};
+use oqsbot::job::store::CredentialStore;
+
+const SCENARIO: &str = "needs-reset";
+
+/// `oqsbot run JOB` as a field engineer starts it, with the secrets in the environment.
+fn start_bot(job: &Path, sim: &RunningSim) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_oqsbot"))
+        .arg("run")
+        .arg(job)
+        .env("T_CERT", "1357")
+        .env("T_SECRET", &sim.scenario().master.secret_number)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("oqsbot starts")
+}
+
+fn journal_has(out: &Path, action: &str, phase: &str) -> bool {
+    let needle = format!("\"action\":\"{action}\",\"phase\":\"{phase}\"");
+    std::fs::read_to_string(out.join("journal.jsonl")).is_ok_and(|j| j.contains(&needle))
+}
+
+/// PDFs the browser has finished saving (Chromium renames a download once it is complete).
+fn downloaded_pdfs(out: &Path) -> usize {
+    std::fs::read_dir(out.join("downloads"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten().flatten())
+        .filter(|f| f.path().extension().is_some_and(|e| e == "pdf"))
+        .count()
+}
+
+/// Kills the bot with SIGKILL as soon as `ready` holds; fails if it ends first.
+async fn kill_when(bot: &mut Child, mut ready: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    loop {
+        tick.tick().await;
+        if ready().await {
+            bot.kill().expect("SIGKILL");
+            bot.wait().expect("reaped");
+            return;
+        }
+        if let Some(status) = bot.try_wait().expect("status") {
+            let mut err = String::new();
+            if let Some(mut e) = bot.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            panic!("the bot ended ({status}) before the kill point: {err}");
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the kill point never came"
+        );
+    }
+}
+
+/// Runs the bot to its end and returns its exit code.
+async fn run_to_end(job: &Path, sim: &RunningSim) -> i32 {
+    let bot = start_bot(job, sim);
+    let output = tokio::task::spawn_blocking(move || bot.wait_with_output())
+        .await
+        .expect("joined")
+        .expect("waited");
+    if !output.status.success() {
+        eprintln!("{}", String::from_utf8_lossy(&output.stderr));
+    }
+    output.status.code().unwrap_or(-1)
+}
+
+/// Processes still running with this run's browser profile on their command line.
+fn browsers_of(out: &Path) -> usize {
+    let profile = std::fs::canonicalize(out)
+        .unwrap_or_else(|_| out.to_path_buf())
+        .join("browser-profile");
+    let needle = format!("--user-data-dir={}", profile.display());
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .filter(|c| c.split(|b| *b == 0).any(|a| a == needle.as_bytes()))
+        .count()
+}
+
+/// The end state every crash must reach: done once, each password stored and current.
+async fn assert_finished_once(sim: &RunningSim, out: &Path, what: &str) {
+    let s: Value = state(sim).await;
+    assert_eq!(events(&s, "password_reset"), 1, "{what}: one reset");
+    assert_eq!(events(&s, "upload_received"), 1, "{what}: one upload");
+    let admin_registrations = s["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "account_registered" && e["user_id"] == "OnsKANRI")
+        .count();
+    assert_eq!(admin_registrations, 1, "{what}: OnsKANRI registered once");
+    let store = CredentialStore::open(out).expect("store");
+    for id in [
+        sim.scenario().master.user_id.as_str(),
+        "OnsKANRI",
+        "FOFACE01",
+        "R0RENK01",
+    ] {
+        let (pw, _) = store
+            .password(id)
+            .unwrap_or_else(|| panic!("{what}: {id}'s password is in the store"));
+        let account = find_account(&s, id).unwrap_or_else(|| panic!("{what}: {id} exists"));
+        assert_eq!(
+            account["password"],
+            pw.expose(),
+            "{what}: {id}'s stored password is current"
+        );
+        assert_eq!(account["locked"], false, "{what}: {id} is not locked");
+    }
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report"))
+            .expect("json");
+    assert_eq!(report["exit_code"], 0, "{what}");
+    assert_eq!(report["institution_code_read"], sim.scenario().institution.code);
+    assert_eq!(browsers_of(out), 0, "{what}: no browser is left running");
+}
+
+/// Starts the job, kills it where `ready` says, runs it again to the end, and checks the end state.
+async fn crash_and_rerun(what: &str, ready: impl AsyncFnMut(&Path, &RunningSim) -> bool) {
+    let sim = sim(SCENARIO).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let job_file: PathBuf = job(dir.path(), &sim, false);
+    let out = dir.path().join("out");
+    let mut ready = ready;
+    let mut bot = start_bot(&job_file, &sim);
+    kill_when(&mut bot, async || ready(&out, &sim).await).await;
+    assert_eq!(
+        run_to_end(&job_file, &sim).await,
+        0,
+        "{what}: the second run ends 完了"
+    );
+    assert_finished_once(&sim, &out, what).await;
+}
+
+#[tokio::test]
+async fn killed_after_the_reset() {
+    crash_and_rerun("after the reset", async |out, _| {
+        journal_has(out, "reset:H2713107", "done")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn killed_when_the_reset_pdf_is_saved() {
+    // Between the download and the credential store, or just after: either way
+    // the PDF is on disk, and the next run must not reset again.
+    crash_and_rerun("reset PDF saved", async |out, _| {
+        journal_has(out, "reset:H2713107", "intent") && downloaded_pdfs(out) >= 1
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn killed_after_the_registration() {
+    crash_and_rerun("after the registration", async |out, _| {
+        journal_has(out, "register:OnsKANRI", "done")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn killed_when_the_portal_has_the_upload() {
+    // The portal took the file; the run may not have its 受付番号 yet.
+    crash_and_rerun("upload received", async |_, sim| {
+        events(&state(sim).await, "upload_received") >= 1
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn killed_after_the_upload() {
+    crash_and_rerun("after the upload", async |out, _| {
+        journal_has(out, "upload:accounts.csv", "done")
+    })
+    .await;
+}
