@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 use crate::browser::{Browser, BrowserKind, BrowserOptions};
 use crate::commands::{CommandError, Verdict};
 use crate::flow::{Engine, FlowLibrary, Var};
+use crate::job::secrets::{SecretRef, SecretSource};
 use crate::job::{JobFile, secret_from_env};
+use crate::secret::Secret;
 use crate::secret::{MASK, Redactor};
 
 pub struct FlowCommand {
@@ -54,58 +56,65 @@ fn job_vars(job: &JobFile, engine: &mut Engine, login_as: Option<&str>) -> Resul
         .with_timezone(&chrono_tz::Asia::Tokyo)
         .date_naive();
     engine.set("start_date", &today.format("%Y/%m/%d").to_string());
+    let source = SecretSource::from_terminal();
+    let input = |e: String| CommandError::Input(e);
     if let Some(c) = &job.certificate {
         engine.set("request_id", &c.request_id);
         engine.set("reference_id", &c.reference_id);
-        if let Ok(s) = secret_from_env(&c.password_env, "[certificate] password_env") {
+        if let Some(s) = source
+            .resolve(
+                &job.cert_password_ref(),
+                "[certificate] password",
+                "証明書パスワード",
+            )
+            .map_err(input)?
+        {
             engine.set_secret("cert_password", s);
         }
     }
-    if let Some(var) = &job.master.secret_number_env
-        && let Ok(s) = secret_from_env(var, "[master] secret_number_env")
-    {
-        engine.set_secret("secret_number", s);
+    let needs_secret_number = login_as == Some("reset");
+    let secret_number = job.secret_number_ref();
+    if secret_number.is_given() || needs_secret_number {
+        if let Some(s) = source
+            .resolve(&secret_number, "[master] secret_number", "秘密の番号")
+            .map_err(input)?
+        {
+            engine.set_secret("secret_number", s);
+        }
     }
-    let input = |e: String| CommandError::Input(e);
-    match login_as {
-        None => {}
-        Some("admin") => {
-            engine.set("user_id", &job.admin.user_id);
-            let var = job
-                .admin
-                .password_env
-                .as_deref()
-                .ok_or_else(|| input("[admin] password_env is not set".into()))?;
-            engine.set_secret(
-                "password",
-                secret_from_env(var, "[admin] password_env").map_err(input)?,
-            );
-        }
-        Some("master") => {
-            engine.set("user_id", &job.master.user_id);
-            let var = job
-                .master
-                .password_env
-                .as_deref()
-                .ok_or_else(|| input("[master] password_env is not set".into()))?;
-            engine.set_secret(
-                "password",
-                secret_from_env(var, "[master] password_env").map_err(input)?,
-            );
-        }
-        Some("reset") => {
-            engine.set("user_id", &job.reset_user_id());
-            let var = job
-                .master
-                .secret_number_env
-                .as_deref()
-                .ok_or_else(|| input("[master] secret_number_env is not set".into()))?;
-            engine.set_secret(
-                "password",
-                secret_from_env(var, "[master] secret_number_env").map_err(input)?,
-            );
-        }
+    let login =
+        |user_id: &str, r: SecretRef, key: &str, what: &str| -> Result<(String, Secret), CommandError> {
+            let s = source
+                .resolve(&r, key, what)
+                .map_err(input)?
+                .ok_or_else(|| input(format!("{key}: give {key}_env or {key}_file in the job")))?;
+            Ok((user_id.to_string(), s))
+        };
+    let credentials = match login_as {
+        None => None,
+        Some("admin") => Some(login(
+            &job.admin.user_id,
+            job.admin_password_ref(),
+            "[admin] password",
+            "管理アカウントのパスワード",
+        )?),
+        Some("master") => Some(login(
+            &job.master.user_id,
+            job.master_password_ref(),
+            "[master] password",
+            "マスタアカウントのパスワード",
+        )?),
+        Some("reset") => Some(login(
+            &job.reset_user_id(),
+            secret_number,
+            "[master] secret_number",
+            "秘密の番号",
+        )?),
         Some(other) => return Err(input(format!("--as {other:?}: use admin, master or reset"))),
+    };
+    if let Some((user_id, password)) = credentials {
+        engine.set("user_id", &user_id);
+        engine.set_secret("password", password);
     }
     Ok(())
 }

@@ -238,3 +238,42 @@ fn cert_check_with_password_from_env() {
     );
     assert_eq!(bad_code.status.code(), Some(2));
 }
+
+#[cfg(unix)]
+#[test]
+fn run_refuses_a_secret_file_others_can_read_before_any_browser() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("dir");
+    let secret = dir.path().join("cert-password");
+    std::fs::write(&secret, "1357\n").expect("write");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let job = dir.path().join("job.toml");
+    // The sites are never reached: the run stops while it checks its input.
+    std::fs::write(
+        &job,
+        "[institution]\ncode = \"2713107890\"\nname = \"なにわ整形外科医院\"\n\
+         [sites]\ncert_url = \"http://127.0.0.1:9/cert/\"\noqs_url = \"http://127.0.0.1:9/oqs/\"\n\
+         [certificate]\nrequest_id = \"1\"\nreference_id = \"2\"\npassword_file = \"cert-password\"\n\
+         [master]\nuser_id = \"H2713107\"\nsecret_number_env = \"OQSBOT_TEST_UNSET_SECRET\"\n\
+         [output]\ndir = \"out\"\n",
+    )
+    .expect("job");
+    let out = oqsbot(&["run", job.to_str().expect("utf-8 path")], &[], None);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("chmod 600"), "{err}");
+    assert!(
+        err.contains("OQSBOT_TEST_UNSET_SECRET"),
+        "every problem at once: {err}"
+    );
+    assert!(!err.contains("1357"), "the secret is never shown: {err}");
+    assert!(
+        !dir.path().join("out/browser-profile").exists(),
+        "no browser was started"
+    );
+}

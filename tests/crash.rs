@@ -23,6 +23,7 @@ fn start_bot(job: &Path, sim: &RunningSim) -> Child {
         .env("T_CERT", "1357")
         .env("T_SECRET", &sim.scenario().master.secret_number)
         .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -25,7 +25,7 @@ fn options(job: &JobFile, sim: &RunningSim, admin: Option<&str>) -> RunOptions {
         // The carried-over scenario's face and 連携 accounts use the manual's default.
         given.insert("T_ACCOUNTS".to_string(), Secret::new("OnsAdmin@00369"));
     }
-    o.secrets = SecretSource { given };
+    o.secrets = SecretSource::with_given(given);
     o
 }
 
@@ -132,6 +132,9 @@ async fn other_branches() {
         let sim = sim(scenario).await;
         let dir = tempfile::tempdir().expect("dir");
         let path = job(dir.path(), &sim, false);
+        if scenario == "pharmacy" {
+            secrets_in_files(&path, &sim);
+        }
         let (result, job) = run_job(&path, &sim, None).await;
         result.unwrap_or_else(|e| panic!("{scenario}: {e}"));
         let s = state(&sim).await;
@@ -160,6 +163,29 @@ async fn other_branches() {
         );
         assert_eq!(report(&job)["exit_code"], 0, "{scenario}");
     }
+}
+
+/// The certificate password and the 秘密の番号 from owner-only files instead of the environment.
+fn secrets_in_files(job: &Path, sim: &RunningSim) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = job.parent().expect("job folder");
+    for (name, value) in [
+        ("cert-password", "1357".to_string()),
+        ("secret-number", sim.scenario().master.secret_number.clone()),
+    ] {
+        let p = dir.join(name);
+        std::fs::write(&p, format!("{value}\n")).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    let text = std::fs::read_to_string(job).expect("job");
+    let changed = text
+        .replace("password_env = \"T_CERT\"", "password_file = \"cert-password\"")
+        .replace(
+            "secret_number_env = \"T_SECRET\"",
+            "secret_number_file = \"secret-number\"",
+        );
+    assert_ne!(text, changed);
+    std::fs::write(job, changed).expect("job");
 }
 
 #[tokio::test]

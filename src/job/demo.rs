@@ -70,5 +70,5 @@ pub fn demo_secrets() -> SecretSource {
     let mut given = HashMap::new();
     given.insert("OQS_CERT_PASSWORD".to_string(), Secret::new("1357"));
     given.insert("OQS_SECRET_NUMBER".to_string(), Secret::new("1357"));
-    SecretSource { given }
+    SecretSource::with_given(given)
 }

@@ -1,10 +1,11 @@
-//! The provisioning job file: what a run needs to know, with secrets named by
-//! environment variable, never written in the file.
+//! The provisioning job file: what a run needs to know. Secrets are named by
+//! environment variable or by an owner-only file, never written in the job.
 
 pub mod demo;
 pub mod journal;
 pub mod report;
 pub mod run;
+pub mod secrets;
 pub mod store;
 
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use serde::Deserialize;
 
 use crate::portal::{InstitutionCode, Kind};
 use crate::secret::Secret;
+use secrets::SecretRef;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -50,7 +52,11 @@ pub struct Certificate {
     pub request_id: String,
     pub reference_id: String,
     /// The environment variable holding the 4-digit 証明書パスワード.
-    pub password_env: String,
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// Or a file only its owner can read, holding it.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
     /// Where the .p12 is backed up (the manual: NTT東オン資端末_電子証明書).
     #[serde(default)]
     pub backup_dir: Option<PathBuf>,
@@ -66,9 +72,13 @@ pub struct Master {
     /// The environment variable holding the 4-digit 秘密の番号.
     #[serde(default)]
     pub secret_number_env: Option<String>,
+    #[serde(default)]
+    pub secret_number_file: Option<PathBuf>,
     /// The environment variable holding the password the master gets; generated when unset.
     #[serde(default)]
     pub password_env: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -83,6 +93,8 @@ pub struct Admin {
     /// The environment variable holding the admin's password (OnsAdmin@00369 in the manual).
     #[serde(default)]
     pub password_env: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
 }
 
 fn default_admin_id() -> String {
@@ -102,6 +114,7 @@ impl Default for Admin {
             name: default_admin_name(),
             kana: default_admin_kana(),
             password_env: None,
+            password_file: None,
         }
     }
 }
@@ -113,6 +126,8 @@ pub struct Accounts {
     /// generated to the policy (13 characters or more) when unset.
     #[serde(default)]
     pub password_env: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
     /// 利用開始年月日 for the bulk CSV, YYYY/MM/DD; today (Japan time) when unset.
     #[serde(default)]
     pub start: Option<String>,
@@ -165,8 +180,19 @@ impl JobFile {
         // Relative paths in the job are relative to the job file.
         let base = path.parent().unwrap_or(Path::new("."));
         job.output.dir = base.join(&job.output.dir);
-        if let Some(pdf) = &job.master.pdf {
-            job.master.pdf = Some(base.join(pdf));
+        for path in [
+            &mut job.master.pdf,
+            &mut job.master.secret_number_file,
+            &mut job.master.password_file,
+            &mut job.admin.password_file,
+            &mut job.accounts.password_file,
+        ]
+        .into_iter()
+        .chain(job.certificate.as_mut().map(|c| &mut c.password_file))
+        {
+            if let Some(p) = path.as_mut() {
+                *p = base.join(&*p);
+            }
         }
         let problems = job.problems();
         if !problems.is_empty() {
@@ -248,6 +274,35 @@ impl JobFile {
         InstitutionCode::parse(&self.institution.code)
             .map(|c| c.kind())
             .unwrap_or(Kind::Medical)
+    }
+
+    /// The 4-digit 証明書パスワード.
+    pub fn cert_password_ref(&self) -> SecretRef {
+        self.certificate
+            .as_ref()
+            .map(|c| SecretRef::new(&c.password_env, &c.password_file))
+            .unwrap_or_default()
+    }
+
+    pub fn secret_number_ref(&self) -> SecretRef {
+        SecretRef::new(&self.master.secret_number_env, &self.master.secret_number_file)
+    }
+
+    pub fn master_password_ref(&self) -> SecretRef {
+        SecretRef::new(&self.master.password_env, &self.master.password_file)
+    }
+
+    pub fn admin_password_ref(&self) -> SecretRef {
+        SecretRef::new(&self.admin.password_env, &self.admin.password_file)
+    }
+
+    pub fn accounts_password_ref(&self) -> SecretRef {
+        SecretRef::new(&self.accounts.password_env, &self.accounts.password_file)
+    }
+
+    /// Whether the job gives the face and 連携 accounts' password (else it is generated).
+    pub fn accounts_password_given(&self) -> bool {
+        self.accounts.password_env.is_some() || self.accounts.password_file.is_some()
     }
 
     pub fn reset_user_id(&self) -> String {

@@ -3,7 +3,6 @@
 //! portal hands out is in the credential store before the next step; every
 //! irreversible step is journaled before and after, so a second run continues.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -12,6 +11,8 @@ use chrono::{DateTime, Utc};
 use super::JobFile;
 use super::journal::{Journal, JournalError, Progress};
 use super::report::{Report, ReportStep};
+use super::secrets::SecretRef;
+pub use super::secrets::SecretSource;
 use super::store::{CredentialStore, Origin, StoreError};
 use crate::browser::{Browser, BrowserOptions};
 use crate::bulk_csv::{self, Layout, TerminalKind};
@@ -64,21 +65,6 @@ impl RunError {
     }
 }
 
-/// Where the run's secrets come from: the environment, or values given by a caller (the demo).
-#[derive(Default, Clone)]
-pub struct SecretSource {
-    pub given: HashMap<String, Secret>,
-}
-
-impl SecretSource {
-    fn get(&self, var: &str) -> Option<Secret> {
-        self.given
-            .get(var)
-            .cloned()
-            .or_else(|| std::env::var(var).ok().filter(|v| !v.is_empty()).map(Secret::new))
-    }
-}
-
 pub struct RunOptions {
     pub flows_dir: Option<PathBuf>,
     pub browser: BrowserOptions,
@@ -90,7 +76,7 @@ impl RunOptions {
         Self {
             flows_dir: None,
             browser: BrowserOptions::new(job.output.dir.join("downloads")),
-            secrets: SecretSource::default(),
+            secrets: SecretSource::from_terminal(),
         }
     }
 }
@@ -197,28 +183,6 @@ fn check_pdf(job: &JobFile, creds: &Credentials, user_id: &str, source: &str) ->
 /// Everything checked before a browser starts; every problem reported at once.
 fn prepare(job: &JobFile, options: &RunOptions, store: &mut CredentialStore) -> Result<Prepared, RunError> {
     let mut problems = job.problems();
-    let mut need = |var: &Option<String>, what: &str| -> Option<Secret> {
-        let v = var.as_deref()?;
-        match options.secrets.get(v) {
-            Some(s) => Some(s),
-            None => {
-                problems.push(format!(
-                    "{what}: the environment variable {v} is not set; export it before the run"
-                ));
-                None
-            }
-        }
-    };
-    let cert_password = job
-        .certificate
-        .as_ref()
-        .and_then(|c| need(&Some(c.password_env.clone()), "[certificate] password_env"));
-    let secret_number = need(&job.master.secret_number_env, "[master] secret_number_env");
-    if let Some(p) = &cert_password
-        && !(p.expose().len() == 4 && p.expose().bytes().all(|b| b.is_ascii_digit()))
-    {
-        problems.push("[certificate] the certificate password must be 4 half-width digits".into());
-    }
     let mut master_pdf = None;
     if let Some(path) = &job.master.pdf {
         match std::fs::read(path) {
@@ -232,20 +196,83 @@ fn prepare(job: &JobFile, options: &RunOptions, store: &mut CredentialStore) -> 
             },
         }
     }
+    let source = &options.secrets;
+    let mut resolve = |r: SecretRef, key: &str, what: &str| match source.resolve(&r, key, what) {
+        Ok(s) => s,
+        Err(e) => {
+            problems.push(e);
+            None
+        }
+    };
+    let cert_password = match &job.certificate {
+        None => None,
+        Some(_) => resolve(
+            job.cert_password_ref(),
+            "[certificate] password",
+            "証明書パスワード (4桁)",
+        ),
+    };
+    let cert_missing = job.certificate.is_some() && cert_password.is_none();
+    let secret_number_ref = job.secret_number_ref();
+    // The 秘密の番号 is asked for only when the reset may need it.
+    let pdf_has_password = master_pdf.as_ref().is_some_and(|c| c.password.is_some());
+    let secret_number = if secret_number_ref.is_given() || !pdf_has_password {
+        resolve(secret_number_ref, "[master] secret_number", "秘密の番号 (4桁)")
+    } else {
+        None
+    };
+    let targets = [
+        (
+            "target:master",
+            job.master_password_ref(),
+            "[master] password",
+            "マスタアカウントの新しいパスワード",
+        ),
+        (
+            "target:admin",
+            job.admin_password_ref(),
+            "[admin] password",
+            "管理アカウントのパスワード",
+        ),
+        (
+            "target:accounts",
+            job.accounts_password_ref(),
+            "[accounts] password",
+            "顔認証・連携アカウントのパスワード",
+        ),
+    ];
+    // A target password the job does not give is generated, never asked for.
+    let given_targets: Vec<Option<Secret>> = targets
+        .iter()
+        .map(|(_, r, key, what)| {
+            if r.is_given() {
+                resolve(r.clone(), key, what)
+            } else {
+                None
+            }
+        })
+        .collect();
+    if cert_missing && !problems.iter().any(|p| p.starts_with("[certificate]")) {
+        problems
+            .push("[certificate] give password_env or password_file for the 4-digit 証明書パスワード".into());
+    }
+    if let Some(p) = &cert_password
+        && !(p.expose().len() == 4 && p.expose().bytes().all(|b| b.is_ascii_digit()))
+    {
+        problems.push("[certificate] the certificate password must be 4 half-width digits".into());
+    }
     if master_pdf.as_ref().is_none_or(|c| c.password.is_none())
         && secret_number.is_none()
-        && job.master.secret_number_env.is_none()
+        && !problems.iter().any(|p| p.starts_with("[master] secret_number"))
     {
-        problems.push("[master] the master's PDF has no initial password, so the reset needs the 秘密の番号: set secret_number_env".into());
+        problems.push("[master] the master's PDF has no initial password, so the reset needs the 秘密の番号: give secret_number_env or secret_number_file".into());
     }
     // Target passwords: from the job, or generated once and kept in the store.
-    for (key, var) in [
-        ("target:master", &job.master.password_env),
-        ("target:admin", &job.admin.password_env),
-        ("target:accounts", &job.accounts.password_env),
-    ] {
-        let secret = match var {
-            Some(v) => options.secrets.get(v),
+    for ((key, r, _, _), given) in targets.iter().zip(given_targets) {
+        let key = *key;
+        let secret = match given {
+            Some(s) => Some(s),
+            None if r.is_given() => None,
             None => match store.secret(key) {
                 Some(s) => Some(s),
                 None => {
@@ -258,10 +285,8 @@ fn prepare(job: &JobFile, options: &RunOptions, store: &mut CredentialStore) -> 
             },
         };
         match secret {
-            None => problems.push(format!(
-                "{key}: the environment variable {} is not set",
-                var.as_deref().unwrap_or("?")
-            )),
+            // Already reported when it was resolved.
+            None => {}
             Some(s) => {
                 for v in PasswordPolicy::check(s.expose(), &[]) {
                     problems.push(format!("{key}: the portal will refuse this password: {v}"));
@@ -637,7 +662,7 @@ impl Runner<'_> {
             // 1-①: reset with the reset account and the 秘密の番号.
             let Some(secret_number) = p.secret_number.clone() else {
                 return Err(RunError::NeedsPerson(
-                    "the master cannot log in and no 秘密の番号 is given: set [master] secret_number_env"
+                    "the master cannot log in and no 秘密の番号 is given: give [master] secret_number_env or secret_number_file"
                         .into(),
                 ));
             };
@@ -992,14 +1017,13 @@ impl Runner<'_> {
         // The bulk file's password is theirs only if the job gave it or this job uploaded it.
         let uploaded = matches!(self.journal.progress(UPLOAD), Progress::Done { .. });
         for id in &p.bulk_ids {
-            let known =
-                self.job.accounts.password_env.is_some() || (uploaded && !bulk.duplicates.contains(id));
+            let known = self.job.accounts_password_given() || (uploaded && !bulk.duplicates.contains(id));
             let mut candidates: Vec<Secret> = self.store.password(id).map(|(pw, _)| pw).into_iter().collect();
             if known {
                 candidates.push(accounts_pw.clone());
             }
             if candidates.is_empty() {
-                self.note(&format!("{id} のログイン確認"), "パスワードが不明のため省略しました (この実行より前に登録されたアカウント)。[accounts] password_env で指定できます");
+                self.note(&format!("{id} のログイン確認"), "パスワードが不明のため省略しました (この実行より前に登録されたアカウント)。[accounts] password_env または password_file で指定できます");
                 continue;
             }
             let replacement = Secret::new(
@@ -1007,7 +1031,7 @@ impl Runner<'_> {
                     .map_err(|e| RunError::Input(e.to_string()))?,
             );
             self.engine.redactor().register(&replacement);
-            let kept = if self.job.accounts.password_env.is_some() {
+            let kept = if self.job.accounts_password_given() {
                 Origin::Job
             } else {
                 Origin::Generated
