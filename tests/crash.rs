@@ -197,3 +197,35 @@ async fn killed_after_the_upload() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn interrupted_with_ctrl_c() {
+    let sim = sim(SCENARIO).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let job_file = job(dir.path(), &sim, false);
+    let out = dir.path().join("out");
+    let mut bot = start_bot(&job_file, &sim);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    while !journal_has(&out, "register:OnsKANRI", "done") {
+        tick.tick().await;
+        assert!(bot.try_wait().expect("status").is_none(), "the bot ended early");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the registration never came"
+        );
+    }
+    let pid = i32::try_from(bot.id()).expect("pid");
+    // SAFETY: kill(2) on the child we started and have not reaped.
+    unsafe {
+        libc::kill(pid, libc::SIGINT);
+    }
+    let status = tokio::task::spawn_blocking(move || bot.wait())
+        .await
+        .expect("joined")
+        .expect("waited");
+    assert_eq!(status.code(), Some(130), "Ctrl-C ends with 130");
+    assert_eq!(browsers_of(&out), 0, "Ctrl-C leaves no browser running");
+    assert_eq!(run_to_end(&job_file, &sim).await, 0, "the second run ends 完了");
+    assert_finished_once(&sim, &out, "Ctrl-C").await;
+}

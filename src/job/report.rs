@@ -256,7 +256,11 @@ table{{border-collapse:collapse;width:100%}} th,td{{border:1px solid #c9d3e0;pad
         outcome = if ok {
             "すべての Web 作業が完了しました。".to_string()
         } else {
-            format!("作業を中断しました: {}", esc(&r.outcome))
+            format!(
+                "作業を中断しました ({}): {}",
+                stop_reason_ja(r.exit_code),
+                esc(&r.outcome)
+            )
         },
         code_read = esc(r.institution_code_read.as_deref().unwrap_or("(未確認)")),
         store = esc(&r.credential_store),
@@ -271,4 +275,15 @@ pub fn write_report(r: &Report, dir: &Path, redactor: &Redactor) -> std::io::Res
     std::fs::write(dir.join("report.json"), redactor.redact(&json))?;
     std::fs::write(dir.join("report.html"), redactor.redact(&html(r)))?;
     Ok(())
+}
+
+/// What an exit code asks of the technician, in the report's language.
+fn stop_reason_ja(exit_code: u8) -> &'static str {
+    match exit_code {
+        2 => "入力の誤り。ジョブファイル・パスワード・PDF を直して、もう一度実行してください",
+        3 => "ポータルが受け付けませんでした。下の内容を確認してください",
+        4 => "ポータルの応答を待ちきれませんでした。しばらくしてからもう一度実行してください",
+        5 => "担当者の対応が必要です。下の内容のとおり対応してください",
+        _ => "ブラウザまたは出力フォルダの問題。もう一度実行すると続きから再開します",
+    }
 }

@@ -1,0 +1,236 @@
+//! The whole job, `oqsbot run`, on simulators with no added delays: the
+//! needs-reset clinic (certificate, reset, registration, upload, verification).
+//!
+//! - the median wall time of one job, and the CPU time the bot itself spent;
+//! - 1, 2 and 4 jobs at once, each for a different institution on its own
+//!   simulator: the time until all are done, the throughput, and the peak
+//!   memory of everything involved (this process, the drivers and every
+//!   browser process), as the sum of proportional set sizes (PSS), so pages
+//!   the browsers share are counted once.
+//!
+//! `OQS_BENCH_RUNS` sets the rounds per measurement (default 5 alone, 3 at once).
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use oqs_sim::{RunningSim, Scenario, SimConfig};
+use oqsbot::job::demo::{demo_secrets, write_demo_job};
+use oqsbot::job::run::{RunOptions, run};
+use oqsbot::portal::institution::check_digit;
+
+/// The needs-reset scenario, moved to the `n`th institution: its own code and master.
+fn institution(n: usize) -> Scenario {
+    let mut s = Scenario::load("needs-reset").expect("scenario");
+    let old = s.institution.code.clone();
+    let first_nine = format!("27131{:02}89", 7 + n);
+    let digits: Vec<u8> = first_nine.bytes().map(|b| b - b'0').collect();
+    let nine: [u8; 9] = digits.try_into().expect("nine digits");
+    let code = format!("{first_nine}{}", check_digit(&nine));
+    s.master.user_id = format!("H{}", &code[..7]);
+    for c in s.certificates.iter_mut().filter(|c| c.institution_code == old) {
+        c.institution_code = code.clone();
+    }
+    s.institution.code = code;
+    s.name = format!("needs-reset-{n}");
+    s
+}
+
+async fn simulator(n: usize) -> RunningSim {
+    let no_delays = SimConfig::from_toml("[delays]\nqueued_secs = 0\nprocessing_secs = 0\n").expect("config");
+    oqs_sim::start(institution(n), no_delays, 0)
+        .await
+        .expect("simulator")
+}
+
+/// One job, start to end; its wall time.
+async fn one_job(n: usize, dir: &Path) -> Duration {
+    let sim = simulator(n).await;
+    let job = write_demo_job(&dir.join(format!("job-{n}")), &sim).expect("job");
+    let mut options = RunOptions::new(&job);
+    options.secrets = demo_secrets();
+    let started = Instant::now();
+    let (result, _) = run(&job, &options).await;
+    let elapsed = started.elapsed();
+    result.unwrap_or_else(|e| panic!("job {n}: {e}"));
+    elapsed
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// CPU time (user + system) this process has used, from /proc/self/stat.
+fn own_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i).and_then(|f| f.parse::<u64>().ok()))
+        .sum();
+    // SAFETY: sysconf has no preconditions.
+    let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_millis(ticks * 1000 / per_sec)
+}
+
+/// This process and every process it started, and the browsers run on `dir`'s profiles.
+fn our_processes(dir: &Path) -> Vec<u32> {
+    let me = std::process::id();
+    let needle = dir.display().to_string();
+    let mut parent: HashMap<u32, u32> = HashMap::new();
+    let mut ours: HashSet<u32> = HashSet::from([me]);
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if let Ok(stat) = std::fs::read_to_string(entry.path().join("stat"))
+            && let Some(ppid) = stat
+                .rsplit_once(')')
+                .and_then(|(_, r)| r.split_whitespace().nth(1))
+                .and_then(|p| p.parse().ok())
+        {
+            parent.insert(pid, ppid);
+        }
+        if std::fs::read(entry.path().join("cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
+        {
+            ours.insert(pid);
+        }
+    }
+    for &pid in parent.keys() {
+        let mut p = pid;
+        for _ in 0..64 {
+            if ours.contains(&p) {
+                ours.insert(pid);
+                break;
+            }
+            match parent.get(&p) {
+                Some(&pp) if pp != 0 && pp != p => p = pp,
+                _ => break,
+            }
+        }
+    }
+    ours.into_iter().collect()
+}
+
+/// The summed PSS of the processes, in KiB.
+fn pss_kib(pids: &[u32]) -> u64 {
+    pids.iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok())
+        .filter_map(|text| {
+            text.lines()
+                .find(|l| l.starts_with("Pss:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .sum()
+}
+
+/// Samples the memory of everything this benchmark runs until stopped; keeps the peak.
+struct MemoryWatch {
+    stop: Arc<AtomicBool>,
+    peak: Arc<AtomicU64>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl MemoryWatch {
+    fn start(dir: PathBuf) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak = Arc::new(AtomicU64::new(0));
+        let thread = {
+            let (stop, peak) = (stop.clone(), peak.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let now = pss_kib(&our_processes(&dir));
+                    peak.fetch_max(now, Ordering::Relaxed);
+                    // A sampling period, not a wait for a condition: the watch only observes.
+                    std::thread::park_timeout(Duration::from_millis(100));
+                }
+            })
+        };
+        Self { stop, peak, thread }
+    }
+
+    /// The peak, in MiB.
+    fn finish(self) -> f64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.thread().unpark();
+        let _ = self.thread.join();
+        self.peak.load(Ordering::Relaxed) as f64 / 1024.0
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let runs_alone: usize = std::env::var("OQS_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let runs_together = runs_alone.min(3);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut round = 0usize;
+
+    // One job at a time: wall time, and the bot's own CPU time.
+    let mut walls = Vec::new();
+    let mut cpus = Vec::new();
+    for _ in 0..runs_alone {
+        let round_dir = dir.path().join(format!("round-{round}"));
+        round += 1;
+        let cpu = own_cpu();
+        walls.push(one_job(0, &round_dir).await);
+        cpus.push(own_cpu().saturating_sub(cpu));
+    }
+    let wall = median(walls);
+    let cpu = median(cpus);
+    println!(
+        "one job: median {:.2} s wall; oqsbot itself (with the simulator) used {:.2} s of CPU ({:.0}% of the wall time)",
+        wall.as_secs_f64(),
+        cpu.as_secs_f64(),
+        100.0 * cpu.as_secs_f64() / wall.as_secs_f64()
+    );
+
+    println!(
+        "{:>6} {:>14} {:>18} {:>18} {:>16}",
+        "jobs", "all done", "slowest job", "jobs per minute", "peak memory"
+    );
+    for jobs in [1usize, 2, 4] {
+        let mut makespans = Vec::new();
+        let mut slowest = Vec::new();
+        let mut peaks = Vec::new();
+        for _ in 0..runs_together {
+            let round_dir = dir.path().join(format!("round-{round}"));
+            round += 1;
+            std::fs::create_dir_all(&round_dir).expect("round dir");
+            let watch = MemoryWatch::start(round_dir.clone());
+            let started = Instant::now();
+            let tasks: Vec<_> = (0..jobs)
+                .map(|n| {
+                    let d = round_dir.clone();
+                    tokio::spawn(async move { one_job(n, &d).await })
+                })
+                .collect();
+            let mut each = Vec::new();
+            for t in tasks {
+                each.push(t.await.expect("job task"));
+            }
+            makespans.push(started.elapsed());
+            slowest.push(each.into_iter().max().unwrap_or_default());
+            peaks.push(watch.finish());
+        }
+        let makespan = median(makespans);
+        peaks.sort_by(f64::total_cmp);
+        println!(
+            "{:>6} {:>12.2} s {:>16.2} s {:>18.1} {:>12.0} MiB",
+            jobs,
+            makespan.as_secs_f64(),
+            median(slowest).as_secs_f64(),
+            jobs as f64 * 60.0 / makespan.as_secs_f64(),
+            peaks[peaks.len() / 2]
+        );
+    }
+}
