@@ -405,6 +405,7 @@ impl<'b> Runner<'b> {
         kept: Origin,
     ) -> Result<Option<Secret>, RunError> {
         let lockout = 5;
+        let action = format!("password:{user_id}");
         let mut tried = Vec::new();
         for candidate in candidates {
             if tried.contains(&candidate) || self.store.has_failed(user_id, &candidate) {
@@ -420,6 +421,14 @@ impl<'b> Runner<'b> {
             self.engine.set("user_id", user_id);
             self.engine.set_secret("password", candidate.clone());
             self.engine.set_secret("new_password", target.clone());
+            // The portal may ask for a change to the target, which is in the store already.
+            let may_change = candidate != *target;
+            if may_change {
+                self.journal.intend(
+                    &action,
+                    Some("the target password, if the portal asks for a change"),
+                )?;
+            }
             match self.flow("login", what).await {
                 Ok(()) => {
                     let changed = self.engine.text("login_result") == Some("must_change");
@@ -431,13 +440,18 @@ impl<'b> Runner<'b> {
                     let now = if changed { target.clone() } else { candidate };
                     self.store.record_password(user_id, &now, origin)?;
                     if changed {
+                        self.journal.done(&action, Some("changed at first login"))?;
+                    } else if may_change {
                         self.journal
-                            .done(&format!("password:{user_id}"), Some("changed at first login"))?;
+                            .failed(&action, Some("the portal asked for no change"))?;
                     }
                     return Ok(Some(now));
                 }
                 Err(RunError::Refused(m)) if m.contains("refused the login") => {
                     self.store.record_failed_login(user_id, &tried[tried.len() - 1])?;
+                    if may_change {
+                        self.journal.failed(&action, Some("the login was refused"))?;
+                    }
                     // Part of the decision tree, not a fault: say so in the report.
                     if let Some(last) = self.steps.last_mut() {
                         last.result = "ログインできません (ユーザIDまたはパスワードが正しくありません)。このパスワードは再使用しません".into();
@@ -684,7 +698,7 @@ impl Runner<'_> {
             check_pdf(job, &creds, &master, "the reset's PDF")?;
             let pw = Secret::new(creds.password.clone().unwrap_or_default());
             self.engine.redactor().register(&pw);
-            self.store.record_password(&master, &pw, Origin::Portal)?;
+            self.store.record_issued(&master, &pw)?;
             self.journal.done(&action, Some(&path.display().to_string()))?;
             logged_in = self
                 .login(
@@ -715,7 +729,7 @@ impl Runner<'_> {
             check_pdf(job, &creds, &admin_id, "the admin's PDF")?;
             let pw = Secret::new(creds.password.clone().unwrap_or_default());
             self.engine.redactor().register(&pw);
-            self.store.record_password(&admin_id, &pw, Origin::Portal)?;
+            self.store.record_issued(&admin_id, &pw)?;
             self.journal.done(&action, Some(&path.display().to_string()))?;
         } else if !exists {
             let action = format!("register:{admin_id}");
@@ -726,7 +740,7 @@ impl Runner<'_> {
             check_pdf(job, &creds, &admin_id, "the admin's PDF")?;
             let pw = Secret::new(creds.password.clone().unwrap_or_default());
             self.engine.redactor().register(&pw);
-            self.store.record_password(&admin_id, &pw, Origin::Portal)?;
+            self.store.record_issued(&admin_id, &pw)?;
             self.journal.done(&action, Some(&path.display().to_string()))?;
         } else {
             self.note("管理アカウント", "登録済み。再登録しません");
@@ -789,7 +803,7 @@ impl Runner<'_> {
             match found {
                 Some((path, pw)) => {
                     self.engine.redactor().register(&pw);
-                    self.store.record_password(user_id, &pw, Origin::Portal)?;
+                    self.store.record_issued(user_id, &pw)?;
                     self.journal.done(&action, Some(&path.display().to_string()))?;
                     self.note(
                         &format!("{user_id} の中断した手続きの確認"),
@@ -1026,10 +1040,19 @@ impl Runner<'_> {
                 self.note(&format!("{id} のログイン確認"), "パスワードが不明のため省略しました (この実行より前に登録されたアカウント)。[accounts] password_env または password_file で指定できます");
                 continue;
             }
-            let replacement = Secret::new(
-                PasswordPolicy::generate(PasswordPolicy::GENERATED_LEN)
-                    .map_err(|e| RunError::Input(e.to_string()))?,
-            );
+            // Stored before the login that may set it, so a crash cannot lose it.
+            let key = format!("target:{id}");
+            let replacement = match self.store.secret(&key) {
+                Some(s) => s,
+                None => {
+                    let s = Secret::new(
+                        PasswordPolicy::generate(PasswordPolicy::GENERATED_LEN)
+                            .map_err(|e| RunError::Input(e.to_string()))?,
+                    );
+                    self.store.record_secret(&key, &s)?;
+                    s
+                }
+            };
             self.engine.redactor().register(&replacement);
             let kept = if self.job.accounts_password_given() {
                 Origin::Job

@@ -184,6 +184,13 @@ impl CredentialStore {
     }
 
     /// Marks a password that failed to log in, so it is never spent again.
+    /// Records a password the portal issued by a reset or a registration. The
+    /// account starts afresh, so every earlier failed login belongs to its past.
+    pub fn record_issued(&mut self, user_id: &str, password: &Secret) -> Result<(), StoreError> {
+        self.data.failed.remove(user_id);
+        self.record_password(user_id, password, Origin::Portal)
+    }
+
     pub fn record_failed_login(&mut self, user_id: &str, password: &Secret) -> Result<(), StoreError> {
         let list = self.data.failed.entry(user_id.to_string()).or_default();
         if !list.iter().any(|p| p == password.expose()) {
@@ -279,6 +286,23 @@ mod tests {
         let store = CredentialStore::open(dir.path()).expect("reopen");
         assert!(store.has_failed("OnsKANRI", &wrong));
         assert!(!store.has_failed("OnsKANRI", &Secret::new("Other#Pw2026")));
+    }
+
+    #[test]
+    fn a_reset_or_registration_forgets_earlier_failures() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut store = CredentialStore::open(dir.path()).expect("open");
+        let target = Secret::new("Target#Pw20261");
+        store.record_failed_login("H2713107", &target).expect("record");
+        store
+            .record_issued("H2713107", &Secret::new("Issued#Pw2026"))
+            .expect("issued");
+        assert!(
+            !store.has_failed("H2713107", &target),
+            "the target may be set now"
+        );
+        assert_eq!(store.failed_count("H2713107"), 0);
+        assert_eq!(store.password("H2713107").map(|(_, o)| o), Some(Origin::Portal));
     }
 
     #[test]
