@@ -312,8 +312,13 @@ async fn demo(dir: PathBuf, browser: BrowserArgs) -> ExitCode {
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        // Progress is shown by default; RUST_LOG overrides it.
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("oqsbot=info,oqs_sim=warn")),
+        )
         .with_writer(std::io::stderr)
+        .with_target(false)
         .init();
     let cli = Cli::parse();
     let mut out = std::io::stdout().lock();

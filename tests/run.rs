@@ -67,6 +67,14 @@ async fn needs_reset_end_to_end_then_nothing_repeats() {
     assert_eq!(r["windows_steps"].as_array().expect("steps").len(), 9);
     // The credential store holds the passwords the portal now has; nothing else does.
     let store = oqsbot::job::store::CredentialStore::open(&job.output.dir).expect("store");
+    assert_eq!(
+        store
+            .secret("cert_password")
+            .map(|s| s.expose().to_string())
+            .as_deref(),
+        Some("1357"),
+        "step ⑤ needs the certificate password again"
+    );
     for id in ["H2713107", "OnsKANRI", "FOFACE01", "R0RENK01"] {
         let (pw, _) = store.password(id).unwrap_or_else(|| panic!("{id} stored"));
         assert_eq!(account(&s, id).expect("account")["password"], pw.expose(), "{id}");
@@ -343,4 +351,14 @@ async fn duplicate_ids_leave_the_existing_account_alone_and_ask_a_person() {
     assert_eq!(r["exit_code"], 5);
     assert_eq!(r["bulk"]["status"], "登録完了(一部 ID 重複あり)");
     assert_eq!(r["institution_code_read"], "1310200132");
+    let steps = r["windows_steps"].as_array().expect("windows steps");
+    let face_step = steps
+        .iter()
+        .filter_map(|v| v.as_str())
+        .find(|t| t.starts_with("⑩"))
+        .expect("step ⑩");
+    assert!(
+        face_step.contains("不明"),
+        "FOFACE01's password is not claimed to be stored: {face_step}"
+    );
 }

@@ -811,23 +811,21 @@ impl<'b> Engine<'b> {
                     return Ok(Some(format!("{} = {}", w.column, v.trim())));
                 }
                 Some(v) => tracing::info!(
-                    "{} {}: {} ({} s)",
+                    "{} {key}: {} ({} s)",
                     w.key_column,
-                    w.key,
-                    v,
+                    v.trim(),
                     started.elapsed().as_secs()
                 ),
                 None => tracing::info!(
-                    "{} {} not listed yet ({} s)",
+                    "{} {key}: not listed yet ({} s)",
                     w.key_column,
-                    w.key,
                     started.elapsed().as_secs()
                 ),
             }
             if started.elapsed() >= timeout {
                 let last = value.unwrap_or_else(|| "not listed".into());
                 return Err(StepError::Timeout {
-                    what: format!("a final {} for {} (last seen: {last})", w.column, w.key),
+                    what: format!("a final {} for {key} (last seen: {last})", w.column),
                     secs: timeout.as_secs_f64(),
                 });
             }

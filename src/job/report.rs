@@ -144,13 +144,18 @@ fn windows_steps(job: &JobFile, r: &Report) -> Vec<String> {
         .as_ref()
         .map(|c| c.backup.clone())
         .unwrap_or_else(|| "(電子証明書はこの実行でダウンロードしていません)".into());
+    let face_password = if r.accounts.iter().any(|a| a.user_id == "FOFACE01") {
+        format!("パスワードは資格情報ストア {} の FOFACE01", r.credential_store)
+    } else {
+        "パスワードはこの実行では不明です (この実行より前に登録されたアカウント)。わからない場合は管理アカウントでパスワード初期化してください".to_string()
+    };
     vec![
         "③ 旧医療機関等コードの電子証明書を削除: Edge「設定」→「プライバシー、検索、サービス」→「証明書の管理」→「個人」タブで、発行者「Online Billing NW Common Root CA」のうち旧コードの証明書を選び「削除」→「はい」。".to_string(),
         format!("⑤ 新しい電子証明書のインストール: {p12} を右クリック→「PFXのインストール」→ 保存場所「現在のユーザー」→ パスワードは証明書パスワード (4桁。資格情報ストア {} の cert_password) →「このキーをエクスポート可能にする」「すべての拡張プロパティを含める」にチェック →「自動的に証明書ストアを選択する」→「完了」。", r.credential_store),
         format!("⑥ Edge「証明書の管理」→「個人」タブに、発行者 Online Billing NW Common Root CA・発行先 {code} の証明書があることを確認。バックアップフォルダをお客様のUSBメモリ等に保管していただく。"),
         format!("⑧ 資格情報マネージャー →「Windows 資格情報」→「OQS_MEDICAL_INSTITUTION_CODE」→「編集」→ {code} を貼り付けて「保存」。あわせて「OQS_LOGIN_KEY」のユーザー名が {renkei} であることを確認。"),
         "⑨ C:\\Program Files\\OQS\\OQSComApp\\tools の「OQSComAppRestart」を右クリック→「管理者として実行」。その後、オン資端末と顔認証付きカードリーダーを再起動。".to_string(),
-        format!("⑩ C:\\Work\\InitializeFace.bat を実行して「1」→ Enter (無い場合は C:\\ProgramData\\OQS-Auth\\ReaderInfo.ini を削除)。管理コンソール「カードリーダー管理」で削除→保存→再起動→「接続デバイスで初期化」デバイスID FOFACE01 →保存。「アカウント設定」でユーザID FOFACE01、パスワードは資格情報ストア {} の FOFACE01 →「初期設定」。", r.credential_store),
+        format!("⑩ C:\\Work\\InitializeFace.bat を実行して「1」→ Enter (無い場合は C:\\ProgramData\\OQS-Auth\\ReaderInfo.ini を削除)。管理コンソール「カードリーダー管理」で削除→保存→再起動→「接続デバイスで初期化」デバイスID FOFACE01 →保存。「アカウント設定」でユーザID FOFACE01、{face_password} →「初期設定」。"),
         "⑪ 「オンライン資格確認配信アプリケーション管理ツール」→「今すぐダウンロード」→ 通知が出たら再起動。通知が出なくなるまで繰り返す (最大3回)。「配信実績の確認」で Status を確認。".to_string(),
         "⑫ マイナンバーカードでの顔認証と、保険証での資格確認をお客様と試験する。".to_string(),
         format!("補足② 顔認証付きカードリーダーの管理コンソール →「動作環境設定」→「文言設定」→ メッセージを「{}」に変更 →「保存」→「再起動」。", job.institution.name),

@@ -256,10 +256,13 @@ fn prepare(job: &JobFile, options: &RunOptions, store: &mut CredentialStore) -> 
         problems
             .push("[certificate] give password_env or password_file for the 4-digit 証明書パスワード".into());
     }
-    if let Some(p) = &cert_password
-        && !(p.expose().len() == 4 && p.expose().bytes().all(|b| b.is_ascii_digit()))
-    {
-        problems.push("[certificate] the certificate password must be 4 half-width digits".into());
+    if let Some(p) = &cert_password {
+        if !(p.expose().len() == 4 && p.expose().bytes().all(|b| b.is_ascii_digit())) {
+            problems.push("[certificate] the certificate password must be 4 half-width digits".into());
+        } else {
+            // The technician needs it again at step ⑤, installing the .p12 on the terminal.
+            store.record_secret("cert_password", p)?;
+        }
     }
     if master_pdf.as_ref().is_none_or(|c| c.password.is_none())
         && secret_number.is_none()
@@ -360,6 +363,7 @@ impl<'b> Runner<'b> {
     }
 
     async fn flow(&mut self, name: &str, what: &str) -> Result<(), RunError> {
+        tracing::info!("{what} …");
         let started = Instant::now();
         let result = self.engine.run(name).await;
         let millis = started.elapsed().as_millis();
@@ -367,6 +371,7 @@ impl<'b> Runner<'b> {
             Ok(()) => "完了".to_string(),
             Err(e) => format!("失敗: {}", e.message),
         };
+        tracing::info!("{what}: {outcome} ({:.1} s)", millis as f64 / 1000.0);
         self.steps.push(ReportStep {
             at: Utc::now(),
             what: what.to_string(),
