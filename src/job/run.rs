@@ -3,19 +3,25 @@
 //! portal hands out is in the credential store before the next step; every
 //! irreversible step is journaled before and after, so a second run continues.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
+mod bulk;
+mod prepare;
+mod recovery;
+
+use bulk::{BulkOutcome, UPLOAD};
+pub use prepare::today_jst;
+use prepare::{Prepared, check_pdf, prepare};
+
 use super::JobFile;
 use super::journal::{Journal, JournalError, Progress};
 use super::report::{Report, ReportStep};
-use super::secrets::SecretRef;
 pub use super::secrets::SecretSource;
 use super::store::{CredentialStore, Origin, StoreError};
 use crate::browser::{Browser, BrowserOptions};
-use crate::bulk_csv::{self, Layout, TerminalKind};
 use crate::flow::{Engine, FailureKind, FlowError, FlowLibrary, Var};
 use crate::pdf::Credentials;
 use crate::portal::PasswordPolicy;
@@ -81,59 +87,6 @@ impl RunOptions {
     }
 }
 
-/// The journal's name for the bulk upload.
-const UPLOAD: &str = "upload:accounts.csv";
-
-/// What the bulk registration did.
-#[derive(Default)]
-struct BulkOutcome {
-    /// This run or an earlier one uploaded the file, and the portal registered it.
-    uploaded: bool,
-    /// Accounts that existed before the upload: the portal left them as they were.
-    duplicates: Vec<String>,
-}
-
-/// When a 受付番号 (`yyyyMMddHHmmssSSS_<uploader>`, Japan time) was received.
-fn receipt_time(receipt: &str) -> Option<DateTime<Utc>> {
-    let stamp = receipt.split('_').next()?;
-    let naive = chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%d%H%M%S%3f").ok()?;
-    naive
-        .and_local_timezone(chrono_tz::Asia::Tokyo)
-        .single()
-        .map(|t| t.with_timezone(&Utc))
-}
-
-/// The PDFs saved under `downloads` since `since`, oldest first.
-fn issued_pdfs(downloads: &Path, since: DateTime<Utc>) -> Vec<PathBuf> {
-    let mut found: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
-    let folders = std::fs::read_dir(downloads).into_iter().flatten().flatten();
-    for folder in folders {
-        for file in std::fs::read_dir(folder.path()).into_iter().flatten().flatten() {
-            let path = file.path();
-            let is_pdf = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("pdf"));
-            let modified = file.metadata().and_then(|m| m.modified()).ok();
-            if let Some(modified) = modified
-                && is_pdf
-                && DateTime::<Utc>::from(modified) >= since
-            {
-                found.push((modified, path));
-            }
-        }
-    }
-    found.sort();
-    found.into_iter().map(|(_, p)| p).collect()
-}
-
-/// What is known before any browser starts.
-struct Prepared {
-    master_pdf: Option<Credentials>,
-    cert_password: Option<Secret>,
-    secret_number: Option<Secret>,
-    csv: PathBuf,
-    /// The accounts the bulk file registers (the face account, then the 連携 account).
-    bulk_ids: Vec<String>,
-}
-
 struct Runner<'b> {
     job: &'b JobFile,
     engine: Engine<'b>,
@@ -154,201 +107,6 @@ fn pdf_of(engine: &Engine, var: &str) -> Result<(PathBuf, Credentials), RunError
     let creds = crate::pdf::read_credentials(&bytes)
         .map_err(|e| RunError::Refused(format!("{}: {e}", path.display())))?;
     Ok((path.clone(), creds))
-}
-
-/// The checks every PDF gets: 本番環境, the new code, the expected user.
-fn check_pdf(job: &JobFile, creds: &Credentials, user_id: &str, source: &str) -> Result<(), RunError> {
-    if !creds.is_production() {
-        return Err(RunError::Input(format!(
-            "{source} is for {}, not 本番環境: get the production ユーザ設定情報",
-            creds.environment.as_deref().unwrap_or("an unknown environment")
-        )));
-    }
-    if creds.institution_code.as_deref() != Some(job.institution.code.as_str()) {
-        return Err(RunError::Input(format!(
-            "{source} is for 医療機関コード {}, not the new code {}: it is probably the old institution's",
-            creds.institution_code.as_deref().unwrap_or("?"),
-            job.institution.code
-        )));
-    }
-    if creds.user_id.as_deref() != Some(user_id) {
-        return Err(RunError::Input(format!(
-            "{source} is for ユーザID {}, not {user_id}",
-            creds.user_id.as_deref().unwrap_or("?")
-        )));
-    }
-    Ok(())
-}
-
-/// Everything checked before a browser starts; every problem reported at once.
-fn prepare(job: &JobFile, options: &RunOptions, store: &mut CredentialStore) -> Result<Prepared, RunError> {
-    let mut problems = job.problems();
-    let mut master_pdf = None;
-    if let Some(path) = &job.master.pdf {
-        match std::fs::read(path) {
-            Err(e) => problems.push(format!("[master] pdf {}: {e}", path.display())),
-            Ok(bytes) => match crate::pdf::read_credentials(&bytes) {
-                Err(e) => problems.push(format!("[master] pdf {}: {e}", path.display())),
-                Ok(c) => match check_pdf(job, &c, &job.master.user_id, "the master's PDF") {
-                    Err(e) => problems.push(format!("[master] pdf: {e}")),
-                    Ok(()) => master_pdf = Some(c),
-                },
-            },
-        }
-    }
-    let source = &options.secrets;
-    let mut resolve = |r: SecretRef, key: &str, what: &str| match source.resolve(&r, key, what) {
-        Ok(s) => s,
-        Err(e) => {
-            problems.push(e);
-            None
-        }
-    };
-    let cert_password = match &job.certificate {
-        None => None,
-        Some(_) => resolve(
-            job.cert_password_ref(),
-            "[certificate] password",
-            "証明書パスワード (4桁)",
-        ),
-    };
-    let cert_missing = job.certificate.is_some() && cert_password.is_none();
-    let secret_number_ref = job.secret_number_ref();
-    // The 秘密の番号 is asked for only when the reset may need it.
-    let pdf_has_password = master_pdf.as_ref().is_some_and(|c| c.password.is_some());
-    let secret_number = if secret_number_ref.is_given() || !pdf_has_password {
-        resolve(secret_number_ref, "[master] secret_number", "秘密の番号 (4桁)")
-    } else {
-        None
-    };
-    let targets = [
-        (
-            "target:master",
-            job.master_password_ref(),
-            "[master] password",
-            "マスタアカウントの新しいパスワード",
-        ),
-        (
-            "target:admin",
-            job.admin_password_ref(),
-            "[admin] password",
-            "管理アカウントのパスワード",
-        ),
-        (
-            "target:accounts",
-            job.accounts_password_ref(),
-            "[accounts] password",
-            "顔認証・連携アカウントのパスワード",
-        ),
-    ];
-    // A target password the job does not give is generated, never asked for.
-    let given_targets: Vec<Option<Secret>> = targets
-        .iter()
-        .map(|(_, r, key, what)| {
-            if r.is_given() {
-                resolve(r.clone(), key, what)
-            } else {
-                None
-            }
-        })
-        .collect();
-    if cert_missing && !problems.iter().any(|p| p.starts_with("[certificate]")) {
-        problems
-            .push("[certificate] give password_env or password_file for the 4-digit 証明書パスワード".into());
-    }
-    if let Some(p) = &cert_password {
-        if !(p.expose().len() == 4 && p.expose().bytes().all(|b| b.is_ascii_digit())) {
-            problems.push("[certificate] the certificate password must be 4 half-width digits".into());
-        } else {
-            // The technician needs it again at step ⑤, installing the .p12 on the terminal.
-            store.record_secret("cert_password", p)?;
-        }
-    }
-    if master_pdf.as_ref().is_none_or(|c| c.password.is_none())
-        && secret_number.is_none()
-        && !problems.iter().any(|p| p.starts_with("[master] secret_number"))
-    {
-        problems.push("[master] the master's PDF has no initial password, so the reset needs the 秘密の番号: give secret_number_env or secret_number_file".into());
-    }
-    // Target passwords: from the job, or generated once and kept in the store.
-    for ((key, r, _, _), given) in targets.iter().zip(given_targets) {
-        let key = *key;
-        let secret = match given {
-            Some(s) => Some(s),
-            None if r.is_given() => None,
-            None => match store.secret(key) {
-                Some(s) => Some(s),
-                None => {
-                    let generated = PasswordPolicy::generate(PasswordPolicy::GENERATED_LEN)
-                        .map_err(|e| RunError::Input(e.to_string()))?;
-                    let s = Secret::new(generated);
-                    store.record_secret(key, &s)?;
-                    Some(s)
-                }
-            },
-        };
-        match secret {
-            // Already reported when it was resolved.
-            None => {}
-            Some(s) => {
-                for v in PasswordPolicy::check(s.expose(), &[]) {
-                    problems.push(format!("{key}: the portal will refuse this password: {v}"));
-                }
-                store.record_secret(key, &s)?;
-            }
-        }
-    }
-    // The bulk CSV is built now, so a name with no Shift-JIS form stops the run here.
-    let kind = TerminalKind::from(job.kind());
-    let layout = Layout::builtin();
-    let start = match &job.accounts.start {
-        Some(s) => chrono::NaiveDate::parse_from_str(s, "%Y/%m/%d").unwrap_or_else(|_| today_jst()),
-        None => today_jst(),
-    };
-    let csv = job.output.dir.join("accounts.csv");
-    let password = store.secret("target:accounts").unwrap_or_else(|| Secret::new(""));
-    let rows = bulk_csv::default_accounts(layout, kind, password.expose(), start);
-    let bulk_ids: Vec<String> = rows.iter().map(|r| r.user_id.clone()).collect();
-    if !password.expose().is_empty() {
-        match bulk_csv::encode(layout, &rows) {
-            Err(e) => problems.push(format!("bulk CSV: {e}")),
-            Ok(bytes) => {
-                if let Err(e) = write_owner_only(&csv, &bytes) {
-                    problems.push(format!("cannot write {}: {e}", csv.display()));
-                }
-            }
-        }
-    }
-    if !problems.is_empty() {
-        return Err(RunError::Input(format!(
-            "the job cannot run:\n  - {}",
-            problems.join("\n  - ")
-        )));
-    }
-    Ok(Prepared {
-        master_pdf,
-        cert_password,
-        secret_number,
-        csv,
-        bulk_ids,
-    })
-}
-
-/// The CSV holds a password: owner-only, like the credential store.
-fn write_owner_only(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)?.write_all(bytes)
-}
-
-pub fn today_jst() -> chrono::NaiveDate {
-    Utc::now().with_timezone(&chrono_tz::Asia::Tokyo).date_naive()
 }
 
 impl<'b> Runner<'b> {
@@ -777,59 +535,6 @@ impl Runner<'_> {
         Ok(())
     }
 
-    /// A run killed between a reset or a registration and storing its PDF left
-    /// the PDF in the download folder: store it now, so the step is not repeated.
-    fn recover_issued(&mut self) -> Result<(), RunError> {
-        let pending: Vec<(String, DateTime<Utc>)> = self
-            .journal
-            .entries()
-            .iter()
-            .filter(|e| e.action.starts_with("reset:") || e.action.starts_with("register:"))
-            .map(|e| e.action.clone())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .filter_map(|action| match self.journal.progress(&action) {
-                Progress::Unknown { since } => Some((action, since)),
-                _ => None,
-            })
-            .collect();
-        for (action, since) in pending {
-            let Some((_, user_id)) = action.split_once(':') else {
-                continue;
-            };
-            let found = issued_pdfs(&self.downloads, since)
-                .into_iter()
-                .rev()
-                .find_map(|path| {
-                    let creds = crate::pdf::read_credentials(&std::fs::read(&path).ok()?).ok()?;
-                    check_pdf(self.job, &creds, user_id, "PDF").ok()?;
-                    Some((path, Secret::new(creds.password?)))
-                });
-            match found {
-                Some((path, pw)) => {
-                    self.engine.redactor().register(&pw);
-                    self.store.record_issued(user_id, &pw)?;
-                    self.journal.done(&action, Some(&path.display().to_string()))?;
-                    self.note(
-                        &format!("{user_id} の中断した手続きの確認"),
-                        &format!(
-                            "前回の実行が受け取った PDF ({}) のパスワードを保存しました。繰り返しません",
-                            path.display()
-                        ),
-                    );
-                }
-                None => {
-                    self.journal.failed(&action, Some("no PDF was received"))?;
-                    self.note(
-                        &format!("{user_id} の中断した手続きの確認"),
-                        "前回の実行は PDF を受け取る前に止まりました。ポータルの状態を見て続けます",
-                    );
-                }
-            }
-        }
-        Ok(())
-    }
-
     fn listed(&self, user_id: &str) -> bool {
         match self.engine.vars.get("accounts") {
             Some(Var::Table(rows)) => rows
@@ -837,171 +542,6 @@ impl Runner<'_> {
                 .any(|r| r.get("ユーザID").is_some_and(|v| v.trim() == user_id)),
             _ => false,
         }
-    }
-
-    /// Uploads the bulk file unless its accounts exist, and waits for its 登録状況.
-    async fn bulk(&mut self, p: &Prepared) -> Result<BulkOutcome, RunError> {
-        self.flow("list-accounts", "アカウント一覧の確認 (管理アカウント)")
-            .await?;
-        // Accounts listed before this run uploads keep their own passwords: the portal skips them.
-        let mut existing = Vec::new();
-        let receipt = match self.journal.progress(UPLOAD) {
-            Progress::Done {
-                detail: Some(receipt),
-                ..
-            } => receipt,
-            Progress::Unknown { since } => match self.find_upload(since).await? {
-                Some(receipt) => {
-                    self.journal.done(UPLOAD, Some(&receipt))?;
-                    self.note(
-                        "アカウント一括登録",
-                        &format!("前回の実行が中断したアップロードを確認しました (受付番号 {receipt})"),
-                    );
-                    receipt
-                }
-                None => {
-                    self.journal
-                        .failed(UPLOAD, Some("not on アカウント一括登録結果"))?;
-                    self.note(
-                        "アカウント一括登録",
-                        "前回の実行が中断したアップロードはポータルに届いていません",
-                    );
-                    match self.upload_missing(p, &mut existing).await? {
-                        Some(receipt) => receipt,
-                        None => return Ok(BulkOutcome::default()),
-                    }
-                }
-            },
-            _ => match self.upload_missing(p, &mut existing).await? {
-                Some(receipt) => receipt,
-                None => return Ok(BulkOutcome::default()),
-            },
-        };
-        self.engine.set("receipt", &receipt);
-        self.flow("bulk-status", "アカウント一括登録結果の確認").await?;
-        let status = self.engine.text("bulk_status").unwrap_or_default().to_string();
-        let mut bulk = super::report::ReportBulk {
-            receipt: receipt.clone(),
-            status: status.clone(),
-            processed: None,
-            rows: Vec::new(),
-        };
-        if let Some(Var::Table(rows)) = self.engine.vars.get("bulk_row") {
-            bulk.processed = rows.first().and_then(|r| r.get("処理件数").cloned());
-        }
-        let mut duplicates = existing;
-        if let Some(Var::File(path)) = self.engine.vars.get("result_file")
-            && let Ok(bytes) = std::fs::read(path)
-            && let Ok(rows) = bulk_csv::read_result(Layout::builtin(), &bytes)
-        {
-            bulk.rows = rows
-                .iter()
-                .map(|r| format!("{} {}: {} {}", r.user_id, r.name, r.result, r.detail))
-                .collect();
-            for r in &rows {
-                if r.detail.contains("重複") && !duplicates.contains(&r.user_id) {
-                    duplicates.push(r.user_id.clone());
-                }
-            }
-        }
-        self.report.bulk = Some(bulk.clone());
-        let normalized = crate::flow::engine::normalize(&status);
-        if normalized == "登録完了" {
-            self.note("アカウント一括登録結果", &status);
-            return Ok(BulkOutcome {
-                uploaded: true,
-                duplicates: Vec::new(),
-            });
-        }
-        if normalized.starts_with("登録完了(一部") {
-            self.note(
-                "アカウント一括登録結果",
-                &format!(
-                    "{status}: {} は登録済みだったため、以前のパスワードのままです",
-                    duplicates.join("、")
-                ),
-            );
-            return Ok(BulkOutcome {
-                uploaded: true,
-                duplicates,
-            });
-        }
-        // A failed upload may be made again once the cause is fixed.
-        self.journal
-            .failed(UPLOAD, Some(&format!("{receipt} {status}")))?;
-        let what = if normalized.contains("システムエラー") {
-            "the portal failed on its side; run the job again later (nothing was registered)"
-        } else if normalized.contains("入力チェックエラー") {
-            "the portal refused a row, so no row was registered; fix the row named below (the layout is in data/bulk_csv.toml, `--layout` takes a corrected copy) and run the job again"
-        } else {
-            "nothing was registered; look at the result file"
-        };
-        Err(RunError::Refused(format!(
-            "アカウント一括登録 ended in 「{status}」: {what}. {}",
-            bulk.rows.join("; ")
-        )))
-    }
-
-    /// Uploads the bulk file unless all its accounts are listed; `existing` gets those that are.
-    async fn upload_missing(
-        &mut self,
-        p: &Prepared,
-        existing: &mut Vec<String>,
-    ) -> Result<Option<String>, RunError> {
-        if p.bulk_ids.iter().all(|id| self.listed(id)) {
-            self.note(
-                "顔認証アカウント・連携アカウント",
-                "登録済み。一括登録は行いません",
-            );
-            return Ok(None);
-        }
-        existing.extend(p.bulk_ids.iter().filter(|id| self.listed(id)).cloned());
-        self.upload(p).await.map(Some)
-    }
-
-    /// Uploads the bulk file, a minute after the last upload; returns the 受付番号.
-    async fn upload(&mut self, p: &Prepared) -> Result<String, RunError> {
-        if let Some(next) = self.journal.next_upload_allowed(chrono::Duration::seconds(60)) {
-            let wait = (next - Utc::now()).to_std().unwrap_or_default();
-            if !wait.is_zero() {
-                self.note(
-                    "アカウント一括登録",
-                    &format!(
-                        "前回のアップロードから1分空けるため {} 秒待ちます",
-                        wait.as_secs()
-                    ),
-                );
-                // The portal's own rule: one minute between uploads.
-                tokio::time::sleep(wait).await;
-            }
-        }
-        self.engine.set("csv_file", &p.csv.display().to_string());
-        self.journal.intend(UPLOAD, None)?;
-        self.flow("bulk-upload", "アカウント一括登録 (補足① 3-②)").await?;
-        let receipt = self.engine.text("receipt").unwrap_or_default().to_string();
-        self.journal.done(UPLOAD, Some(&receipt))?;
-        Ok(receipt)
-    }
-
-    /// The 受付番号 of an upload this admin made since `since`, as アカウント一括登録結果 lists it.
-    async fn find_upload(&mut self, since: DateTime<Utc>) -> Result<Option<String>, RunError> {
-        self.flow(
-            "bulk-results",
-            "中断したアップロードの確認 (アカウント一括登録結果)",
-        )
-        .await?;
-        let suffix = format!("_{}", self.job.admin.user_id);
-        // The portal's clock is not ours: allow it to be a little behind.
-        let earliest = since - chrono::Duration::seconds(30);
-        let Some(Var::Table(rows)) = self.engine.vars.get("uploads") else {
-            return Ok(None);
-        };
-        Ok(rows
-            .iter()
-            .filter_map(|r| r.get("受付番号").map(|v| v.trim().to_string()))
-            .filter(|receipt| receipt.ends_with(&suffix))
-            .filter(|receipt| receipt_time(receipt).is_some_and(|t| t >= earliest))
-            .max_by_key(|receipt| receipt_time(receipt)))
     }
 
     /// After an upload the list `bulk` read is stale, so it is read again.
@@ -1082,32 +622,5 @@ impl Runner<'_> {
             self.flow("logout", &format!("{id} のログアウト")).await?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_receipt_carries_its_time_in_japan_time() {
-        let t = receipt_time("20210820144356683_H0000364").expect("the manual's receipt");
-        assert_eq!(t.to_rfc3339(), "2021-08-20T05:43:56.683+00:00");
-        assert_eq!(receipt_time("受付番号"), None);
-        assert_eq!(receipt_time("2021082014_OnsKANRI"), None);
-    }
-
-    #[test]
-    fn only_pdfs_saved_since_the_intent_are_candidates() {
-        let dir = tempfile::tempdir().expect("dir");
-        let folder = dir.path().join("003");
-        std::fs::create_dir_all(&folder).expect("folder");
-        std::fs::write(folder.join("H2713107.pdf"), b"%PDF").expect("pdf");
-        std::fs::write(folder.join("result.csv"), b"x").expect("csv");
-        let before = Utc::now() - chrono::Duration::minutes(1);
-        let after = Utc::now() + chrono::Duration::minutes(1);
-        assert_eq!(issued_pdfs(dir.path(), before), vec![folder.join("H2713107.pdf")]);
-        assert!(issued_pdfs(dir.path(), after).is_empty());
-        assert!(issued_pdfs(&dir.path().join("missing"), before).is_empty());
     }
 }

@@ -1,0 +1,212 @@
+//! The bulk registration: upload the Shift-JIS file once, wait for its 登録状況,
+//! and find an upload a killed run made on アカウント一括登録結果.
+
+use chrono::{DateTime, Utc};
+
+use super::prepare::Prepared;
+use super::{RunError, Runner};
+use crate::bulk_csv::{self, Layout};
+use crate::flow::Var;
+use crate::job::journal::Progress;
+
+/// The journal's name for the bulk upload.
+pub(super) const UPLOAD: &str = "upload:accounts.csv";
+
+/// What the bulk registration did.
+#[derive(Default)]
+pub(super) struct BulkOutcome {
+    /// This run or an earlier one uploaded the file, and the portal registered it.
+    pub(super) uploaded: bool,
+    /// Accounts that existed before the upload: the portal left them as they were.
+    pub(super) duplicates: Vec<String>,
+}
+
+/// When a 受付番号 (`yyyyMMddHHmmssSSS_<uploader>`, Japan time) was received.
+fn receipt_time(receipt: &str) -> Option<DateTime<Utc>> {
+    let stamp = receipt.split('_').next()?;
+    let naive = chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%d%H%M%S%3f").ok()?;
+    naive
+        .and_local_timezone(chrono_tz::Asia::Tokyo)
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+impl Runner<'_> {
+    /// Uploads the bulk file unless its accounts exist, and waits for its 登録状況.
+    pub(super) async fn bulk(&mut self, p: &Prepared) -> Result<BulkOutcome, RunError> {
+        self.flow("list-accounts", "アカウント一覧の確認 (管理アカウント)")
+            .await?;
+        // Accounts listed before this run uploads keep their own passwords: the portal skips them.
+        let mut existing = Vec::new();
+        let receipt = match self.journal.progress(UPLOAD) {
+            Progress::Done {
+                detail: Some(receipt),
+                ..
+            } => receipt,
+            Progress::Unknown { since } => match self.find_upload(since).await? {
+                Some(receipt) => {
+                    self.journal.done(UPLOAD, Some(&receipt))?;
+                    self.note(
+                        "アカウント一括登録",
+                        &format!("前回の実行が中断したアップロードを確認しました (受付番号 {receipt})"),
+                    );
+                    receipt
+                }
+                None => {
+                    self.journal
+                        .failed(UPLOAD, Some("not on アカウント一括登録結果"))?;
+                    self.note(
+                        "アカウント一括登録",
+                        "前回の実行が中断したアップロードはポータルに届いていません",
+                    );
+                    match self.upload_missing(p, &mut existing).await? {
+                        Some(receipt) => receipt,
+                        None => return Ok(BulkOutcome::default()),
+                    }
+                }
+            },
+            _ => match self.upload_missing(p, &mut existing).await? {
+                Some(receipt) => receipt,
+                None => return Ok(BulkOutcome::default()),
+            },
+        };
+        self.engine.set("receipt", &receipt);
+        self.flow("bulk-status", "アカウント一括登録結果の確認").await?;
+        let status = self.engine.text("bulk_status").unwrap_or_default().to_string();
+        let mut bulk = crate::job::report::ReportBulk {
+            receipt: receipt.clone(),
+            status: status.clone(),
+            processed: None,
+            rows: Vec::new(),
+        };
+        if let Some(Var::Table(rows)) = self.engine.vars.get("bulk_row") {
+            bulk.processed = rows.first().and_then(|r| r.get("処理件数").cloned());
+        }
+        let mut duplicates = existing;
+        if let Some(Var::File(path)) = self.engine.vars.get("result_file")
+            && let Ok(bytes) = std::fs::read(path)
+            && let Ok(rows) = bulk_csv::read_result(Layout::builtin(), &bytes)
+        {
+            bulk.rows = rows
+                .iter()
+                .map(|r| format!("{} {}: {} {}", r.user_id, r.name, r.result, r.detail))
+                .collect();
+            for r in &rows {
+                if r.detail.contains("重複") && !duplicates.contains(&r.user_id) {
+                    duplicates.push(r.user_id.clone());
+                }
+            }
+        }
+        self.report.bulk = Some(bulk.clone());
+        let normalized = crate::flow::engine::normalize(&status);
+        if normalized == "登録完了" {
+            self.note("アカウント一括登録結果", &status);
+            return Ok(BulkOutcome {
+                uploaded: true,
+                duplicates: Vec::new(),
+            });
+        }
+        if normalized.starts_with("登録完了(一部") {
+            self.note(
+                "アカウント一括登録結果",
+                &format!(
+                    "{status}: {} は登録済みだったため、以前のパスワードのままです",
+                    duplicates.join("、")
+                ),
+            );
+            return Ok(BulkOutcome {
+                uploaded: true,
+                duplicates,
+            });
+        }
+        // A failed upload may be made again once the cause is fixed.
+        self.journal
+            .failed(UPLOAD, Some(&format!("{receipt} {status}")))?;
+        let what = if normalized.contains("システムエラー") {
+            "the portal failed on its side; run the job again later (nothing was registered)"
+        } else if normalized.contains("入力チェックエラー") {
+            "the portal refused a row, so no row was registered; fix the row named below (the layout is in data/bulk_csv.toml, `--layout` takes a corrected copy) and run the job again"
+        } else {
+            "nothing was registered; look at the result file"
+        };
+        Err(RunError::Refused(format!(
+            "アカウント一括登録 ended in 「{status}」: {what}. {}",
+            bulk.rows.join("; ")
+        )))
+    }
+
+    /// Uploads the bulk file unless all its accounts are listed; `existing` gets those that are.
+    async fn upload_missing(
+        &mut self,
+        p: &Prepared,
+        existing: &mut Vec<String>,
+    ) -> Result<Option<String>, RunError> {
+        if p.bulk_ids.iter().all(|id| self.listed(id)) {
+            self.note(
+                "顔認証アカウント・連携アカウント",
+                "登録済み。一括登録は行いません",
+            );
+            return Ok(None);
+        }
+        existing.extend(p.bulk_ids.iter().filter(|id| self.listed(id)).cloned());
+        self.upload(p).await.map(Some)
+    }
+
+    /// Uploads the bulk file, a minute after the last upload; returns the 受付番号.
+    async fn upload(&mut self, p: &Prepared) -> Result<String, RunError> {
+        if let Some(next) = self.journal.next_upload_allowed(chrono::Duration::seconds(60)) {
+            let wait = (next - Utc::now()).to_std().unwrap_or_default();
+            if !wait.is_zero() {
+                self.note(
+                    "アカウント一括登録",
+                    &format!(
+                        "前回のアップロードから1分空けるため {} 秒待ちます",
+                        wait.as_secs()
+                    ),
+                );
+                // The portal's own rule: one minute between uploads.
+                tokio::time::sleep(wait).await;
+            }
+        }
+        self.engine.set("csv_file", &p.csv.display().to_string());
+        self.journal.intend(UPLOAD, None)?;
+        self.flow("bulk-upload", "アカウント一括登録 (補足① 3-②)").await?;
+        let receipt = self.engine.text("receipt").unwrap_or_default().to_string();
+        self.journal.done(UPLOAD, Some(&receipt))?;
+        Ok(receipt)
+    }
+
+    /// The 受付番号 of an upload this admin made since `since`, as アカウント一括登録結果 lists it.
+    async fn find_upload(&mut self, since: DateTime<Utc>) -> Result<Option<String>, RunError> {
+        self.flow(
+            "bulk-results",
+            "中断したアップロードの確認 (アカウント一括登録結果)",
+        )
+        .await?;
+        let suffix = format!("_{}", self.job.admin.user_id);
+        // The portal's clock is not ours: allow it to be a little behind.
+        let earliest = since - chrono::Duration::seconds(30);
+        let Some(Var::Table(rows)) = self.engine.vars.get("uploads") else {
+            return Ok(None);
+        };
+        Ok(rows
+            .iter()
+            .filter_map(|r| r.get("受付番号").map(|v| v.trim().to_string()))
+            .filter(|receipt| receipt.ends_with(&suffix))
+            .filter(|receipt| receipt_time(receipt).is_some_and(|t| t >= earliest))
+            .max_by_key(|receipt| receipt_time(receipt)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_receipt_carries_its_time_in_japan_time() {
+        let t = receipt_time("20210820144356683_H0000364").expect("the manual's receipt");
+        assert_eq!(t.to_rfc3339(), "2021-08-20T05:43:56.683+00:00");
+        assert_eq!(receipt_time("受付番号"), None);
+        assert_eq!(receipt_time("2021082014_OnsKANRI"), None);
+    }
+}

@@ -1,0 +1,229 @@
+//! Everything a run checks and builds before a browser starts: the secrets, the
+//! target passwords, the master's PDF and the Shift-JIS bulk file.
+
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+
+use super::{RunError, RunOptions};
+use crate::bulk_csv::{self, Layout, TerminalKind};
+use crate::job::JobFile;
+use crate::job::secrets::SecretRef;
+use crate::job::store::CredentialStore;
+use crate::pdf::Credentials;
+use crate::portal::PasswordPolicy;
+use crate::secret::Secret;
+
+/// What is known before any browser starts.
+pub(super) struct Prepared {
+    pub(super) master_pdf: Option<Credentials>,
+    pub(super) cert_password: Option<Secret>,
+    pub(super) secret_number: Option<Secret>,
+    pub(super) csv: PathBuf,
+    /// The accounts the bulk file registers (the face account, then the 連携 account).
+    pub(super) bulk_ids: Vec<String>,
+}
+
+/// The checks every PDF gets: 本番環境, the new code, the expected user.
+pub(super) fn check_pdf(
+    job: &JobFile,
+    creds: &Credentials,
+    user_id: &str,
+    source: &str,
+) -> Result<(), RunError> {
+    if !creds.is_production() {
+        return Err(RunError::Input(format!(
+            "{source} is for {}, not 本番環境: get the production ユーザ設定情報",
+            creds.environment.as_deref().unwrap_or("an unknown environment")
+        )));
+    }
+    if creds.institution_code.as_deref() != Some(job.institution.code.as_str()) {
+        return Err(RunError::Input(format!(
+            "{source} is for 医療機関コード {}, not the new code {}: it is probably the old institution's",
+            creds.institution_code.as_deref().unwrap_or("?"),
+            job.institution.code
+        )));
+    }
+    if creds.user_id.as_deref() != Some(user_id) {
+        return Err(RunError::Input(format!(
+            "{source} is for ユーザID {}, not {user_id}",
+            creds.user_id.as_deref().unwrap_or("?")
+        )));
+    }
+    Ok(())
+}
+
+/// Everything checked before a browser starts; every problem reported at once.
+pub(super) fn prepare(
+    job: &JobFile,
+    options: &RunOptions,
+    store: &mut CredentialStore,
+) -> Result<Prepared, RunError> {
+    let mut problems = job.problems();
+    let mut master_pdf = None;
+    if let Some(path) = &job.master.pdf {
+        match std::fs::read(path) {
+            Err(e) => problems.push(format!("[master] pdf {}: {e}", path.display())),
+            Ok(bytes) => match crate::pdf::read_credentials(&bytes) {
+                Err(e) => problems.push(format!("[master] pdf {}: {e}", path.display())),
+                Ok(c) => match check_pdf(job, &c, &job.master.user_id, "the master's PDF") {
+                    Err(e) => problems.push(format!("[master] pdf: {e}")),
+                    Ok(()) => master_pdf = Some(c),
+                },
+            },
+        }
+    }
+    let source = &options.secrets;
+    let mut resolve = |r: SecretRef, key: &str, what: &str| match source.resolve(&r, key, what) {
+        Ok(s) => s,
+        Err(e) => {
+            problems.push(e);
+            None
+        }
+    };
+    let cert_password = match &job.certificate {
+        None => None,
+        Some(_) => resolve(
+            job.cert_password_ref(),
+            "[certificate] password",
+            "証明書パスワード (4桁)",
+        ),
+    };
+    let cert_missing = job.certificate.is_some() && cert_password.is_none();
+    let secret_number_ref = job.secret_number_ref();
+    // The 秘密の番号 is asked for only when the reset may need it.
+    let pdf_has_password = master_pdf.as_ref().is_some_and(|c| c.password.is_some());
+    let secret_number = if secret_number_ref.is_given() || !pdf_has_password {
+        resolve(secret_number_ref, "[master] secret_number", "秘密の番号 (4桁)")
+    } else {
+        None
+    };
+    let targets = [
+        (
+            "target:master",
+            job.master_password_ref(),
+            "[master] password",
+            "マスタアカウントの新しいパスワード",
+        ),
+        (
+            "target:admin",
+            job.admin_password_ref(),
+            "[admin] password",
+            "管理アカウントのパスワード",
+        ),
+        (
+            "target:accounts",
+            job.accounts_password_ref(),
+            "[accounts] password",
+            "顔認証・連携アカウントのパスワード",
+        ),
+    ];
+    // A target password the job does not give is generated, never asked for.
+    let given_targets: Vec<Option<Secret>> = targets
+        .iter()
+        .map(|(_, r, key, what)| {
+            if r.is_given() {
+                resolve(r.clone(), key, what)
+            } else {
+                None
+            }
+        })
+        .collect();
+    if cert_missing && !problems.iter().any(|p| p.starts_with("[certificate]")) {
+        problems
+            .push("[certificate] give password_env or password_file for the 4-digit 証明書パスワード".into());
+    }
+    if let Some(p) = &cert_password {
+        if !(p.expose().len() == 4 && p.expose().bytes().all(|b| b.is_ascii_digit())) {
+            problems.push("[certificate] the certificate password must be 4 half-width digits".into());
+        } else {
+            // The technician needs it again at step ⑤, installing the .p12 on the terminal.
+            store.record_secret("cert_password", p)?;
+        }
+    }
+    if master_pdf.as_ref().is_none_or(|c| c.password.is_none())
+        && secret_number.is_none()
+        && !problems.iter().any(|p| p.starts_with("[master] secret_number"))
+    {
+        problems.push("[master] the master's PDF has no initial password, so the reset needs the 秘密の番号: give secret_number_env or secret_number_file".into());
+    }
+    // Target passwords: from the job, or generated once and kept in the store.
+    for ((key, r, _, _), given) in targets.iter().zip(given_targets) {
+        let key = *key;
+        let secret = match given {
+            Some(s) => Some(s),
+            None if r.is_given() => None,
+            None => match store.secret(key) {
+                Some(s) => Some(s),
+                None => {
+                    let generated = PasswordPolicy::generate(PasswordPolicy::GENERATED_LEN)
+                        .map_err(|e| RunError::Input(e.to_string()))?;
+                    let s = Secret::new(generated);
+                    store.record_secret(key, &s)?;
+                    Some(s)
+                }
+            },
+        };
+        match secret {
+            // Already reported when it was resolved.
+            None => {}
+            Some(s) => {
+                for v in PasswordPolicy::check(s.expose(), &[]) {
+                    problems.push(format!("{key}: the portal will refuse this password: {v}"));
+                }
+                store.record_secret(key, &s)?;
+            }
+        }
+    }
+    // The bulk CSV is built now, so a name with no Shift-JIS form stops the run here.
+    let kind = TerminalKind::from(job.kind());
+    let layout = Layout::builtin();
+    let start = match &job.accounts.start {
+        Some(s) => chrono::NaiveDate::parse_from_str(s, "%Y/%m/%d").unwrap_or_else(|_| today_jst()),
+        None => today_jst(),
+    };
+    let csv = job.output.dir.join("accounts.csv");
+    let password = store.secret("target:accounts").unwrap_or_else(|| Secret::new(""));
+    let rows = bulk_csv::default_accounts(layout, kind, password.expose(), start);
+    let bulk_ids: Vec<String> = rows.iter().map(|r| r.user_id.clone()).collect();
+    if !password.expose().is_empty() {
+        match bulk_csv::encode(layout, &rows) {
+            Err(e) => problems.push(format!("bulk CSV: {e}")),
+            Ok(bytes) => {
+                if let Err(e) = write_owner_only(&csv, &bytes) {
+                    problems.push(format!("cannot write {}: {e}", csv.display()));
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(RunError::Input(format!(
+            "the job cannot run:\n  - {}",
+            problems.join("\n  - ")
+        )));
+    }
+    Ok(Prepared {
+        master_pdf,
+        cert_password,
+        secret_number,
+        csv,
+        bulk_ids,
+    })
+}
+
+/// The CSV holds a password: owner-only, like the credential store.
+fn write_owner_only(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(bytes)
+}
+
+pub fn today_jst() -> chrono::NaiveDate {
+    Utc::now().with_timezone(&chrono_tz::Asia::Tokyo).date_naive()
+}
