@@ -10,7 +10,7 @@ use oqs_sim::RunningSim;
 use serde_json::Value;
 mod common;
 
-use common::{events, find_account, job, sim, state};
+use common::{events, find_account, job, sim, sim_with, state};
 use oqsbot::job::store::CredentialStore;
 
 const SCENARIO: &str = "needs-reset";
@@ -153,7 +153,10 @@ async fn assert_finished_once(sim: &RunningSim, out: &Path, what: &str) {
 
 /// Starts the job, kills it where `ready` says, runs it again to the end, and checks the end state.
 async fn crash_and_rerun(what: &str, ready: impl AsyncFnMut(&Path, &RunningSim) -> bool) {
-    let sim = sim(SCENARIO).await;
+    crash_on(sim(SCENARIO).await, what, ready).await;
+}
+
+async fn crash_on(sim: RunningSim, what: &str, ready: impl AsyncFnMut(&Path, &RunningSim) -> bool) -> Value {
     let dir = tempfile::tempdir().expect("dir");
     let job_file: PathBuf = job(dir.path(), &sim, false);
     let out = dir.path().join("out");
@@ -166,6 +169,7 @@ async fn crash_and_rerun(what: &str, ready: impl AsyncFnMut(&Path, &RunningSim) 
         "{what}: the second run ends 完了"
     );
     assert_finished_once(&sim, &out, what).await;
+    serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report")).expect("json")
 }
 
 #[tokio::test]
@@ -195,12 +199,25 @@ async fn killed_after_the_registration() {
 }
 
 #[tokio::test]
-async fn killed_when_the_portal_has_the_upload() {
-    // The portal took the file; the run may not have its 受付番号 yet.
-    crash_and_rerun("upload received", async |_, sim| {
-        events(&state(sim).await, "upload_received") >= 1
-    })
+async fn killed_before_the_receipt_is_read() {
+    // The page after the upload answers slowly, so the kill lands after the portal took
+    // the file and before the run read its 受付番号: the next run must find the upload.
+    let slow = "[faults]\nslow = [{ path = \"/oqs/bulk/upload\", ms = 1500 }]\n";
+    let report = crash_on(
+        sim_with(SCENARIO, slow).await,
+        "receipt not read",
+        async |out, sim| {
+            events(&state(sim).await, "upload_received") >= 1
+                && !journal_has(out, "upload:accounts.csv", "done")
+        },
+    )
     .await;
+    let found = report["steps"].as_array().expect("steps").iter().any(|s| {
+        s["result"]
+            .as_str()
+            .is_some_and(|r| r.contains("前回の実行が中断したアップロードを確認しました"))
+    });
+    assert!(found, "the second run adopted the upload it found: {report}");
 }
 
 #[tokio::test]

@@ -306,6 +306,14 @@ pub struct NthRequest {
     pub nth: u64,
 }
 
+/// A path the server answers slowly: to hold a client in a known place.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SlowPath {
+    pub path: String,
+    pub ms: u64,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
@@ -314,6 +322,8 @@ pub struct Faults {
     pub http_500: Vec<NthRequest>,
     /// The session is dropped just before this request is handled.
     pub expire_session: Vec<NthRequest>,
+    /// Every request to the path waits this long before it is handled (both sites' paths).
+    pub slow: Vec<SlowPath>,
     /// Uploads never leave 登録中.
     pub stuck_processing: bool,
     /// Every upload ends in 登録失敗(システムエラー).

@@ -147,6 +147,10 @@ async fn faults(State(app): State<Arc<App>>, request: Request, next: Next) -> Re
         // The configured latency fault itself, not a wait for anything.
         tokio::time::sleep(std::time::Duration::from_millis(config.faults.latency_ms)).await;
     }
+    if let Some(slow) = config.faults.slow.iter().find(|s| s.path == path) {
+        // The configured slow-path fault itself.
+        tokio::time::sleep(std::time::Duration::from_millis(slow.ms)).await;
+    }
     if config.faults.maintenance {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
