@@ -10,7 +10,7 @@ use oqs_sim::RunningSim;
 use serde_json::Value;
 mod common;
 
-use common::{events, find_account, job, sim, sim_with, state};
+use common::{events, find_account, job, report_in, report_says, sim, sim_with, state};
 use oqsbot::job::store::CredentialStore;
 
 const SCENARIO: &str = "needs-reset";
@@ -143,9 +143,7 @@ async fn assert_finished_once(sim: &RunningSim, out: &Path, what: &str) {
         );
         assert_eq!(account["locked"], false, "{what}: {id} is not locked");
     }
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report"))
-            .expect("json");
+    let report = report_in(out);
     assert_eq!(report["exit_code"], 0, "{what}");
     assert_eq!(report["institution_code_read"], sim.scenario().institution.code);
     assert_eq!(browsers_of(out), 0, "{what}: no browser is left running");
@@ -153,23 +151,31 @@ async fn assert_finished_once(sim: &RunningSim, out: &Path, what: &str) {
 
 /// Starts the job, kills it where `ready` says, runs it again to the end, and checks the end state.
 async fn crash_and_rerun(what: &str, ready: impl AsyncFnMut(&Path, &RunningSim) -> bool) {
-    crash_on(sim(SCENARIO).await, what, ready).await;
+    crash_on(sim(SCENARIO).await, what, ready, |_| {}).await;
 }
 
-async fn crash_on(sim: RunningSim, what: &str, ready: impl AsyncFnMut(&Path, &RunningSim) -> bool) -> Value {
+/// As `crash_and_rerun`, on `sim`; `between` sees the output folder after the kill.
+/// Returns the second run's report.
+async fn crash_on(
+    sim: RunningSim,
+    what: &str,
+    ready: impl AsyncFnMut(&Path, &RunningSim) -> bool,
+    between: impl FnOnce(&Path),
+) -> Value {
     let dir = tempfile::tempdir().expect("dir");
     let job_file: PathBuf = job(dir.path(), &sim, false);
     let out = dir.path().join("out");
     let mut ready = ready;
     let mut bot = start_bot(&job_file, &sim);
     kill_when(&mut bot, async || ready(&out, &sim).await).await;
+    between(&out);
     assert_eq!(
         run_to_end(&job_file, &sim).await,
         0,
         "{what}: the second run ends 完了"
     );
     assert_finished_once(&sim, &out, what).await;
-    serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report")).expect("json")
+    report_in(&out)
 }
 
 #[tokio::test]
@@ -186,45 +192,37 @@ async fn killed_with_the_reset_pdf_saved_but_not_stored() {
     // store is a few milliseconds wide. The run is killed just after the reset, and the
     // output folder is put back to what a kill inside that window leaves: the journal
     // without the reset's end, the store without the issued password.
-    let sim = sim(SCENARIO).await;
-    let dir = tempfile::tempdir().expect("dir");
-    let job_file = job(dir.path(), &sim, false);
-    let out = dir.path().join("out");
-    let mut bot = start_bot(&job_file, &sim);
-    kill_when(&mut bot, async || journal_has(&out, "reset:H2713107", "done")).await;
-    let journal = std::fs::read_to_string(out.join("journal.jsonl")).expect("journal");
-    let cut = journal
-        .find("\"action\":\"reset:H2713107\",\"phase\":\"done\"")
-        .and_then(|at| journal[..at].rfind('\n'))
-        .expect("the reset's end");
-    std::fs::write(out.join("journal.jsonl"), &journal[..=cut]).expect("journal");
-    let store_path = out.join("credentials.json");
-    let mut store: Value =
-        serde_json::from_str(&std::fs::read_to_string(&store_path).expect("store")).expect("json");
-    let master_target = store["secrets"]["target:master"].clone();
-    store["accounts"]
-        .as_object_mut()
-        .expect("accounts")
-        .remove("H2713107");
-    // Before the reset the target password had been refused, and that was recorded.
-    store["failed"]["H2713107"] = serde_json::json!([master_target]);
-    std::fs::write(&store_path, serde_json::to_string(&store).expect("json")).expect("store");
-    assert_eq!(
-        downloaded_pdfs(&out),
-        1,
-        "the reset's PDF is in the download folder"
-    );
-
-    assert_eq!(run_to_end(&job_file, &sim).await, 0, "the second run ends 完了");
-    assert_finished_once(&sim, &out, "reset PDF not stored").await;
-    let report: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report"))
-            .expect("json");
-    let recovered = report["steps"].as_array().expect("steps").iter().any(|s| {
-        s["result"]
-            .as_str()
-            .is_some_and(|r| r.contains("前回の実行が受け取った PDF"))
-    });
+    let report = crash_on(
+        sim(SCENARIO).await,
+        "reset PDF not stored",
+        async |out, _| journal_has(out, "reset:H2713107", "done"),
+        |out| {
+            let journal = std::fs::read_to_string(out.join("journal.jsonl")).expect("journal");
+            let cut = journal
+                .find("\"action\":\"reset:H2713107\",\"phase\":\"done\"")
+                .and_then(|at| journal[..at].rfind('\n'))
+                .expect("the reset's end");
+            std::fs::write(out.join("journal.jsonl"), &journal[..=cut]).expect("journal");
+            let store_path = out.join("credentials.json");
+            let mut store: Value =
+                serde_json::from_str(&std::fs::read_to_string(&store_path).expect("store")).expect("json");
+            let master_target = store["secrets"]["target:master"].clone();
+            store["accounts"]
+                .as_object_mut()
+                .expect("accounts")
+                .remove("H2713107");
+            // Before the reset the target password had been refused, and that was recorded.
+            store["failed"]["H2713107"] = serde_json::json!([master_target]);
+            std::fs::write(&store_path, serde_json::to_string(&store).expect("json")).expect("store");
+            assert_eq!(
+                downloaded_pdfs(out),
+                1,
+                "the reset's PDF is in the download folder"
+            );
+        },
+    )
+    .await;
+    let recovered = report_says(&report, "前回の実行が受け取った PDF");
     assert!(recovered, "the password came from the saved PDF: {report}");
 }
 
@@ -248,13 +246,10 @@ async fn killed_before_the_receipt_is_read() {
             events(&state(sim).await, "upload_received") >= 1
                 && !journal_has(out, "upload:accounts.csv", "done")
         },
+        |_| {},
     )
     .await;
-    let found = report["steps"].as_array().expect("steps").iter().any(|s| {
-        s["result"]
-            .as_str()
-            .is_some_and(|r| r.contains("前回の実行が中断したアップロードを確認しました"))
-    });
+    let found = report_says(&report, "前回の実行が中断したアップロードを確認しました");
     assert!(found, "the second run adopted the upload it found: {report}");
 }
 

@@ -46,17 +46,14 @@ fn oqsbot(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     cmd.output().expect("oqsbot runs")
 }
 
-#[tokio::test]
-async fn cert_download_from_a_job() {
-    let sim = sim("needs-reset").await;
-    let dir = tempfile::tempdir().expect("dir");
-    let job = job(dir.path(), &sim, "2713107890", "H2713107");
-    let job_path = job.to_str().expect("path").to_string();
+/// Runs `oqsbot` off the async runtime, expects exit 0, and returns the JSON it printed, and the text.
+async fn flow_json(
+    args: Vec<String>,
+    env: &'static [(&'static str, &'static str)],
+) -> (serde_json::Value, String) {
     let out = tokio::task::spawn_blocking(move || {
-        oqsbot(
-            &["flow", "cert-download", "--job", &job_path],
-            &[("TEST_CERT_PW", "1357")],
-        )
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        oqsbot(&args, env)
     })
     .await
     .expect("joined");
@@ -67,7 +64,20 @@ async fn cert_download_from_a_job() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    (serde_json::from_str(&stdout).expect("JSON"), stdout.into_owned())
+}
+
+#[tokio::test]
+async fn cert_download_from_a_job() {
+    let sim = sim("needs-reset").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let job = job(dir.path(), &sim, "2713107890", "H2713107");
+    let job_path = job.to_str().expect("path").to_string();
+    let (v, _) = flow_json(
+        vec!["flow".into(), "cert-download".into(), "--job".into(), job_path],
+        &[("TEST_CERT_PW", "1357")],
+    )
+    .await;
     assert_eq!(v["outputs"]["p12"]["certificate"]["valid"], true, "{v}");
     assert_eq!(
         v["outputs"]["p12"]["certificate"]["institution_code"],
@@ -116,31 +126,22 @@ async fn login_as_the_jobs_admin_and_read_the_code() {
         job.to_str().expect("path").to_string(),
         flows.to_str().expect("path").to_string(),
     );
-    let out = tokio::task::spawn_blocking(move || {
-        oqsbot(
-            &[
-                "flow",
-                "admin-code",
-                "--job",
-                &job_path,
-                "--as",
-                "admin",
-                "--flows",
-                &flows_path,
-            ],
-            &[("TEST_ADMIN_PW", "OnsAdmin@00369")],
-        )
-    })
-    .await
-    .expect("joined");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    let (v, stdout) = flow_json(
+        [
+            "flow",
+            "admin-code",
+            "--job",
+            &job_path,
+            "--as",
+            "admin",
+            "--flows",
+            &flows_path,
+        ]
+        .map(String::from)
+        .to_vec(),
+        &[("TEST_ADMIN_PW", "OnsAdmin@00369")],
+    )
+    .await;
     assert_eq!(v["outputs"]["institution_code"], "1312304569");
     assert_eq!(v["outputs"]["login_result"], "menu");
     assert!(!stdout.contains("OnsAdmin@00369"));

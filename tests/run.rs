@@ -6,7 +6,7 @@ use std::path::Path;
 use oqs_sim::{RunningSim, Scenario, SimConfig};
 mod common;
 
-use common::{events, find_account as account, job, sim, sim_with, state};
+use common::{events, find_account as account, job, report_in, sim, sim_with, state};
 use oqsbot::job::JobFile;
 use oqsbot::job::run::{RunOptions, SecretSource, run};
 use oqsbot::secret::Secret;
@@ -41,8 +41,7 @@ async fn run_job(
 }
 
 fn report(job: &JobFile) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(job.output.dir.join("report.json")).expect("report.json"))
-        .expect("json")
+    report_in(&job.output.dir)
 }
 
 #[tokio::test]
@@ -92,17 +91,7 @@ async fn needs_reset_end_to_end_then_nothing_repeats() {
 
     // Again: the admin logs in, the accounts are there, nothing irreversible happens twice.
     let (again, _) = run_job(&path, &sim, None).await;
-    again.unwrap_or_else(|e| {
-        let steps: Vec<String> = report(&job)["steps"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|s| format!("{} → {}", s["what"], s["result"]))
-                    .collect()
-            })
-            .unwrap_or_default();
-        panic!("second run: {e}\n{}", steps.join("\n"))
-    });
+    again.unwrap_or_else(|e| panic!("second run: {e}\n{}", steps(&job)));
     let s2 = state(&sim).await;
     assert_eq!(events(&s2, "password_reset"), 1, "no second reset");
     assert_eq!(

@@ -86,3 +86,18 @@ pub fn job(dir: &Path, sim: &RunningSim, admin_password_env: bool) -> PathBuf {
     std::fs::write(&path, text).expect("job");
     path
 }
+
+/// The `report.json` a run wrote into its output folder.
+pub fn report_in(out: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report.json"))
+        .expect("json")
+}
+
+/// Whether a step of the report ended with a result containing `text`.
+pub fn report_says(report: &Value, text: &str) -> bool {
+    report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .any(|s| s["result"].as_str().is_some_and(|r| r.contains(text)))
+}

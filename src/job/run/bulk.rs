@@ -36,39 +36,29 @@ impl Runner<'_> {
     pub(super) async fn bulk(&mut self, p: &Prepared) -> Result<BulkOutcome, RunError> {
         self.flow("list-accounts", "アカウント一覧の確認 (管理アカウント)")
             .await?;
-        // Accounts listed before this run uploads keep their own passwords: the portal skips them.
-        let mut existing = Vec::new();
-        let receipt = match self.journal.progress(UPLOAD) {
+        let earlier = match self.journal.progress(UPLOAD) {
             Progress::Done {
                 detail: Some(receipt),
                 ..
-            } => receipt,
-            Progress::Unknown { since } => match self.find_upload(since).await? {
-                Some(receipt) => {
-                    self.journal.done(UPLOAD, Some(&receipt))?;
-                    self.note(
-                        "アカウント一括登録",
-                        &format!("前回の実行が中断したアップロードを確認しました (受付番号 {receipt})"),
-                    );
-                    receipt
-                }
-                None => {
-                    self.journal
-                        .failed(UPLOAD, Some("not on アカウント一括登録結果"))?;
-                    self.note(
-                        "アカウント一括登録",
-                        "前回の実行が中断したアップロードはポータルに届いていません",
-                    );
-                    match self.upload_missing(p, &mut existing).await? {
-                        Some(receipt) => receipt,
-                        None => return Ok(BulkOutcome::default()),
-                    }
-                }
-            },
-            _ => match self.upload_missing(p, &mut existing).await? {
-                Some(receipt) => receipt,
-                None => return Ok(BulkOutcome::default()),
-            },
+            } => Some(receipt),
+            Progress::Unknown { since } => self.adopt_interrupted_upload(since).await?,
+            _ => None,
+        };
+        // Accounts listed before this run uploads keep their own passwords: the portal skips them.
+        let mut existing = Vec::new();
+        let receipt = match earlier {
+            Some(receipt) => receipt,
+            None if p.bulk_ids.iter().all(|id| self.listed(id)) => {
+                self.note(
+                    "顔認証アカウント・連携アカウント",
+                    "登録済み。一括登録は行いません",
+                );
+                return Ok(BulkOutcome::default());
+            }
+            None => {
+                existing.extend(p.bulk_ids.iter().filter(|id| self.listed(id)).cloned());
+                self.upload(p).await?
+            }
         };
         self.engine.set("receipt", &receipt);
         self.flow("bulk-status", "アカウント一括登録結果の確認").await?;
@@ -135,21 +125,27 @@ impl Runner<'_> {
         )))
     }
 
-    /// Uploads the bulk file unless all its accounts are listed; `existing` gets those that are.
-    async fn upload_missing(
-        &mut self,
-        p: &Prepared,
-        existing: &mut Vec<String>,
-    ) -> Result<Option<String>, RunError> {
-        if p.bulk_ids.iter().all(|id| self.listed(id)) {
-            self.note(
-                "顔認証アカウント・連携アカウント",
-                "登録済み。一括登録は行いません",
-            );
-            return Ok(None);
+    /// An upload a killed run began: its 受付番号 if the portal got it, journaled either way.
+    async fn adopt_interrupted_upload(&mut self, since: DateTime<Utc>) -> Result<Option<String>, RunError> {
+        let found = self.find_upload(since).await?;
+        match &found {
+            Some(receipt) => {
+                self.journal.done(UPLOAD, Some(receipt))?;
+                self.note(
+                    "アカウント一括登録",
+                    &format!("前回の実行が中断したアップロードを確認しました (受付番号 {receipt})"),
+                );
+            }
+            None => {
+                self.journal
+                    .failed(UPLOAD, Some("not on アカウント一括登録結果"))?;
+                self.note(
+                    "アカウント一括登録",
+                    "前回の実行が中断したアップロードはポータルに届いていません",
+                );
+            }
         }
-        existing.extend(p.bulk_ids.iter().filter(|id| self.listed(id)).cloned());
-        self.upload(p).await.map(Some)
+        Ok(found)
     }
 
     /// Uploads the bulk file, a minute after the last upload; returns the 受付番号.

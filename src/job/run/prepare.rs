@@ -74,27 +74,40 @@ pub(super) fn prepare(
         }
     }
     let source = &options.secrets;
-    let mut resolve = |r: SecretRef, key: &str, what: &str| match source.resolve(&r, key, what) {
-        Ok(s) => s,
-        Err(e) => {
-            problems.push(e);
-            None
-        }
-    };
+    // `missing`: the problem to report when the job gives no source for a secret it needs.
+    let mut resolve =
+        |r: SecretRef, key: &str, what: &str, missing: Option<&str>| match source.resolve(&r, key, what) {
+            Ok(None) => {
+                problems.extend(missing.map(str::to_string));
+                None
+            }
+            Ok(found) => found,
+            Err(e) => {
+                problems.push(e);
+                None
+            }
+        };
     let cert_password = match &job.certificate {
         None => None,
         Some(_) => resolve(
             job.cert_password_ref(),
             "[certificate] password",
             "証明書パスワード (4桁)",
+            Some("[certificate] give password_env or password_file for the 4-digit 証明書パスワード"),
         ),
     };
-    let cert_missing = job.certificate.is_some() && cert_password.is_none();
     let secret_number_ref = job.secret_number_ref();
     // The 秘密の番号 is asked for only when the reset may need it.
     let pdf_has_password = master_pdf.as_ref().is_some_and(|c| c.password.is_some());
     let secret_number = if secret_number_ref.is_given() || !pdf_has_password {
-        resolve(secret_number_ref, "[master] secret_number", "秘密の番号 (4桁)")
+        resolve(
+            secret_number_ref,
+            "[master] secret_number",
+            "秘密の番号 (4桁)",
+            (!pdf_has_password).then_some(
+                "[master] the master's PDF has no initial password, so the reset needs the 秘密の番号: give secret_number_env or secret_number_file",
+            ),
+        )
     } else {
         None
     };
@@ -123,16 +136,12 @@ pub(super) fn prepare(
         .iter()
         .map(|(_, r, key, what)| {
             if r.is_given() {
-                resolve(r.clone(), key, what)
+                resolve(r.clone(), key, what, None)
             } else {
                 None
             }
         })
         .collect();
-    if cert_missing && !problems.iter().any(|p| p.starts_with("[certificate]")) {
-        problems
-            .push("[certificate] give password_env or password_file for the 4-digit 証明書パスワード".into());
-    }
     if let Some(p) = &cert_password {
         if !(p.expose().len() == 4 && p.expose().bytes().all(|b| b.is_ascii_digit())) {
             problems.push("[certificate] the certificate password must be 4 half-width digits".into());
@@ -140,12 +149,6 @@ pub(super) fn prepare(
             // The technician needs it again at step ⑤, installing the .p12 on the terminal.
             store.record_secret("cert_password", p)?;
         }
-    }
-    if master_pdf.as_ref().is_none_or(|c| c.password.is_none())
-        && secret_number.is_none()
-        && !problems.iter().any(|p| p.starts_with("[master] secret_number"))
-    {
-        problems.push("[master] the master's PDF has no initial password, so the reset needs the 秘密の番号: give secret_number_env or secret_number_file".into());
     }
     // Target passwords: from the job, or generated once and kept in the store.
     for ((key, r, _, _), given) in targets.iter().zip(given_targets) {
