@@ -496,3 +496,6 @@ async fn a_failed_upload_brings_its_result_file() {
     );
     b.quit().await;
 }
+
+#[path = "flows/unfamiliar.rs"]
+mod unfamiliar;

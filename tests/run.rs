@@ -6,7 +6,7 @@ use std::path::Path;
 use oqs_sim::{RunningSim, Scenario, SimConfig};
 mod common;
 
-use common::{events, find_account as account, job, report_in, sim, sim_with, state};
+use common::{events, failed_logins, find_account as account, job, report_in, sim, sim_with, state};
 use oqsbot::job::JobFile;
 use oqsbot::job::run::{RunOptions, SecretSource, run};
 use oqsbot::secret::Secret;
@@ -52,6 +52,11 @@ async fn needs_reset_end_to_end_then_nothing_repeats() {
     let (result, job) = run_job(&path, &sim, None).await;
     result.unwrap_or_else(|e| panic!("{e}"));
     let s = state(&sim).await;
+    assert_eq!(
+        failed_logins(&s),
+        Vec::<String>::new(),
+        "no login that could fail"
+    );
     assert_eq!(events(&s, "password_reset"), 1);
     assert_eq!(events(&s, "upload_received"), 1);
     for id in ["OnsKANRI", "FOFACE01", "R0RENK01"] {
@@ -93,6 +98,11 @@ async fn needs_reset_end_to_end_then_nothing_repeats() {
     let (again, _) = run_job(&path, &sim, None).await;
     again.unwrap_or_else(|e| panic!("second run: {e}\n{}", steps(&job)));
     let s2 = state(&sim).await;
+    assert_eq!(
+        failed_logins(&s2),
+        Vec::<String>::new(),
+        "the second run wastes no login either"
+    );
     assert_eq!(events(&s2, "password_reset"), 1, "no second reset");
     assert_eq!(
         events(&s2, "account_registered"),
@@ -132,9 +142,17 @@ async fn other_branches() {
         if scenario == "pharmacy" {
             secrets_in_files(&path, &sim);
         }
+        if scenario == "admin-exists" {
+            allow_admin_reset(&path);
+        }
         let (result, job) = run_job(&path, &sim, None).await;
         result.unwrap_or_else(|e| panic!("{scenario}: {e}"));
         let s = state(&sim).await;
+        assert_eq!(
+            failed_logins(&s),
+            Vec::<String>::new(),
+            "{scenario}: no login that could fail"
+        );
         // admin-exists: the master, then the existing admin whose password nobody has.
         let expected_resets = match scenario {
             "initial-password" => 0,
@@ -160,6 +178,67 @@ async fn other_branches() {
         );
         assert_eq!(report(&job)["exit_code"], 0, "{scenario}");
     }
+}
+
+/// The job allows resetting an admin that exists with a password nobody gave.
+fn allow_admin_reset(job: &Path) {
+    let mut text = std::fs::read_to_string(job).expect("job");
+    text.push_str("\n[admin]\nreset_if_exists = true\n");
+    std::fs::write(job, text).expect("job");
+}
+
+#[tokio::test]
+async fn an_existing_admin_is_not_reset_unasked() {
+    let sim = sim("admin-exists").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = job(dir.path(), &sim, false);
+    let (result, job) = run_job(&path, &sim, None).await;
+    let err = result.expect_err("a person must act");
+    assert_eq!(err.exit_code(), 5, "{err}");
+    assert!(
+        err.to_string().contains("reset_if_exists") && err.to_string().contains("OnsKANRI"),
+        "says how to go on: {err}"
+    );
+    let s = state(&sim).await;
+    let admin_resets = s["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "password_reset" && e["user_id"] == "OnsKANRI")
+        .count();
+    assert_eq!(admin_resets, 0, "the existing admin keeps its password");
+    assert_eq!(
+        failed_logins(&s),
+        Vec::<String>::new(),
+        "no admin login was guessed"
+    );
+    assert_eq!(report(&job)["exit_code"], 5);
+}
+
+#[tokio::test]
+async fn a_wrong_secret_number_is_tried_once_across_runs() {
+    let sim = sim("needs-reset").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = job(dir.path(), &sim, false);
+    let job = JobFile::load(&path).expect("job loads");
+    let mut opts = options(&job, &sim, None);
+    let mut given = std::collections::HashMap::new();
+    given.insert("T_CERT".to_string(), Secret::new("1357"));
+    given.insert("T_SECRET".to_string(), Secret::new("0000"));
+    opts.secrets = SecretSource::with_given(given);
+    for attempt in 1..=2 {
+        let (result, _) = run(&job, &opts).await;
+        let err = result.expect_err("the 秘密の番号 is wrong");
+        assert_eq!(err.exit_code(), 5, "run {attempt}: {err}");
+        assert!(err.to_string().contains("秘密の番号"), "run {attempt}: {err}");
+    }
+    let s = state(&sim).await;
+    assert_eq!(
+        failed_logins(&s),
+        vec!["H2713107R".to_string()],
+        "one attempt with the wrong 秘密の番号, and none with a password that was never set"
+    );
+    assert_eq!(events(&s, "password_reset"), 0);
 }
 
 /// The certificate password and the 秘密の番号 from owner-only files instead of the environment.
@@ -276,6 +355,7 @@ async fn an_input_check_error_stops_with_each_rows_reason() {
     );
     assert!(rows[1].contains("【入力チェックエラーなし:未登録】"), "{rows:?}");
     let s = state(&sim).await;
+    assert_eq!(failed_logins(&s), Vec::<String>::new());
     assert_eq!(events(&s, "upload_received"), 1);
     assert!(account(&s, "FOFACE01").is_none() && account(&s, "R0RENK01").is_none());
     // The admin was made before the upload, and the store has its password.
@@ -295,6 +375,7 @@ async fn a_system_error_stops_and_says_to_run_again() {
     assert!(err.to_string().contains("システムエラー") && err.to_string().contains("run the job again"));
     assert_eq!(report(&job)["bulk"]["status"], "登録失敗(システムエラー)");
     let s = state(&sim).await;
+    assert_eq!(failed_logins(&s), Vec::<String>::new());
     assert!(account(&s, "FOFACE01").is_none());
     // The journal lets a later run upload again.
     let journal = oqsbot::job::journal::Journal::open(&job.output.dir).expect("journal");
@@ -314,6 +395,7 @@ async fn duplicate_ids_leave_the_existing_account_alone_and_ask_a_person() {
     assert_eq!(err.exit_code(), 5, "{err}\n{}", steps(&job));
     assert!(err.to_string().contains("FOFACE01"), "{err}");
     let s = state(&sim).await;
+    assert_eq!(failed_logins(&s), Vec::<String>::new());
     let face = account(&s, "FOFACE01").expect("FOFACE01");
     assert_eq!(
         face["password"], "Kao#Tebiki2026",

@@ -1,20 +1,44 @@
-// One call finds what a step needs, the way a person reads the page:
-// visible text, the label beside a field, a role; CSS and XPath last.
-// arguments[0]: { op, alts, text, label }
+// One call finds what a step needs, the way a person reads the screen:
+// visible text, the label beside a field, a role; CSS and XPath last. One
+// screen may be several documents (a menu frame beside a content frame): every
+// same-origin frame is searched, and the frame path of a match is returned so
+// the caller can act inside it. No class name or id of any portal is assumed.
+// arguments[0]: { op, ... }
 const req = arguments[0];
+// Mirrors oqsbot::portal::text::normalize_screen_text; a unit test keeps the two in step.
 function norm(s) {
   return (s || '')
     .replace(/（/g, '(').replace(/）/g, ')').replace(/：/g, ':')
     .replace(/[\uFF10-\uFF19\uFF21-\uFF3A\uFF41-\uFF5A]/g, c => String.fromCharCode(c.charCodeAt(0) - 0xFEE0))
-    .replace(/[\s\u3000]+/g, '');
+    .replace(/[\s\u3000\u00A0]+/g, '');
 }
-function labelNorm(s) { return norm(s).replace(/^[*＊]+/, '').replace(/:$/, ''); }
+function labelNorm(s) { return norm(s).replace(/^[*＊※]+/, '').replace(/[:]$/, '').replace(/^[*＊]+/, ''); }
+
+// Every document of the screen: this one and its same-origin frames, depth first.
+// `path` holds the indices into window.frames that WebDriver's switch-to-frame takes.
+function documents(frames) {
+  const out = [];
+  (function walk(win, path) {
+    let d;
+    try { d = win.document; } catch (e) { return; }
+    if (!d || !d.documentElement) return;
+    out.push({ doc: d, win, path });
+    if (!frames) return;
+    for (let i = 0; i < win.frames.length; i++) walk(win.frames[i], path.concat([i]));
+  })(window, []);
+  return out;
+}
+
 function visible(e) {
   if (!e || !e.isConnected) return false;
-  for (let p = e; p; p = p.parentElement) {
+  for (let p = e; p; ) {
+    const view = p.ownerDocument.defaultView;
     if (p.hidden) return false;
-    const st = getComputedStyle(p);
+    const st = view.getComputedStyle(p);
     if (st.display === 'none' || st.visibility === 'hidden') return false;
+    if (p.parentElement) { p = p.parentElement; continue; }
+    // Inside a frame: the frame element itself must be shown.
+    p = view.frameElement;
   }
   return e.getClientRects().length > 0;
 }
@@ -22,100 +46,330 @@ function ownText(e) {
   if (e.tagName === 'INPUT') return e.value || '';
   return e.innerText || e.textContent || '';
 }
-const CLICKABLE = 'button,input[type=submit],input[type=button],input[type=reset],a,[role=button],[role=menuitem],[role=link],[onclick]';
-function byText(want) {
+const CLICKABLE = 'button,input[type=submit],input[type=button],input[type=reset],input[type=image],a,[role=button],[role=menuitem],[role=link],[onclick]';
+const CONTROL = 'input:not([type=hidden]):not([type=submit]):not([type=button]):not([type=reset]):not([type=image]),select,textarea';
+
+function byText(doc, want, exactOnly) {
   const w = norm(want);
-  const all = Array.from(document.querySelectorAll(CLICKABLE)).filter(visible);
-  const exact = all.filter(e => norm(ownText(e)) === w || norm(e.getAttribute('aria-label')) === w);
-  if (exact.length) return exact;
-  return all.filter(e => norm(ownText(e)).includes(w));
+  const all = Array.from(doc.querySelectorAll(CLICKABLE)).filter(visible);
+  const exact = all.filter(e => norm(ownText(e)) === w || norm(e.getAttribute('aria-label')) === w || norm(e.getAttribute('alt')) === w);
+  if (exact.length || exactOnly) return innermost(exact);
+  return innermost(all.filter(e => norm(ownText(e)).includes(w)));
 }
-function byRole(role, name) {
-  const sel = { button: 'button,input[type=submit],input[type=button],[role=button]', link: 'a,[role=link]', textbox: 'input[type=text],input[type=password],input:not([type]),textarea,[role=textbox]', checkbox: 'input[type=checkbox],[role=checkbox]', combobox: 'select,[role=combobox]', row: 'tr,[role=row]', dialog: '[role=dialog]' }[role] || `[role=${role}]`;
-  return Array.from(document.querySelectorAll(sel)).filter(visible).filter(e => !name || norm(ownText(e)).includes(norm(name)) || norm(e.getAttribute('aria-label')) === norm(name));
+// A clickable inside another (a <button> inside an <a onclick>): the inner one.
+function innermost(list) {
+  return list.filter(e => !list.some(o => o !== e && e.contains(o)));
+}
+function byRole(doc, role, name) {
+  const sel = { button: 'button,input[type=submit],input[type=button],[role=button]', link: 'a,[role=link]', textbox: 'input[type=text],input[type=password],input:not([type]),textarea,[role=textbox]', checkbox: 'input[type=checkbox],[role=checkbox]', combobox: 'select,[role=combobox]', row: 'tr,[role=row]', dialog: 'dialog,[role=dialog],[role=alertdialog]' }[role] || `[role=${role}]`;
+  return Array.from(doc.querySelectorAll(sel)).filter(visible).filter(e => !name || norm(ownText(e)).includes(norm(name)) || norm(e.getAttribute('aria-label')) === norm(name));
+}
+// An element's own text: its text nodes, not its children's.
+function directText(e) {
+  let t = '';
+  for (const n of e.childNodes) if (n.nodeType === 3) t += n.nodeValue;
+  return t;
+}
+// The text that labels something: the element's whole text, for small label elements.
+function labelText(e) {
+  const t = e.innerText || '';
+  return t.length <= 40 ? t : '';
 }
 // The label elements whose text is `want`, and for each the control or value beside it.
-function labelled(want, wantControl) {
+function labelled(doc, want, wantControl) {
   const w = labelNorm(want);
   const out = [];
   const push = e => { if (e && !out.includes(e)) out.push(e); };
-  for (const l of document.querySelectorAll('label')) {
-    if (labelNorm(l.innerText) !== w || !visible(l)) continue;
-    if (l.htmlFor) push(document.getElementById(l.htmlFor));
-    push(l.querySelector('input,select,textarea'));
+  const pick = box => {
+    if (!box) return;
+    if (wantControl) {
+      if (box.matches && box.matches(CONTROL)) push(box); else if (box.querySelector) push(box.querySelector(CONTROL));
+    } else push(box);
+  };
+  for (const l of doc.querySelectorAll('label')) {
+    if (labelNorm(labelText(l)) !== w || !visible(l)) continue;
+    if (l.htmlFor) push(doc.getElementById(l.htmlFor));
+    push(l.querySelector(CONTROL));
     if (!wantControl) push(l.nextElementSibling);
+    else pick(l.nextElementSibling);
   }
-  for (const th of document.querySelectorAll('th,dt,.label,td')) {
-    if (labelNorm(th.innerText) !== w || !visible(th)) continue;
-    const next = th.nextElementSibling;
-    if (!next) continue;
-    if (wantControl) push(next.querySelector('input,select,textarea')); else push(next);
+  // <th>/<td>, <dt>/<dd>, or any small element followed by the one holding the control or value.
+  for (const th of doc.querySelectorAll('th,dt,td,div,span,p,li')) {
+    if (th.querySelector(CONTROL)) continue;
+    if (labelNorm(labelText(th)) !== w || !visible(th)) continue;
+    pick(th.nextElementSibling);
   }
   if (wantControl) {
-    for (const c of document.querySelectorAll('input,select,textarea')) {
-      if (labelNorm(c.getAttribute('aria-label')) === w || labelNorm(c.getAttribute('placeholder')) === w) push(c);
+    for (const c of doc.querySelectorAll(CONTROL)) {
+      if (labelNorm(c.getAttribute('aria-label')) === w || labelNorm(c.getAttribute('placeholder')) === w || labelNorm(c.getAttribute('title')) === w) push(c);
     }
   }
   // A file input is often styled away behind its button; it still takes a path.
   return out.filter(e => visible(e) || (e.tagName === 'INPUT' && e.type === 'file'));
 }
-function rowsWith(want) {
+// Data rows: in a table with a header, holding no form control (a search form's
+// own row lists every option of its drop-down in its text).
+function rowsWith(doc, want) {
   const w = norm(want);
-  return Array.from(document.querySelectorAll('tr,[role=row]')).filter(visible).filter(r => norm(r.innerText).includes(w) && !r.querySelector('th'));
+  return Array.from(doc.querySelectorAll('tr,[role=row]')).filter(visible)
+    .filter(r => norm(r.innerText).includes(w) && !r.querySelector('th') && !r.querySelector(CONTROL));
 }
-function candidates(alt) {
+function candidates(doc, alt) {
   if (alt.row !== undefined) {
-    const rows = rowsWith(alt.row);
+    const rows = rowsWith(doc, alt.row);
     if (alt.text === undefined) return rows.map(r => r.querySelector('td') || r);
     const w = norm(alt.text);
     const out = [];
     for (const r of rows) for (const e of r.querySelectorAll(CLICKABLE)) if (visible(e) && norm(ownText(e)) === w) out.push(e);
     return out;
   }
-  if (alt.text !== undefined) return byText(alt.text);
-  if (alt.label !== undefined) return labelled(alt.label, true);
-  if (alt.role !== undefined) return byRole(alt.role, alt.name);
-  if (alt.css !== undefined) return Array.from(document.querySelectorAll(alt.css)).filter(visible);
+  if (alt.text !== undefined) return byText(doc, alt.text, alt.exact === true);
+  if (alt.label !== undefined) return labelled(doc, alt.label, true);
+  if (alt.role !== undefined) return byRole(doc, alt.role, alt.name);
+  if (alt.css !== undefined) return Array.from(doc.querySelectorAll(alt.css)).filter(visible);
   if (alt.xpath !== undefined) {
-    const r = document.evaluate(alt.xpath, document, null, XPathResult.ORDERED_NODE_SNAPSHOT_TYPE, null);
+    const r = doc.evaluate(alt.xpath, doc, null, XPathResult.ORDERED_NODE_SNAPSHOT_TYPE, null);
     const out = [];
     for (let i = 0; i < r.snapshotLength; i++) out.push(r.snapshotItem(i));
     return out.filter(visible);
   }
   return [];
 }
-// The visible text, with the values of visible input buttons (their text is an attribute).
-function pageText() {
-  const body = document.body ? document.body.innerText : '';
-  const values = Array.from(document.querySelectorAll('input[type=button],input[type=submit]')).filter(visible).map(e => e.value).join(' ');
-  return norm(body + ' ' + values);
+
+// The screen's text in blocks: each element's own text, and the values of
+// input buttons. What appeared after an action is told by comparing blocks.
+function blocks(docs) {
+  const out = [];
+  for (const { doc } of docs) {
+    if (!doc.body) continue;
+    const walker = doc.createTreeWalker(doc.body, NodeFilter.SHOW_ELEMENT);
+    for (let e = walker.currentNode; e; e = walker.nextNode()) {
+      if (e.tagName === 'SCRIPT' || e.tagName === 'STYLE' || e.tagName === 'OPTION' || e.tagName === 'NOSCRIPT') continue;
+      let t = norm(directText(e));
+      if (e.tagName === 'INPUT' && /^(button|submit|reset)$/i.test(e.type)) t = norm(e.value);
+      if (t && visible(e)) out.push(t);
+    }
+  }
+  return out;
 }
+// What is open in front of the page: a dialog element, an ARIA dialog, or a
+// fixed box that holds a button.
+function dialogs(docs) {
+  const out = [];
+  for (const { doc } of docs) {
+    for (const e of doc.querySelectorAll('dialog,[role=dialog],[role=alertdialog],[aria-modal=true]')) if (visible(e)) out.push(e);
+    for (const e of doc.querySelectorAll('body *')) {
+      if (out.some(o => o.contains(e) || e.contains(o))) continue;
+      const st = e.ownerDocument.defaultView.getComputedStyle(e);
+      if (st.position === 'fixed' && visible(e) && e.querySelector(CLICKABLE) && norm(e.innerText)) out.push(e);
+    }
+  }
+  return out;
+}
+function pageText(docs) {
+  return docs.map(({ doc }) => {
+    const body = doc.body ? doc.body.innerText : '';
+    const values = Array.from(doc.querySelectorAll('input[type=button],input[type=submit]')).filter(visible).map(e => e.value).join(' ');
+    return norm(body + ' ' + values);
+  }).join(' ');
+}
+
+// Per-document state for telling when a page has settled: a marker that a new
+// document lacks, the time of the last DOM change, a navigation that has begun,
+// and requests in flight.
+function watch(win) {
+  if (win.__oqsbot) return win.__oqsbot;
+  const s = { id: Math.random().toString(36).slice(2), last: Date.now(), nav: false, pending: 0, changes: 0, fresh: true, armed: 0 };
+  win.__oqsbot = s;
+  const doc = win.document;
+  new win.MutationObserver(() => { s.last = Date.now(); s.changes++; })
+    .observe(doc, { subtree: true, childList: true, characterData: true, attributes: true });
+  win.addEventListener('beforeunload', () => { s.nav = true; s.last = Date.now(); });
+  win.addEventListener('pageshow', () => { s.last = Date.now(); });
+  // Work an action defers by a short timer (a form submitted 100 ms after the
+  // click) counts as in flight. Only timers set just after an action count, so
+  // a page's own periodic timers never hold the screen unsettled.
+  const setTimer = win.setTimeout, clearTimer = win.clearTimeout, open = new Map();
+  win.setTimeout = function (fn, ms) {
+    const counted = typeof fn === 'function' && (Number(ms) || 0) <= 1000 && Date.now() - s.armed < 300;
+    if (!counted) return setTimer.apply(win, arguments);
+    s.pending++;
+    const rest = Array.prototype.slice.call(arguments, 2);
+    let id;
+    const release = () => { if (open.delete(id)) { s.pending--; s.last = Date.now(); } };
+    id = setTimer.call(win, function () { try { return fn.apply(this, rest); } finally { release(); } }, ms);
+    open.set(id, true);
+    return id;
+  };
+  win.clearTimeout = function (id) {
+    if (open.delete(id)) { s.pending--; }
+    return clearTimer.call(win, id);
+  };
+  if (win.fetch && !win.fetch.__oqsbot) {
+    const orig = win.fetch;
+    const wrapped = function () {
+      s.pending++;
+      return orig.apply(this, arguments).finally(() => { s.pending--; s.last = Date.now(); });
+    };
+    wrapped.__oqsbot = true;
+    win.fetch = wrapped;
+  }
+  if (win.XMLHttpRequest && !win.XMLHttpRequest.prototype.__oqsbot) {
+    const send = win.XMLHttpRequest.prototype.send;
+    win.XMLHttpRequest.prototype.send = function () {
+      s.pending++;
+      this.addEventListener('loadend', () => { s.pending--; s.last = Date.now(); });
+      return send.apply(this, arguments);
+    };
+    win.XMLHttpRequest.prototype.__oqsbot = true;
+  }
+  return s;
+}
+// How the screen stands: each document's marker, readiness and quiet time.
+function state(docs) {
+  const now = Date.now();
+  return docs.map(({ doc, win, path }) => {
+    const s = watch(win);
+    const st = { path, id: s.id, ready: doc.readyState, quiet: now - s.last, nav: s.nav, pending: s.pending, changes: s.changes, fresh: s.fresh };
+    s.fresh = false;
+    return st;
+  });
+}
+function frameDocs() { return documents(req.frames !== false); }
+
+function fieldShown(docs, label) {
+  return docs.some(({ doc }) => labelled(doc, label, true).length > 0);
+}
+
+// Whether a condition holds on the screen now. `before` is the screen as it
+// was before the last action; new text is text that was not there then.
+function holds(c, docs, fresh, before) {
+  if (c.text !== undefined && !pageText(docs).includes(norm(c.text))) return false;
+  if (c.new_text !== undefined && !fresh.some(b => b.includes(norm(c.new_text)))) return false;
+  if (c.field !== undefined && !fieldShown(docs, c.field)) return false;
+  if (c.no_field !== undefined && fieldShown(docs, c.no_field)) return false;
+  if (c.css !== undefined && !docs.some(({ doc }) => Array.from(doc.querySelectorAll(c.css)).some(visible))) return false;
+  if (c.url !== undefined && !docs.some(({ win }) => String(win.location.href).includes(c.url))) return false;
+  if (c.dialog !== undefined) {
+    const was = (before && before.dialogs) || [];
+    const shown = dialogs(docs).map(d => norm(d.innerText)).filter(t => !was.includes(t));
+    if (!shown.some(t => t.includes(norm(c.dialog)))) return false;
+  }
+  if (c.changed && before && !changedSince(docs, before)) return false;
+  return true;
+}
+function changedSince(docs, before) {
+  const ids = docs.map(({ win }) => win.__oqsbot ? win.__oqsbot.id : '');
+  if (ids.length !== before.ids.length || ids.some((id, i) => id !== before.ids[i])) return true;
+  return docs.some(({ win }) => win.__oqsbot && win.__oqsbot.changes > 0);
+}
+// Blocks of now that were not in `before`, counted: a second identical line is new.
+function freshBlocks(now, before) {
+  if (!before) return now;
+  const left = new Map();
+  for (const b of before.blocks) left.set(b, (left.get(b) || 0) + 1);
+  const out = [];
+  for (const b of now) {
+    const n = left.get(b) || 0;
+    if (n > 0) left.set(b, n - 1); else out.push(b);
+  }
+  return out;
+}
+// The OK that answers the notice holding `want`: inside the smallest visible box
+// that holds both, preferring dialogs.
+function okFor(docs, want, fresh) {
+  const w = norm(want);
+  const isOk = e => /^(OK|ＯＫ|はい)$/i.test(norm(ownText(e)));
+  const boxes = dialogs(docs).filter(d => norm(d.innerText).includes(w));
+  for (const box of boxes) {
+    const ok = Array.from(box.querySelectorAll(CLICKABLE)).filter(visible).find(isOk);
+    if (ok) return ok;
+  }
+  // A page of its own: the notice must be new, so a standing note never answers it.
+  if (!fresh.some(b => b.includes(w))) return null;
+  for (const { doc } of docs) {
+    const oks = Array.from(doc.querySelectorAll(CLICKABLE)).filter(visible).filter(isOk);
+    for (const ok of oks) {
+      for (let p = ok.parentElement; p; p = p.parentElement) if (norm(p.innerText).includes(w)) return ok;
+    }
+  }
+  return null;
+}
+function located(docs, make) {
+  for (const d of docs) {
+    const e = make(d.doc);
+    if (e) return d.path.length ? { path: d.path } : { element: e };
+  }
+  return null;
+}
+
 switch (req.op) {
   case 'find': {
+    const docs = frameDocs();
     for (let i = 0; i < req.alts.length; i++) {
-      const found = candidates(req.alts[i]);
-      if (found.length) return [i, found[0]];
+      for (const d of docs) {
+        const found = candidates(d.doc, req.alts[i]);
+        if (found.length) return d.path.length ? { alt: i, path: d.path } : { alt: i, element: found[0] };
+      }
     }
     return null;
   }
-  case 'has_text':
-    return pageText().includes(norm(req.text));
-  case 'read': {
-    const cells = labelled(req.label, false).concat(labelled(req.label, true));
-    for (const c of cells) {
-      const v = (c.tagName === 'INPUT' || c.tagName === 'SELECT' || c.tagName === 'TEXTAREA') ? c.value : (c.innerText || '');
-      if (v.trim()) return v.trim();
+  case 'ok': {
+    const docs = frameDocs();
+    const fresh = freshBlocks(blocks(docs), req.before);
+    for (const d of docs) {
+      const e = okFor([d], req.text, fresh);
+      if (e) return d.path.length ? { path: d.path } : { element: e };
     }
-    // "機関コード：1234567890" in one piece of text.
-    const body = document.body ? document.body.innerText : '';
+    return null;
+  }
+  case 'arm': {
+    const docs = frameDocs();
+    for (const { win } of docs) {
+      const s = watch(win);
+      s.nav = false; s.changes = 0; s.last = Date.now(); s.fresh = false; s.armed = Date.now();
+    }
+    return { ids: docs.map(({ win }) => win.__oqsbot.id), blocks: blocks(docs), dialogs: dialogs(docs).map(d => norm(d.innerText)) };
+  }
+  case 'observe': {
+    // One look: how the screen stands, and which condition holds on it.
+    const docs = frameDocs();
+    const st = state(docs);
+    const now = blocks(docs);
+    const fresh = freshBlocks(now, req.before);
+    let match = null;
+    for (let i = 0; i < (req.conds || []).length; i++) {
+      if (holds(req.conds[i], docs, fresh, req.before)) { match = i; break; }
+    }
+    return { state: st, match, fresh: fresh.slice(0, 20) };
+  }
+  case 'state':
+    return frameDocs().length ? state(frameDocs()) : [];
+  case 'has_text':
+    return pageText(frameDocs()).includes(norm(req.text));
+  case 'read': {
+    for (const { doc } of frameDocs()) {
+      const cells = labelled(doc, req.label, false).concat(labelled(doc, req.label, true));
+      for (const c of cells) {
+        const v = (c.tagName === 'INPUT' || c.tagName === 'SELECT' || c.tagName === 'TEXTAREA') ? c.value : (c.innerText || '');
+        if (v.trim()) return v.trim();
+      }
+    }
+    // 「機関コード：1234567890」 in one piece of text.
     const w = req.label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    const m = body.match(new RegExp(w + '\\s*[:：]\\s*(\\S+)'));
-    return m ? m[1] : null;
+    for (const { doc } of frameDocs()) {
+      const body = doc.body ? doc.body.innerText : '';
+      const m = body.match(new RegExp(w + '[ \\t\\u3000]*[:：][ \\t\\u3000]*([^\\s\\u3000]+)'));
+      if (m) return m[1];
+    }
+    return null;
   }
   case 'body':
-    return document.body ? document.body.innerText : '';
+    return frameDocs().map(({ doc }) => doc.body ? doc.body.innerText : '').join('\n');
+  case 'sources':
+    return frameDocs().map(({ doc }) => doc.documentElement.outerHTML);
   case 'summary': {
-    const body = document.body ? document.body.innerText : '';
+    const body = frameDocs().map(({ doc }) => doc.body ? doc.body.innerText : '').join(' ');
     return body.replace(/\s+/g, ' ').trim().slice(0, 400);
   }
 }

@@ -58,8 +58,8 @@ pub enum BrowserError {
     Spawn { program: String, source: std::io::Error },
     #[error("the WebDriver at {url} did not answer within {secs} s")]
     DriverNotReady { url: String, secs: u64 },
-    #[error("WebDriver: {0}")]
-    WebDriver(String),
+    #[error("WebDriver: {message}")]
+    WebDriver { fault: Fault, message: String },
     #[error("cannot prepare the download folder {path}: {source}")]
     DownloadDir { path: String, source: std::io::Error },
     #[error("no download finished in {dir} within {secs} s")]
@@ -70,9 +70,70 @@ pub enum BrowserError {
     PageLoadTimeout { secs: u64 },
 }
 
+/// The WebDriver errors a flow reacts to; everything else is `Other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The element belongs to a page that was replaced.
+    StaleElement,
+    /// The window was closed (a popup that closed itself).
+    WindowGone,
+    /// A JavaScript dialog is open; nothing else can be read until it is answered.
+    DialogOpen,
+    /// Another element (an overlay) took the click.
+    ClickIntercepted,
+    /// The frame is gone.
+    FrameGone,
+    Timeout,
+    Other,
+}
+
 impl From<WebDriverError> for BrowserError {
     fn from(e: WebDriverError) -> Self {
-        BrowserError::WebDriver(e.to_string())
+        use thirtyfour::error::WebDriverErrorInner as Inner;
+        let fault = match e.as_inner() {
+            Inner::StaleElementReference(_) => Fault::StaleElement,
+            Inner::NoSuchWindow(_) => Fault::WindowGone,
+            Inner::UnexpectedAlertOpen(_) => Fault::DialogOpen,
+            Inner::ElementClickIntercepted(_) => Fault::ClickIntercepted,
+            Inner::NoSuchFrame(_) => Fault::FrameGone,
+            Inner::Timeout(_) | Inner::WebDriverTimeout(_) | Inner::ScriptTimeout(_) => Fault::Timeout,
+            _ => {
+                // chromedriver reports a closed window and a detached frame in a few wordings.
+                let text = e.to_string().to_lowercase();
+                if text.contains("no such window")
+                    || text.contains("target window already closed")
+                    || text.contains("web view not found")
+                {
+                    Fault::WindowGone
+                } else if text.contains("unexpected alert open") {
+                    Fault::DialogOpen
+                } else if text.contains("stale element") || text.contains("node is detached") {
+                    Fault::StaleElement
+                } else {
+                    Fault::Other
+                }
+            }
+        };
+        BrowserError::WebDriver {
+            fault,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl BrowserError {
+    pub fn fault(&self) -> Option<Fault> {
+        match self {
+            BrowserError::WebDriver { fault, .. } => Some(*fault),
+            _ => None,
+        }
+    }
+
+    fn other(message: impl Into<String>) -> Self {
+        BrowserError::WebDriver {
+            fault: Fault::Other,
+            message: message.into(),
+        }
     }
 }
 
@@ -242,6 +303,43 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
 }
 
 /// What one `find` returned: which alternative matched, and the element.
+/// The screen as it was before an action, as locate.js noted it.
+#[derive(Debug, Clone)]
+pub struct Snapshot(Value);
+
+/// How one document of the screen stands.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+struct DocState {
+    ready: String,
+    quiet: f64,
+    nav: bool,
+    pending: i64,
+}
+
+/// A document that changed less than this long ago may still be changing.
+pub const SETTLE_QUIET: Duration = Duration::from_millis(100);
+
+/// Every document loaded, no navigation begun, no request in flight, and no
+/// change for a quiet moment.
+fn settled(docs: &[DocState]) -> bool {
+    !docs.is_empty()
+        && docs.iter().all(|d| {
+            d.ready == "complete" && !d.nav && d.pending <= 0 && d.quiet >= SETTLE_QUIET.as_millis() as f64
+        })
+}
+
+/// One look at the screen.
+#[derive(Debug, Clone, Default)]
+pub struct Observation {
+    pub settled: bool,
+    /// A navigation has begun and its page has not arrived yet.
+    pub navigating: bool,
+    /// The first condition that holds.
+    pub matched: Option<usize>,
+    /// Text that was not on the screen before the action.
+    pub fresh: Vec<String>,
+}
+
 pub struct Found {
     pub alternative: usize,
     pub element: WebElement,
@@ -259,6 +357,8 @@ pub struct Browser {
     pub options: BrowserOptions,
     commands: Arc<AtomicU64>,
     downloads: AtomicU64,
+    /// WebDriver's context is inside a frame (to act on an element found there).
+    in_frame: std::sync::atomic::AtomicBool,
 }
 
 impl Browser {
@@ -290,6 +390,7 @@ impl Browser {
             options,
             commands: Arc::new(AtomicU64::new(1)),
             downloads: AtomicU64::new(0),
+            in_frame: std::sync::atomic::AtomicBool::new(false),
         };
         // Until a flow prepares a download, anything the site sends is denied.
         browser
@@ -344,6 +445,7 @@ impl Browser {
     }
 
     pub async fn source(&self) -> Result<String, BrowserError> {
+        self.leave_frame().await?;
         self.count(1);
         Ok(self.driver.source().await?)
     }
@@ -353,21 +455,133 @@ impl Browser {
         Ok(self.driver.screenshot_as_png().await?)
     }
 
+    /// Runs locate.js in the top document; it reaches into the frames itself.
     async fn script(&self, request: Value) -> Result<Value, BrowserError> {
+        self.leave_frame().await?;
         self.count(1);
         let ret = self.driver.execute(LOCATE_JS, vec![request]).await?;
         Ok(ret.json().clone())
     }
 
-    /// The first alternative that has a visible match now.
-    pub async fn find_now(&self, alternatives: &[Value]) -> Result<Option<Found>, BrowserError> {
-        let v = self.script(json!({ "op": "find", "alts": alternatives })).await?;
-        let Some(pair) = v.as_array().filter(|a| a.len() == 2) else {
+    async fn leave_frame(&self) -> Result<(), BrowserError> {
+        if self.in_frame.swap(false, Ordering::Relaxed) {
+            self.count(1);
+            match self.driver.enter_default_frame().await {
+                Ok(()) => {}
+                // The window closed while we were in one of its frames.
+                Err(e) => {
+                    let e = BrowserError::from(e);
+                    if e.fault() != Some(Fault::WindowGone) {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Steps into the frame at `path` (indices into `window.frames`, from the top).
+    async fn enter_frame_path(&self, path: &[u16]) -> Result<(), BrowserError> {
+        self.leave_frame().await?;
+        for index in path {
+            self.count(1);
+            self.driver.enter_frame(*index).await?;
+            self.in_frame.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// An element from locate.js: in the top document, or in a frame, where the
+    /// same request is made again from inside the frame.
+    async fn element_from(&self, found: &Value, request: Value) -> Result<Option<WebElement>, BrowserError> {
+        if let Some(e) = found.get("element") {
+            return Ok(Some(WebElement::from_json(
+                e.clone(),
+                self.driver.handle().clone(),
+            )?));
+        }
+        let Some(path) = found.get("path").and_then(Value::as_array) else {
             return Ok(None);
         };
-        let alternative = pair[0].as_u64().unwrap_or(0) as usize;
-        let element = WebElement::from_json(pair[1].clone(), self.driver.handle().clone())?;
-        Ok(Some(Found { alternative, element }))
+        let path: Vec<u16> = path
+            .iter()
+            .filter_map(|v| v.as_u64().and_then(|n| u16::try_from(n).ok()))
+            .collect();
+        self.enter_frame_path(&path).await?;
+        let mut request = request;
+        request["frames"] = json!(false);
+        self.count(1);
+        let inner = self.driver.execute(LOCATE_JS, vec![request]).await?;
+        match inner.json().get("element") {
+            Some(e) => Ok(Some(WebElement::from_json(
+                e.clone(),
+                self.driver.handle().clone(),
+            )?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The first alternative that has a visible match now, in any frame.
+    pub async fn find_now(&self, alternatives: &[Value]) -> Result<Option<Found>, BrowserError> {
+        let v = self.script(json!({ "op": "find", "alts": alternatives })).await?;
+        let Some(alternative) = v.get("alt").and_then(Value::as_u64) else {
+            return Ok(None);
+        };
+        let alternative = alternative as usize;
+        let request =
+            json!({ "op": "find", "alts": [alternatives.get(alternative).cloned().unwrap_or(Value::Null)] });
+        Ok(self
+            .element_from(&v, request)
+            .await?
+            .map(|element| Found { alternative, element }))
+    }
+
+    /// The OK that answers the notice holding `text`, if one is shown now.
+    /// `before` is the screen before the last action: a notice that stood
+    /// there already is never answered.
+    pub async fn ok_button(
+        &self,
+        text: &str,
+        before: Option<&Snapshot>,
+    ) -> Result<Option<WebElement>, BrowserError> {
+        let request = json!({ "op": "ok", "text": text, "before": before.map(|b| &b.0) });
+        let v = self.script(request.clone()).await?;
+        if v.is_null() {
+            return Ok(None);
+        }
+        self.element_from(&v, request).await
+    }
+
+    /// Notes the screen as it is, before an action.
+    pub async fn arm(&self) -> Result<Snapshot, BrowserError> {
+        Ok(Snapshot(self.script(json!({ "op": "arm" })).await?))
+    }
+
+    /// One look at the screen: whether it has settled since `before`, which
+    /// condition holds, and the text that is new.
+    pub async fn observe(
+        &self,
+        conditions: &[Value],
+        before: Option<&Snapshot>,
+    ) -> Result<Observation, BrowserError> {
+        let v = self
+            .script(json!({ "op": "observe", "conds": conditions, "before": before.map(|b| &b.0) }))
+            .await?;
+        let docs: Vec<DocState> = v
+            .get("state")
+            .cloned()
+            .and_then(|s| serde_json::from_value(s).ok())
+            .unwrap_or_default();
+        Ok(Observation {
+            settled: settled(&docs),
+            navigating: docs.iter().any(|d| d.nav),
+            matched: v.get("match").and_then(Value::as_u64).map(|n| n as usize),
+            fresh: v
+                .get("fresh")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|b| b.as_str().map(str::to_string)).collect())
+                .unwrap_or_default(),
+        })
     }
 
     pub async fn has_text(&self, text: &str) -> Result<bool, BrowserError> {
@@ -378,7 +592,8 @@ impl Browser {
             .unwrap_or(false))
     }
 
-    /// The value shown beside a label (a `<td>` beside a `<th>`, a sibling, an input's value).
+    /// The value shown beside a label (a `<td>` beside a `<th>`, a sibling, an
+    /// input's value, or 「ラベル：値」 in running text).
     pub async fn read_label(&self, label: &str) -> Result<Option<String>, BrowserError> {
         Ok(self
             .script(json!({ "op": "read", "label": label }))
@@ -387,7 +602,7 @@ impl Browser {
             .map(str::to_string))
     }
 
-    /// The page's visible text.
+    /// The screen's visible text, every frame included.
     pub async fn body_text(&self) -> Result<String, BrowserError> {
         Ok(self
             .script(json!({ "op": "body" }))
@@ -395,6 +610,16 @@ impl Browser {
             .as_str()
             .unwrap_or_default()
             .to_string())
+    }
+
+    /// The markup of every document on the screen: the top one, then its frames.
+    pub async fn sources(&self) -> Result<Vec<String>, BrowserError> {
+        Ok(self
+            .script(json!({ "op": "sources" }))
+            .await?
+            .as_array()
+            .map(|a| a.iter().filter_map(|d| d.as_str().map(str::to_string)).collect())
+            .unwrap_or_default())
     }
 
     /// What the page says, in a line, for error messages.
@@ -440,7 +665,7 @@ impl Browser {
             .execute(script, vec![e.to_json()?, json!(text)])
             .await?;
         if ok.json().as_bool() != Some(true) {
-            return Err(BrowserError::WebDriver(format!(
+            return Err(BrowserError::other(format!(
                 "the drop-down has no option {text:?}"
             )));
         }
@@ -483,6 +708,8 @@ impl Browser {
 
     pub async fn switch_to(&self, w: WindowHandle) -> Result<(), BrowserError> {
         self.count(1);
+        // A window is entered at its top document.
+        self.in_frame.store(false, Ordering::Relaxed);
         Ok(self.driver.switch_to_window(w).await?)
     }
 
@@ -665,7 +892,7 @@ async fn spawn_driver(options: &BrowserOptions) -> Result<(String, DriverProcess
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()
-        .map_err(|e| BrowserError::WebDriver(e.to_string()))?;
+        .map_err(|e| BrowserError::other(e.to_string()))?;
     let wait = Duration::from_secs(20);
     let deadline = Deadline::after(wait);
     loop {

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::model::{Condition, Flow, FlowFileError, FlowLibrary, Locator, Step};
-use crate::browser::{Browser, BrowserError, Deadline};
+use crate::browser::{Browser, BrowserError, Deadline, Fault, Snapshot};
 use crate::secret::{Redactor, Secret};
 
 /// A flow variable.
@@ -51,6 +51,8 @@ pub enum FailureKind {
 #[derive(Debug)]
 pub struct FlowError {
     pub kind: FailureKind,
+    /// What a `fail` step named the portal's answer (`refused`, `locked`, …), for the caller to match on.
+    pub outcome: Option<String>,
     pub flow: String,
     pub step: usize,
     pub action: String,
@@ -94,11 +96,23 @@ enum StepError {
         what: String,
         secs: f64,
     },
-    Refused(String),
+    Refused {
+        message: String,
+        outcome: Option<String>,
+    },
     Browser(BrowserError),
     Input(String),
-    /// A called flow failed: its kind and its whole message.
-    Called(FailureKind, String),
+    /// A called flow failed: its kind, outcome and whole message.
+    Called(FailureKind, Option<String>, String),
+}
+
+impl StepError {
+    fn refused(message: impl Into<String>) -> Self {
+        StepError::Refused {
+            message: message.into(),
+            outcome: None,
+        }
+    }
 }
 
 impl From<BrowserError> for StepError {
@@ -142,18 +156,6 @@ pub fn normalize(text: &str) -> String {
         .collect()
 }
 
-/// A dialog opened between looking for one and reading the page: look again.
-fn dialog_race(e: &BrowserError) -> bool {
-    e.to_string().to_lowercase().contains("unexpected alert open")
-}
-
-fn window_gone(e: &BrowserError) -> bool {
-    let t = e.to_string().to_lowercase();
-    t.contains("no such window")
-        || t.contains("target window already closed")
-        || t.contains("web view not found")
-}
-
 pub struct Engine<'b> {
     browser: &'b Browser,
     library: FlowLibrary,
@@ -162,6 +164,10 @@ pub struct Engine<'b> {
     pub vars: HashMap<String, Var>,
     pub records: Vec<StepRecord>,
     step_timeout: Duration,
+    /// The screen before the last action: what is new is judged against it.
+    before: Option<Snapshot>,
+    /// The last action's page may not have settled yet.
+    unsettled: bool,
 }
 
 type StepResult = Result<Option<String>, StepError>;
@@ -176,6 +182,8 @@ impl<'b> Engine<'b> {
             artifacts: artifacts.to_path_buf(),
             vars: HashMap::new(),
             records: Vec::new(),
+            before: None,
+            unsettled: false,
         }
     }
 
@@ -201,6 +209,7 @@ impl<'b> Engine<'b> {
         let flow = self.library.get(name).map_err(|e| {
             Box::new(FlowError {
                 kind: FailureKind::Input,
+                outcome: None,
                 flow: name.to_string(),
                 step: 0,
                 action: "load".into(),
@@ -254,6 +263,7 @@ impl<'b> Engine<'b> {
 
     /// Dresses a step error with its context and saves what the page showed.
     async fn fail(&mut self, flow: &Flow, number: usize, step: &Step, e: StepError) -> Box<FlowError> {
+        let mut outcome = None;
         let (kind, message) = match e {
             StepError::NotFound { tried, secs } => (
                 FailureKind::NotFound,
@@ -266,10 +276,16 @@ impl<'b> Engine<'b> {
                 FailureKind::NotFound,
                 format!("{what} did not happen within {secs:.0} s"),
             ),
-            StepError::Refused(m) => (FailureKind::Refused, m),
+            StepError::Refused { message, outcome: o } => {
+                outcome = o;
+                (FailureKind::Refused, message)
+            }
             StepError::Browser(e) => (FailureKind::Browser, e.to_string()),
             StepError::Input(m) => (FailureKind::Input, m),
-            StepError::Called(kind, m) => (kind, m),
+            StepError::Called(kind, o, m) => {
+                outcome = o;
+                (kind, m)
+            }
         };
         let page = self.redactor.redact(&self.browser.summary().await);
         let stem = format!("{}-step{number}", flow.name);
@@ -294,6 +310,7 @@ impl<'b> Engine<'b> {
         };
         Box::new(FlowError {
             kind,
+            outcome,
             flow: flow.name.clone(),
             step: number,
             action: self.redactor.redact(&action),
@@ -364,7 +381,7 @@ impl<'b> Engine<'b> {
 
     fn timeout(&self, step: &Step) -> Duration {
         match (step.timeout_secs, step.optional) {
-            (Some(s), _) => Duration::from_secs_f64(s.max(0.0)),
+            (Some(s), _) => Duration::try_from_secs_f64(s.max(0.0)).unwrap_or(self.step_timeout),
             (None, true) => Duration::from_secs(3),
             (None, false) => self.step_timeout,
         }
@@ -387,12 +404,41 @@ impl<'b> Engine<'b> {
             .collect()
     }
 
-    /// Waits until one of the locators matches a visible element.
+    /// Waits until the last action's page has settled: a new document fully
+    /// loaded, or no change to this one for a quiet moment, with no navigation
+    /// begun and no request in flight. Decided by looking, never by a set pause.
+    async fn settle(&mut self, timeout: Duration) -> Result<(), StepError> {
+        if !self.unsettled {
+            return Ok(());
+        }
+        let deadline = Deadline::after(timeout.max(self.step_timeout));
+        loop {
+            match self.browser.observe(&[], self.before.as_ref()).await {
+                Ok(o) if o.settled => break,
+                Ok(_) => {}
+                // A dialog is the page's answer; the next step reads it.
+                Err(e) if e.fault() == Some(Fault::DialogOpen) => break,
+                Err(e) if e.fault() == Some(Fault::WindowGone) => self.browser.switch_to_main().await?,
+                Err(e) if matches!(e.fault(), Some(Fault::StaleElement | Fault::FrameGone)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            if !deadline.next_look().await {
+                // A page that never stops changing: the next look decides on what it shows.
+                tracing::debug!("the page did not settle within {:.0} s", deadline.secs());
+                break;
+            }
+        }
+        self.unsettled = false;
+        Ok(())
+    }
+
+    /// Waits until one of the locators matches a visible element on the settled page.
     async fn find(
-        &self,
+        &mut self,
         locators: &[Locator],
         timeout: Duration,
     ) -> Result<(crate::browser::Found, String), StepError> {
+        self.settle(timeout).await?;
         let alts = self.alternatives(locators)?;
         let deadline = Deadline::after(timeout);
         loop {
@@ -405,15 +451,16 @@ impl<'b> Engine<'b> {
                     return Ok((found, matched));
                 }
                 Ok(None) => {}
-                Err(e) if window_gone(&e) => self.browser.switch_to_main().await?,
-                Err(e) => {
-                    if let Some(t) = self.browser.alert_text().await {
-                        return Err(StepError::Refused(format!(
-                            "a dialog is open and nothing here answers it: {t}"
-                        )));
-                    }
-                    return Err(e.into());
+                Err(e) if e.fault() == Some(Fault::WindowGone) => self.browser.switch_to_main().await?,
+                // The page was being replaced while we looked: look at the new one.
+                Err(e) if matches!(e.fault(), Some(Fault::StaleElement | Fault::FrameGone)) => {}
+                Err(e) if e.fault() == Some(Fault::DialogOpen) => {
+                    let t = self.browser.alert_text().await.unwrap_or_default();
+                    return Err(StepError::refused(format!(
+                        "a dialog is open and nothing here answers it: {t}"
+                    )));
                 }
+                Err(e) => return Err(e.into()),
             }
             if !deadline.next_look().await {
                 return Err(StepError::NotFound {
@@ -424,75 +471,191 @@ impl<'b> Engine<'b> {
         }
     }
 
-    /// Whether `cond` holds now. An open dialog is checked first: nothing else can be read behind it.
-    async fn check(&self, cond: &Condition, alert: Option<&str>) -> Result<bool, StepError> {
-        if let Some(want) = &cond.alert {
-            let want = normalize(&self.expand(want)?);
-            return Ok(alert.is_some_and(|a| normalize(a).contains(&want)));
+    /// Finds the target on the settled page, notes the screen, and clicks. An
+    /// element whose page was replaced before the click is looked for again on
+    /// the new page, unless the step is irreversible.
+    async fn act(&mut self, step: &Step, locators: &[Locator], how: Act, timeout: Duration) -> StepResult {
+        let deadline = Deadline::after(timeout);
+        loop {
+            let (found, matched) = self.find(locators, timeout).await?;
+            let before = self.browser.arm().await?;
+            // The same alternative, looked up again on the screen just noted.
+            let alts = self.alternatives(&locators[found.alternative..=found.alternative])?;
+            let target = match self.browser.find_now(&alts).await {
+                Ok(Some(again)) => again.element,
+                Ok(None) => {
+                    if !deadline.next_look().await {
+                        return Err(StepError::NotFound {
+                            tried: vec![matched],
+                            secs: timeout.as_secs_f64(),
+                        });
+                    }
+                    continue;
+                }
+                Err(e) if e.fault() == Some(Fault::StaleElement) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let done = match how {
+                Act::Click => self.browser.click(&target).await,
+                Act::DoubleClick => match self.browser.click(&target).await {
+                    Ok(()) => self.double_click_after_select(target, &alts, &deadline).await,
+                    Err(e) => Err(e),
+                },
+            };
+            match done {
+                Ok(()) => {
+                    self.before = Some(before);
+                    self.unsettled = true;
+                    return Ok(Some(matched));
+                }
+                Err(e) if e.fault() == Some(Fault::StaleElement) && !step.once => {
+                    tracing::debug!("{matched}: the page changed under the click; looking again");
+                    if !deadline.next_look().await {
+                        return Err(e.into());
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
-        if alert.is_some() {
-            return Ok(false);
+    }
+
+    /// The double click after the click that selected a row. A page may draw
+    /// the selection by drawing the table anew: the row is then found again,
+    /// and double-clicked without a second click.
+    async fn double_click_after_select(
+        &self,
+        mut target: thirtyfour::WebElement,
+        alts: &[Value],
+        deadline: &Deadline,
+    ) -> Result<(), BrowserError> {
+        loop {
+            match self.browser.double_click(&target).await {
+                Err(e) if e.fault() == Some(Fault::StaleElement) && deadline.next_look().await => {
+                    if let Some(again) = self.browser.find_now(alts).await? {
+                        target = again.element;
+                    }
+                }
+                other => return other,
+            }
         }
-        if let Some(t) = &cond.text {
-            return Ok(self.browser.has_text(&self.expand(t)?).await?);
+    }
+
+    /// Finds a form field on the settled page and does `what` to it; a field
+    /// whose page was replaced meanwhile is looked for again.
+    async fn on_field(
+        &mut self,
+        locators: &[Locator],
+        timeout: Duration,
+        what: FieldAction<'_>,
+    ) -> StepResult {
+        let deadline = Deadline::after(timeout);
+        loop {
+            let (found, matched) = self.find(locators, timeout).await?;
+            let done = match what {
+                FieldAction::Fill(value) => self.browser.fill(&found.element, value).await,
+                FieldAction::Select(value) => self.browser.select(&found.element, value).await,
+                FieldAction::Upload(path) => self.browser.upload(&found.element, path).await,
+            };
+            match done {
+                Ok(()) => return Ok(Some(matched)),
+                Err(e) if e.fault() == Some(Fault::StaleElement) && deadline.next_look().await => {}
+                Err(e) => return Err(e.into()),
+            }
         }
-        if let Some(u) = &cond.url {
-            return Ok(self.browser.current_url().await?.contains(&self.expand(u)?));
+    }
+
+    /// The conditions as locate.js takes them, with variables filled in.
+    fn condition_json(&self, c: &Condition) -> Result<Value, StepError> {
+        let expand = |t: &Option<String>| t.as_deref().map(|t| self.expand(t)).transpose();
+        let mut v = serde_json::Map::new();
+        for (key, value) in [
+            ("text", expand(&c.text)?),
+            ("new_text", expand(&c.new_text)?),
+            ("field", expand(&c.field)?),
+            ("no_field", expand(&c.no_field)?),
+            ("css", c.css.clone()),
+            ("url", expand(&c.url)?),
+            ("dialog", expand(&c.dialog)?),
+        ] {
+            if let Some(value) = value {
+                v.insert(key.into(), json!(value));
+            }
         }
-        if let Some(css) = &cond.css {
-            let alts = self.alternatives(&[Locator {
-                css: Some(css.clone()),
-                ..Locator::default()
-            }])?;
-            return Ok(self.browser.find_now(&alts).await?.is_some());
+        if c.changed {
+            v.insert("changed".into(), json!(true));
         }
-        if let Some(f) = &cond.field {
-            let alts = self.alternatives(&[Locator {
-                label: Some(f.clone()),
-                ..Locator::default()
-            }])?;
-            return Ok(self.browser.find_now(&alts).await?.is_some());
-        }
-        Ok(false)
+        Ok(Value::Object(v))
     }
 
     fn describe(cond: &Condition) -> String {
-        [
+        let mut parts: Vec<String> = [
             cond.text.as_ref().map(|t| format!("text {t:?}")),
-            cond.alert.as_ref().map(|t| format!("dialog {t:?}")),
+            cond.new_text.as_ref().map(|t| match t.as_str() {
+                "" => "any new text".to_string(),
+                t => format!("new text {t:?}"),
+            }),
+            cond.alert.as_ref().map(|t| match t.as_str() {
+                "" => "any dialog".to_string(),
+                t => format!("dialog {t:?}"),
+            }),
+            cond.dialog.as_ref().map(|t| format!("in-page dialog {t:?}")),
             cond.url.as_ref().map(|t| format!("URL with {t:?}")),
             cond.field.as_ref().map(|t| format!("field {t:?}")),
+            cond.no_field.as_ref().map(|t| format!("no field {t:?}")),
             cond.css.as_ref().map(|t| format!("css {t:?}")),
         ]
         .into_iter()
         .flatten()
-        .collect::<Vec<_>>()
-        .join(" ")
+        .collect();
+        if cond.changed {
+            parts.push("a changed page".into());
+        }
+        parts.join(" + ")
     }
 
-    /// Waits until one of the conditions holds; returns its index.
-    async fn wait_any(&self, conds: &[Condition], timeout: Duration) -> Result<usize, StepError> {
+    /// Waits until one of the conditions holds on the settled screen; returns
+    /// its index and what the portal answered (a dialog's text, or the text
+    /// that appeared after the last action).
+    async fn wait_any(
+        &mut self,
+        conds: &[Condition],
+        timeout: Duration,
+    ) -> Result<(usize, String), StepError> {
+        // A dialog hides the page: conditions on dialogs are looked at only while one is open.
+        let mut page_index = Vec::new();
+        let mut page_conds = Vec::new();
+        for (i, c) in conds.iter().enumerate() {
+            if c.alert.is_none() {
+                page_index.push(i);
+                page_conds.push(self.condition_json(c)?);
+            }
+        }
         let deadline = Deadline::after(timeout);
         loop {
-            let alert = self.browser.alert_text().await;
-            let mut any_alert_condition = false;
-            for (i, c) in conds.iter().enumerate() {
-                any_alert_condition |= c.alert.is_some();
-                match self.check(c, alert.as_deref()).await {
-                    Ok(true) => return Ok(i),
-                    Ok(false) => {}
-                    Err(StepError::Browser(e)) if window_gone(&e) => {
-                        self.browser.switch_to_main().await?;
-                        break;
+            match self.browser.observe(&page_conds, self.before.as_ref()).await {
+                Ok(o) if o.settled => {
+                    self.unsettled = false;
+                    if let Some(i) = o.matched.and_then(|m| page_index.get(m)) {
+                        return Ok((*i, o.fresh.join(" / ")));
                     }
-                    Err(StepError::Browser(e)) if dialog_race(&e) => break,
-                    Err(e) => return Err(e),
                 }
-            }
-            if let Some(a) = &alert
-                && !any_alert_condition
-            {
-                return Err(StepError::Refused(format!("an unexpected dialog is open: {a}")));
+                Ok(_) => {}
+                Err(e) if e.fault() == Some(Fault::DialogOpen) => {
+                    let message = self.browser.alert_text().await.unwrap_or_default();
+                    for (i, c) in conds.iter().enumerate() {
+                        if let Some(want) = &c.alert
+                            && normalize(&message).contains(&normalize(&self.expand(want)?))
+                        {
+                            return Ok((i, message));
+                        }
+                    }
+                    return Err(StepError::refused(format!(
+                        "an unexpected dialog is open: {message}"
+                    )));
+                }
+                Err(e) if e.fault() == Some(Fault::WindowGone) => self.browser.switch_to_main().await?,
+                Err(e) if matches!(e.fault(), Some(Fault::StaleElement | Fault::FrameGone)) => {}
+                Err(e) => return Err(e.into()),
             }
             if !deadline.next_look().await {
                 let what = conds.iter().map(Self::describe).collect::<Vec<_>>().join(" or ");
@@ -504,37 +667,48 @@ impl<'b> Engine<'b> {
         }
     }
 
-    /// Answers a notice or a confirmation with OK, in whatever form it comes.
-    async fn answer_ok(&self, text: &str, timeout: Duration) -> StepResult {
-        let want = normalize(&self.expand(text)?);
-        let ok = [Locator {
-            text: Some("OK".into()),
-            ..Locator::default()
-        }];
-        let alts = self.alternatives(&ok)?;
+    /// Answers a notice or a confirmation with OK, in whatever form it comes:
+    /// a JavaScript dialog, an in-page dialog, or a page of its own. A notice
+    /// that stood on the page before the last action is never answered.
+    async fn answer_ok(&mut self, text: &str, timeout: Duration) -> StepResult {
+        let text = self.expand(text)?;
+        let want = normalize(&text);
+        self.settle(timeout).await?;
         let deadline = Deadline::after(timeout);
         loop {
             if let Some(message) = self.browser.alert_text().await {
                 if normalize(&message).contains(&want) {
                     self.browser.accept_alert().await?;
+                    self.unsettled = true;
                     return Ok(Some("JavaScript dialog".into()));
                 }
-                return Err(StepError::Refused(format!(
+                return Err(StepError::refused(format!(
                     "a different dialog is open: {message}"
                 )));
             }
-            let shown = match self.browser.has_text(text).await {
-                Ok(v) => v,
-                Err(e) if window_gone(&e) => {
-                    self.browser.switch_to_main().await?;
-                    false
+            match self.browser.ok_button(&text, self.before.as_ref()).await {
+                Ok(Some(_)) => {
+                    let before = self.browser.arm().await?;
+                    if let Some(ok) = self.browser.ok_button(&text, None).await? {
+                        match self.browser.click(&ok).await {
+                            Ok(()) => {
+                                self.before = Some(before);
+                                self.unsettled = true;
+                                return Ok(Some("OK on the page".into()));
+                            }
+                            Err(e) if e.fault() == Some(Fault::StaleElement) => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
                 }
-                Err(e) if dialog_race(&e) => false,
+                Ok(None) => {}
+                Err(e) if e.fault() == Some(Fault::WindowGone) => self.browser.switch_to_main().await?,
+                Err(e)
+                    if matches!(
+                        e.fault(),
+                        Some(Fault::DialogOpen | Fault::StaleElement | Fault::FrameGone)
+                    ) => {}
                 Err(e) => return Err(e.into()),
-            };
-            if shown && let Some(found) = self.browser.find_now(&alts).await? {
-                self.browser.click(&found.element).await?;
-                return Ok(Some("OK on the page".into()));
             }
             if !deadline.next_look().await {
                 return Err(StepError::Timeout {
@@ -549,18 +723,19 @@ impl<'b> Engine<'b> {
         let timeout = self.timeout(step);
         if let Some(url) = &step.open {
             self.browser.goto(&self.expand(url)?).await?;
+            self.before = None;
+            self.unsettled = true;
             return Ok(None);
         }
         if let Some(loc) = &step.popup {
             let before = self.browser.windows().await?;
-            let (found, matched) = self.find(&loc.list(), timeout).await?;
-            self.browser.click(&found.element).await?;
+            let matched = self.act(step, &loc.list(), Act::Click, timeout).await?;
             let deadline = Deadline::after(timeout);
             loop {
                 let now = self.browser.windows().await?;
                 if let Some(new) = now.into_iter().find(|w| !before.contains(w)) {
                     self.browser.switch_to(new).await?;
-                    return Ok(Some(matched));
+                    return Ok(matched);
                 }
                 if !deadline.next_look().await {
                     return Err(StepError::Timeout {
@@ -571,27 +746,22 @@ impl<'b> Engine<'b> {
             }
         }
         if let Some(loc) = &step.click {
-            let (found, matched) = self.find(&loc.list(), timeout).await?;
-            self.browser.click(&found.element).await?;
-            return Ok(Some(matched));
+            return self.act(step, &loc.list(), Act::Click, timeout).await;
         }
         if let Some(loc) = &step.double_click {
-            let (found, matched) = self.find(&loc.list(), timeout).await?;
-            self.browser.click(&found.element).await?;
-            self.browser.double_click(&found.element).await?;
-            return Ok(Some(matched));
+            return self.act(step, &loc.list(), Act::DoubleClick, timeout).await;
         }
         if let Some(fill) = &step.fill {
             let value = self.expand(&fill.value)?;
-            let (found, matched) = self.find(&fill.field.list(), timeout).await?;
-            self.browser.fill(&found.element, &value).await?;
-            return Ok(Some(matched));
+            return self
+                .on_field(&fill.field.list(), timeout, FieldAction::Fill(&value))
+                .await;
         }
         if let Some(select) = &step.select {
             let value = self.expand(&select.value)?;
-            let (found, matched) = self.find(&select.field.list(), timeout).await?;
-            self.browser.select(&found.element, &value).await?;
-            return Ok(Some(matched));
+            return self
+                .on_field(&select.field.list(), timeout, FieldAction::Select(&value))
+                .await;
         }
         if let Some(upload) = &step.upload {
             let path = match self.vars.get(upload.value.trim_matches(['{', '}'])) {
@@ -604,62 +774,50 @@ impl<'b> Engine<'b> {
                     path.display()
                 )));
             }
-            let (found, matched) = self.find(&upload.field.list(), timeout).await?;
-            self.browser.upload(&found.element, &path).await?;
-            return Ok(Some(matched));
+            return self
+                .on_field(&upload.field.list(), timeout, FieldAction::Upload(&path))
+                .await;
         }
         if let Some(cond) = &step.expect {
-            let i = self.wait_any(std::slice::from_ref(cond), timeout).await?;
+            let (i, _) = self.wait_any(std::slice::from_ref(cond), timeout).await?;
             return Ok(Some(Self::describe(&[cond.clone()][i])));
         }
         if let Some(text) = &step.ok {
             return self.answer_ok(text, timeout).await;
         }
         if let Some(conds) = &step.wait_for {
-            let i = self.wait_any(conds, timeout).await?;
+            let (i, answer) = self.wait_any(conds, timeout).await?;
             let label = conds[i].name.clone().unwrap_or_else(|| i.to_string());
             if let Some(into) = &step.into {
                 self.set(into, &label);
+                self.set(&format!("{into}_text"), &answer);
             }
             return Ok(Some(label));
         }
         if let Some(message) = &step.fail {
-            let page = self.browser.summary().await;
+            // A refusal shown as a dialog is read, then closed: the flow stops here.
+            let page = match self.browser.alert_text().await {
+                Some(t) => {
+                    let _ = self.browser.accept_alert().await;
+                    format!("a dialog: {t}")
+                }
+                None => self.browser.summary().await,
+            };
             let mut message = message.replace("{page}", &page);
             message = self.expand(&message).unwrap_or(message);
-            return Err(StepError::Refused(message));
+            return Err(StepError::Refused {
+                message,
+                outcome: step.outcome.clone(),
+            });
         }
         if let Some(d) = &step.download {
-            let (found, matched) = self.find(&d.click.list(), timeout).await?;
-            let folder = self.browser.prepare_download().await?;
-            self.browser.click(&found.element).await?;
-            let wait = timeout.max(Duration::from_secs(30));
-            let deadline = Deadline::after(wait);
-            loop {
-                if let Some(path) = Browser::finished_download(&folder) {
-                    self.vars.insert(d.into.clone(), Var::File(path));
-                    return Ok(Some(matched));
-                }
-                let alert = self.browser.alert_text().await;
-                for c in &d.unless {
-                    if self.check(c, alert.as_deref()).await.unwrap_or(false) {
-                        let page = self.browser.summary().await;
-                        return Err(StepError::Refused(format!("the site sent no file: {page}")));
-                    }
-                }
-                if !deadline.next_look().await {
-                    return Err(StepError::Timeout {
-                        what: "a finished download".into(),
-                        secs: wait.as_secs_f64(),
-                    });
-                }
-            }
+            return self.download(step, d, timeout).await;
         }
         if let Some(r) = &step.read {
             return self.read(r, step, timeout).await;
         }
         if let Some(w) = &step.wait_until {
-            return self.wait_until(w).await;
+            return self.wait_until(step, w).await;
         }
         if let Some(name) = &step.call {
             for (k, v) in &step.with {
@@ -674,11 +832,13 @@ impl<'b> Engine<'b> {
             let flow = self.library.get(name)?;
             return match Box::pin(self.run_flow(flow)).await {
                 Ok(()) => Ok(Some(name.clone())),
-                Err(e) => Err(StepError::Called(e.kind, e.to_string())),
+                Err(e) => Err(StepError::Called(e.kind, e.outcome.clone(), e.to_string())),
             };
         }
         if step.main_window {
             self.browser.close_others().await?;
+            self.before = None;
+            self.unsettled = false;
             return Ok(None);
         }
         for (k, v) in &step.set {
@@ -688,7 +848,57 @@ impl<'b> Engine<'b> {
         Ok(None)
     }
 
+    /// Clicks and waits for the file. `unless` conditions are judged on what
+    /// appeared after the click, since a refused download answers with a page.
+    async fn download(&mut self, step: &Step, d: &super::model::Download, timeout: Duration) -> StepResult {
+        let unless = d
+            .unless
+            .iter()
+            .map(|c| self.condition_json(c))
+            .collect::<Result<Vec<_>, _>>()?;
+        let folder = self.browser.prepare_download().await?;
+        let matched = self.act(step, &d.click.list(), Act::Click, timeout).await?;
+        // A download is a navigation that never replaces the page: nothing to settle.
+        self.unsettled = false;
+        let wait = timeout.max(Duration::from_secs(30));
+        let deadline = Deadline::after(wait);
+        loop {
+            if let Some(path) = Browser::finished_download(&folder) {
+                self.vars.insert(d.into.clone(), Var::File(path));
+                // The page stays as it was; note it afresh, so the next action starts from it.
+                if let Ok(snapshot) = self.browser.arm().await {
+                    self.before = Some(snapshot);
+                }
+                return Ok(matched);
+            }
+            if !unless.is_empty() {
+                match self.browser.observe(&unless, self.before.as_ref()).await {
+                    Ok(o) if o.matched.is_some() => {
+                        let page = self.browser.summary().await;
+                        return Err(StepError::refused(format!("the site sent no file: {page}")));
+                    }
+                    Ok(_) => {}
+                    Err(e) if e.fault() == Some(Fault::DialogOpen) => {
+                        let t = self.browser.alert_text().await.unwrap_or_default();
+                        return Err(StepError::refused(format!(
+                            "the site sent no file: a dialog: {t}"
+                        )));
+                    }
+                    Err(e) if matches!(e.fault(), Some(Fault::StaleElement | Fault::FrameGone)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if !deadline.next_look().await {
+                return Err(StepError::Timeout {
+                    what: "a finished download".into(),
+                    secs: wait.as_secs_f64(),
+                });
+            }
+        }
+    }
+
     async fn read(&mut self, r: &super::model::Read, step: &Step, timeout: Duration) -> StepResult {
+        self.settle(timeout).await?;
         if let Some(after) = &r.after {
             let after = self.expand(after)?;
             let before = r.before.as_deref().map(|b| self.expand(b)).transpose()?;
@@ -699,7 +909,7 @@ impl<'b> Engine<'b> {
                     Some(t) => t,
                     None => match self.browser.body_text().await {
                         Ok(t) => t,
-                        Err(e) if dialog_race(&e) => continue,
+                        Err(e) if e.fault() == Some(Fault::DialogOpen) => continue,
                         Err(e) => return Err(e.into()),
                     },
                 };
@@ -749,54 +959,62 @@ impl<'b> Engine<'b> {
         };
         let table = self.expand(table)?;
         let mut rows = Vec::new();
+        let mut last_page = None;
         for _page in 0..100 {
-            let html = self.browser.source().await?;
-            let Some(mut found) = super::table::read(&html, &table) else {
+            self.settle(timeout).await?;
+            let Some(found) = self.table_now(&table).await? else {
                 return Err(StepError::NotFound {
                     tried: vec![format!("table {table:?}")],
                     secs: 0.0,
                 });
             };
-            rows.append(&mut found);
+            // A 「次へ」 that stays on the last page brings the same rows again.
+            if last_page.as_ref() == Some(&found) {
+                break;
+            }
+            rows.extend(found.iter().cloned());
+            last_page = Some(found);
             let Some(next) = &r.next_page else { break };
             let alts = self.alternatives(&next.list())?;
-            let Some(link) = self.browser.find_now(&alts).await? else {
+            if self.browser.find_now(&alts).await?.is_none() {
                 break;
-            };
-            let url = self.browser.current_url().await?;
-            self.browser.click(&link.element).await?;
-            let deadline = Deadline::after(timeout);
-            while self.browser.current_url().await? == url {
-                if !deadline.next_look().await {
-                    return Err(StepError::Timeout {
-                        what: "the next page".into(),
-                        secs: timeout.as_secs_f64(),
-                    });
-                }
             }
+            self.act(step, &next.list(), Act::Click, timeout).await?;
         }
         let n = rows.len();
         self.vars.insert(r.into.clone(), Var::Table(rows));
         Ok(Some(format!("table {table:?}, {n} rows")))
     }
 
-    async fn wait_until(&mut self, w: &super::model::WaitUntil) -> StepResult {
+    /// The rows of the named table, from whichever document of the screen holds it.
+    async fn table_now(&self, table: &str) -> Result<Option<Vec<BTreeMap<String, String>>>, StepError> {
+        for html in self.browser.sources().await? {
+            if let Some(rows) = super::table::read(&html, table) {
+                return Ok(Some(rows));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn wait_until(&mut self, step: &Step, w: &super::model::WaitUntil) -> StepResult {
         let table = self.expand(&w.table)?;
         let key = normalize(&self.expand(&w.key)?);
         let pending: Vec<String> = w.pending.iter().map(|p| normalize(p)).collect();
         let started = Instant::now();
-        let seconds = |t: &str| -> Result<f64, StepError> {
+        let seconds = |t: &str| -> Result<Duration, StepError> {
             let v = self.expand(t)?;
             v.trim()
                 .parse::<f64>()
-                .map_err(|_| StepError::Input(format!("{t:?} is not a number of seconds ({v:?})")))
+                .ok()
+                .and_then(|s| Duration::try_from_secs_f64(s.max(0.0)).ok())
+                .ok_or_else(|| StepError::Input(format!("{t:?} is not a number of seconds ({v:?})")))
         };
-        let timeout = Duration::from_secs_f64(seconds(&w.timeout_secs)?.max(0.0));
+        let timeout = seconds(&w.timeout_secs)?;
         // The portal's own refresh rhythm, from the flow file or the job: the one deliberate pause.
-        let interval = Duration::from_secs_f64(seconds(&w.interval_secs)?.max(0.05));
+        let interval = seconds(&w.interval_secs)?.max(Duration::from_millis(50));
         loop {
-            let html = self.browser.source().await?;
-            let rows = super::table::read(&html, &table).unwrap_or_default();
+            self.settle(self.step_timeout).await?;
+            let rows = self.table_now(&table).await?.unwrap_or_default();
             let row = rows
                 .iter()
                 .find(|row| row.get(&w.key_column).is_some_and(|k| normalize(k) == key))
@@ -832,14 +1050,27 @@ impl<'b> Engine<'b> {
             tokio::time::sleep(interval).await;
             match &w.refresh {
                 Some(loc) => {
-                    let (found, _) = self.find(&loc.list(), self.step_timeout).await?;
-                    self.browser.click(&found.element).await?;
+                    self.act(step, &loc.list(), Act::Click, self.step_timeout).await?;
                 }
                 None => {
                     let url = self.browser.current_url().await?;
                     self.browser.goto(&url).await?;
+                    self.unsettled = true;
                 }
             }
         }
     }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Act {
+    Click,
+    DoubleClick,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum FieldAction<'a> {
+    Fill(&'a str),
+    Select(&'a str),
+    Upload(&'a Path),
 }

@@ -26,6 +26,10 @@ pub struct Locator {
     /// A table row holding this text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub row: Option<String>,
+    /// With `text`: the whole text, never a part of a longer one
+    /// (「アカウント管理」 must not match 「アカウント管理(更新)」).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exact: bool,
 }
 
 impl std::fmt::Display for Locator {
@@ -35,7 +39,7 @@ impl std::fmt::Display for Locator {
             parts.push(format!("row {r:?}"));
         }
         if let Some(t) = &self.text {
-            parts.push(format!("text {t:?}"));
+            parts.push(format!("text {t:?}{}", if self.exact { " (exact)" } else { "" }));
         }
         if let Some(l) = &self.label {
             parts.push(format!("label {l:?}"));
@@ -73,19 +77,33 @@ impl Locators {
     }
 }
 
-/// Something a step can wait for.
+/// Something a step can wait for. Every part given must hold at once, on a
+/// screen that has settled after the step's last action.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Condition {
     /// What `into` records when this condition is the one that held.
     #[serde(default)]
     pub name: Option<String>,
-    /// Visible text on the page.
+    /// Visible text anywhere on the screen, whether or not it stood there before.
     #[serde(default)]
     pub text: Option<String>,
-    /// A JavaScript dialog whose message holds this text.
+    /// Text that appeared after the last action (`""`: any new text). A note
+    /// that stood on the page before the action is never the portal's answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_text: Option<String>,
+    /// A JavaScript dialog whose message holds this text (`""`: any dialog).
     #[serde(default)]
     pub alert: Option<String>,
+    /// An in-page dialog, opened since the last action, holding this text (`""`: any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dialog: Option<String>,
+    /// No visible form field with this label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_field: Option<String>,
+    /// The screen changed after the last action: a new document, or a change to this one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub changed: bool,
     /// The current URL contains this.
     #[serde(default)]
     pub url: Option<String>,
@@ -207,6 +225,9 @@ pub struct Step {
     /// Stop the flow with this message.
     #[serde(default)]
     pub fail: Option<String>,
+    /// With `fail`: the outcome the caller matches on (`refused`, `locked`, `exists`, …).
+    #[serde(default)]
+    pub outcome: Option<String>,
     #[serde(default)]
     pub download: Option<Download>,
     #[serde(default)]
@@ -346,6 +367,20 @@ impl Flow {
                     "step {} must have exactly one action (open, click, fill, …), not {}",
                     i + 1,
                     step.action_count()
+                )));
+            }
+            if step.outcome.is_some() && step.fail.is_none() {
+                return Err(invalid(format!(
+                    "step {}: `outcome` names what a `fail` step means; this step has no `fail`",
+                    i + 1
+                )));
+            }
+            if let Some(t) = step.timeout_secs
+                && !(t.is_finite() && (0.0..=86_400.0).contains(&t))
+            {
+                return Err(invalid(format!(
+                    "step {}: timeout_secs must be a number of seconds between 0 and 86400, not {t}",
+                    i + 1
                 )));
             }
         }

@@ -3,6 +3,7 @@
 
 pub mod demo;
 pub mod journal;
+pub mod outcome;
 pub mod report;
 pub mod run;
 pub mod secrets;
@@ -95,6 +96,10 @@ pub struct Admin {
     pub password_env: Option<String>,
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+    /// If the admin exists already with a password nobody gave, reset it from
+    /// the master. Off by default: a working admin is never reset unasked.
+    #[serde(default)]
+    pub reset_if_exists: bool,
 }
 
 fn default_admin_id() -> String {
@@ -115,6 +120,7 @@ impl Default for Admin {
             kana: default_admin_kana(),
             password_env: None,
             password_file: None,
+            reset_if_exists: false,
         }
     }
 }
@@ -301,6 +307,11 @@ impl JobFile {
     }
 
     /// Whether the job gives the face and 連携 accounts' password (else it is generated).
+    /// The job gives the admin's password: the procedure's step 1 tries it.
+    pub fn admin_password_given(&self) -> bool {
+        self.admin.password_env.is_some() || self.admin.password_file.is_some()
+    }
+
     pub fn accounts_password_given(&self) -> bool {
         self.accounts.password_env.is_some() || self.accounts.password_file.is_some()
     }

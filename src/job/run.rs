@@ -18,6 +18,7 @@ use prepare::{Prepared, check_pdf, prepare};
 
 use super::JobFile;
 use super::journal::{Journal, JournalError, Progress};
+use super::outcome::{PortalAnswer, attempts_left};
 use super::report::{Report, ReportStep};
 pub use super::secrets::SecretSource;
 use super::store::{CredentialStore, Origin, StoreError};
@@ -33,6 +34,9 @@ pub enum RunError {
     Input(String),
     #[error("{0}")]
     Refused(String),
+    /// A flow ended in an outcome it named; the run decides on `answer`.
+    #[error("{message}")]
+    Answered { answer: PortalAnswer, message: String },
     #[error("{0}")]
     TimedOut(String),
     #[error("{0}")]
@@ -51,6 +55,10 @@ impl RunError {
         match self {
             RunError::Input(_) => 2,
             RunError::Refused(_) => 3,
+            RunError::Answered { answer, .. } => match answer {
+                PortalAnswer::Locked => 5,
+                PortalAnswer::Refused | PortalAnswer::Other(_) => 3,
+            },
             RunError::TimedOut(_) => 4,
             RunError::NeedsPerson(_) => 5,
             RunError::Browser(_) | RunError::Store(_) | RunError::Journal(_) => 6,
@@ -59,6 +67,12 @@ impl RunError {
 
     fn from_flow(e: Box<FlowError>) -> Self {
         let text = e.to_string();
+        if let Some(outcome) = &e.outcome {
+            return RunError::Answered {
+                answer: PortalAnswer::parse(outcome),
+                message: text,
+            };
+        }
         match e.kind {
             FailureKind::Refused => RunError::Refused(text),
             FailureKind::Timeout => RunError::TimedOut(text),
@@ -96,6 +110,8 @@ struct Runner<'b> {
     report: Report,
     /// Where the browser saves what the portal hands out.
     downloads: PathBuf,
+    /// Attempts the portal said are left, per account, from its refusals.
+    attempts_left: std::collections::HashMap<String, u32>,
 }
 
 fn pdf_of(engine: &Engine, var: &str) -> Result<(PathBuf, Credentials), RunError> {
@@ -181,6 +197,14 @@ impl<'b> Runner<'b> {
                     "{user_id} has failed {failures} logins from this run's passwords; one more could lock it. Find its password, or reset it from a higher account"
                 )));
             }
+            // The portal's own count, when its refusal told one.
+            if let Some(left) = self.attempts_left.get(user_id)
+                && *left <= 1
+            {
+                return Err(RunError::NeedsPerson(format!(
+                    "the portal said {user_id} has {left} login attempt(s) left; one more failure could lock it. Find its password, or reset it from a higher account"
+                )));
+            }
             self.engine.set("user_id", user_id);
             self.engine.set_secret("password", candidate.clone());
             self.engine.set_secret("new_password", target.clone());
@@ -210,19 +234,30 @@ impl<'b> Runner<'b> {
                     }
                     return Ok(Some(now));
                 }
-                Err(RunError::Refused(m)) if m.contains("refused the login") => {
+                Err(RunError::Answered {
+                    answer: PortalAnswer::Refused,
+                    message,
+                }) => {
                     self.store.record_failed_login(user_id, &tried[tried.len() - 1])?;
+                    if let Some(left) = attempts_left(&message) {
+                        self.attempts_left.insert(user_id.to_string(), left);
+                    }
                     if may_change {
                         self.journal.failed(&action, Some("the login was refused"))?;
                     }
                     // Part of the decision tree, not a fault: say so in the report.
                     if let Some(last) = self.steps.last_mut() {
-                        last.result = "ログインできません (ユーザIDまたはパスワードが正しくありません)。このパスワードは再使用しません".into();
+                        last.result =
+                            "ログインできません (ポータルが拒否しました)。このパスワードは再使用しません"
+                                .into();
                     }
                 }
-                Err(RunError::Refused(m)) if m.contains("locked") => {
+                Err(RunError::Answered {
+                    answer: PortalAnswer::Locked,
+                    message,
+                }) => {
                     return Err(RunError::NeedsPerson(format!(
-                        "{user_id} is locked: a higher account must unlock it or reset its password. {m}"
+                        "{user_id} is locked: a higher account must unlock it or reset its password. {message}"
                     )));
                 }
                 Err(e) => return Err(e),
@@ -322,6 +357,7 @@ async fn run_inner(job: &JobFile, options: &RunOptions, started: DateTime<Utc>) 
         steps: Vec::new(),
         report: Report::new(job, started),
         downloads: options.browser.download_dir.clone(),
+        attempts_left: std::collections::HashMap::new(),
     };
     let outcome = runner.procedure(&prepared).await;
     runner.report.steps = std::mem::take(&mut runner.steps);
@@ -371,20 +407,31 @@ impl Runner<'_> {
         let admin_id = job.admin.user_id.clone();
         let admin_target = self.secret("target:admin")?;
 
-        // 1. Can the admin log in? Only with passwords that have not failed before.
+        // 1. Can the admin log in? Only with a password something says may be
+        // current: the store, the job's (the procedure's step 1), or a change to
+        // the target that a killed run may have made.
         let mut admin_candidates = Vec::new();
         if let Some((pw, _)) = self.store.password(&admin_id) {
             admin_candidates.push(pw);
         }
-        admin_candidates.push(admin_target.clone());
-        let admin_in = self
-            .login(
+        if job.admin_password_given() || self.target_may_be_set(&admin_id) {
+            admin_candidates.push(admin_target.clone());
+        }
+        let admin_in = if admin_candidates.is_empty() {
+            self.note(
+                "管理アカウントでログイン (工事手順⑦)",
+                "パスワードの指定がないため省略しました ([admin] password_env / password_file)",
+            );
+            None
+        } else {
+            self.login(
                 &admin_id,
                 admin_candidates,
                 &admin_target,
                 "管理アカウントでログイン (工事手順⑦)",
             )
-            .await?;
+            .await?
+        };
         if admin_in.is_some() {
             self.note("管理アカウント", "ログインできました");
         } else {
@@ -426,15 +473,21 @@ impl Runner<'_> {
             self.store.record_password(&master, &pw, Origin::Portal)?;
             candidates.push(pw);
         }
-        candidates.push(master_target.clone());
-        let mut logged_in = self
-            .login(
+        // The job's master password is the new one: current only if a killed run may have set it.
+        if self.target_may_be_set(&master) {
+            candidates.push(master_target.clone());
+        }
+        let mut logged_in = if candidates.is_empty() {
+            None
+        } else {
+            self.login(
                 &master,
                 candidates,
                 &master_target,
                 "マスタアカウントでログイン (補足① 2-①)",
             )
-            .await?;
+            .await?
+        };
         if logged_in.is_none() {
             // 1-①: reset with the reset account and the 秘密の番号.
             let Some(secret_number) = p.secret_number.clone() else {
@@ -443,7 +496,7 @@ impl Runner<'_> {
                         .into(),
                 ));
             };
-            self.engine.set_secret("secret_number", secret_number);
+            self.engine.set_secret("secret_number", secret_number.clone());
             let action = format!("reset:{master}");
             if let Progress::Done { at, .. } = self.journal.progress(&action) {
                 return Err(RunError::NeedsPerson(format!(
@@ -451,12 +504,32 @@ impl Runner<'_> {
                     at.with_timezone(&chrono_tz::Asia::Tokyo).format("%Y/%m/%d %H:%M")
                 )));
             }
+            // The reset account's login spends the same budget as any other.
+            let reset_id = job.reset_user_id();
+            let reset_in = self
+                .login_as(
+                    &reset_id,
+                    vec![secret_number.clone()],
+                    &secret_number,
+                    "リセット用アカウントでログイン (補足① 1-①)",
+                    Origin::Job,
+                )
+                .await?;
+            if reset_in.is_none() {
+                return Err(RunError::NeedsPerson(format!(
+                    "{reset_id} cannot log in: the portal refused the 秘密の番号 (it is not tried again). Ask the customer for the 秘密の番号 chosen at application time, or have the master's ユーザ設定情報 PDF issued again"
+                )));
+            }
             self.journal.intend(&action, None)?;
-            self.flow(
-                "reset-master-password",
-                "マスタアカウントのパスワード初期化 (補足① 1-①)",
-            )
-            .await?;
+            self.engine.set("logged_in", "yes");
+            let reset = self
+                .flow(
+                    "reset-master-password",
+                    "マスタアカウントのパスワード初期化 (補足① 1-①)",
+                )
+                .await;
+            self.engine.set("logged_in", "");
+            reset?;
             let (path, creds) = pdf_of(&self.engine, "master_pdf")?;
             check_pdf(job, &creds, &master, "the reset's PDF")?;
             let pw = Secret::new(creds.password.clone().unwrap_or_default());
@@ -482,6 +555,11 @@ impl Runner<'_> {
         self.flow("list-accounts", "アカウント一覧の確認 (マスタアカウント)")
             .await?;
         let exists = self.listed(&admin_id);
+        if exists && self.store.password(&admin_id).is_none() && !job.admin.reset_if_exists {
+            return Err(RunError::NeedsPerson(format!(
+                "{admin_id} exists already, and this run has no password for it; it is not reset unasked. Give its password with [admin] password_env or password_file, or set [admin] reset_if_exists = true to reset it from the master"
+            )));
+        }
         if exists && self.store.password(&admin_id).is_none() {
             let action = format!("reset:{admin_id}");
             self.journal.intend(&action, None)?;
@@ -533,6 +611,15 @@ impl Runner<'_> {
             )));
         }
         Ok(())
+    }
+
+    /// A killed run may have changed this account's password to the target
+    /// (its change was begun and never finished in the journal).
+    fn target_may_be_set(&self, user_id: &str) -> bool {
+        matches!(
+            self.journal.progress(&format!("password:{user_id}")),
+            Progress::Unknown { .. }
+        )
     }
 
     fn listed(&self, user_id: &str) -> bool {

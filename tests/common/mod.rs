@@ -39,6 +39,18 @@ pub fn events(s: &Value, kind: &str) -> usize {
         .count()
 }
 
+/// Every failed login the portal saw. The bot tries a password only when
+/// something says it may be current, so a run with the right inputs has none.
+pub fn failed_logins(s: &Value) -> Vec<String> {
+    s["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "login_failed")
+        .map(|e| e["user_id"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
 pub async fn sim(scenario: &str) -> RunningSim {
     sim_with(scenario, "").await
 }
