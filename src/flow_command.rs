@@ -52,9 +52,7 @@ fn job_vars(job: &JobFile, engine: &mut Engine, login_as: Option<&str>) -> Resul
     engine.set("admin_user_id", &job.admin.user_id);
     engine.set("admin_name", &job.admin.name);
     engine.set("admin_kana", &job.admin.kana);
-    let today = chrono::Utc::now()
-        .with_timezone(&chrono_tz::Asia::Tokyo)
-        .date_naive();
+    let today = crate::job::run::today_jst();
     engine.set("start_date", &today.format("%Y/%m/%d").to_string());
     // Secrets a flow may use are set when the job gives them; only the login's is required.
     let quiet = SecretSource::default();

@@ -49,14 +49,29 @@ async fn needs_reset_end_to_end_then_nothing_repeats() {
     let sim = sim("needs-reset").await;
     let dir = tempfile::tempdir().expect("dir");
     let path = job(dir.path(), &sim, false);
+    let japan_before = oqsbot::job::run::today_jst();
     let (result, job) = run_job(&path, &sim, None).await;
     result.unwrap_or_else(|e| panic!("{e}"));
+    let japan_after = oqsbot::job::run::today_jst();
     let s = state(&sim).await;
     assert_eq!(
         failed_logins(&s),
         Vec::<String>::new(),
         "no login that could fail"
     );
+    // 利用開始年月日 is today in Japan, whatever the machine's zone.
+    for id in ["OnsKANRI", "FOFACE01", "R0RENK01"] {
+        let start = account(&s, id).expect("registered")["start"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            [japan_before, japan_after]
+                .iter()
+                .any(|d| d.format("%Y-%m-%d").to_string() == start),
+            "{id} starts {start}, not today in Japan ({japan_before})"
+        );
+    }
     assert_eq!(events(&s, "password_reset"), 1);
     assert_eq!(events(&s, "upload_received"), 1);
     for id in ["OnsKANRI", "FOFACE01", "R0RENK01"] {

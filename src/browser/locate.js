@@ -5,7 +5,8 @@
 // the caller can act inside it. No class name or id of any portal is assumed.
 // arguments[0]: { op, ... }
 const req = arguments[0];
-// Mirrors oqsbot::portal::text::normalize_screen_text; a unit test keeps the two in step.
+// Mirrors normalize() in src/flow/engine.rs: brackets, colons and full-width
+// letters and digits folded, white space dropped.
 function norm(s) {
   return (s || '')
     .replace(/（/g, '(').replace(/）/g, ')').replace(/：/g, ':')

@@ -227,6 +227,39 @@ fn write_owner_only(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     options.open(path)?.write_all(bytes)
 }
 
+/// Today in Japan, where the portal's dates are: not the machine's own zone.
 pub fn today_jst() -> chrono::NaiveDate {
-    Utc::now().with_timezone(&chrono_tz::Asia::Tokyo).date_naive()
+    japan_date(Utc::now())
+}
+
+/// The date in Japan at an instant.
+pub fn japan_date(at: chrono::DateTime<Utc>) -> chrono::NaiveDate {
+    at.with_timezone(&chrono_tz::Asia::Tokyo).date_naive()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn the_date_turns_at_midnight_in_japan_not_at_midnight_utc() {
+        let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date");
+        let utc = |h, min, s| {
+            Utc.with_ymd_and_hms(2026, 12, 1, h, min, s)
+                .single()
+                .expect("instant")
+        };
+        // 23:59:59 in Tokyo on 12/01 is 14:59:59 UTC.
+        assert_eq!(japan_date(utc(14, 59, 59)), day(2026, 12, 1));
+        // One second later it is 12/02 in Tokyo, still 12/01 in UTC.
+        assert_eq!(japan_date(utc(15, 0, 0)), day(2026, 12, 2));
+        // UTC's own midnight changes nothing in Tokyo (09:00 there).
+        assert_eq!(japan_date(utc(0, 0, 0)), day(2026, 12, 1));
+        let new_year = Utc
+            .with_ymd_and_hms(2026, 12, 31, 15, 0, 0)
+            .single()
+            .expect("instant");
+        assert_eq!(japan_date(new_year), day(2027, 1, 1));
+    }
 }
