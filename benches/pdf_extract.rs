@@ -1,9 +1,9 @@
-//! PDF extraction on a one-page ユーザ設定情報 notice, in both of the
-//! simulator's font modes.
+//! PDF extraction on a one-page ユーザ設定情報 notice, in the simulator's font
+//! modes and with the table drawn column by column in split pieces.
 
 use chrono::NaiveDate;
 use criterion::{Criterion, criterion_group, criterion_main};
-use oqs_sim::config::{PdfFont, PdfOptions};
+use oqs_sim::config::{DrawOrder, PdfFont, PdfOptions};
 use oqs_sim::pdf::{CredentialNotice, find_font, render};
 
 fn notice() -> CredentialNotice {
@@ -24,12 +24,16 @@ fn notice() -> CredentialNotice {
 
 fn bench(c: &mut Criterion) {
     let font = find_font(None).ok().and_then(|p| std::fs::read(p).ok());
-    for (name, mode) in [
-        ("embedded", PdfFont::Embedded),
-        ("unijis-ucs2", PdfFont::UnijisUcs2),
+    for (name, mode, order) in [
+        ("embedded", PdfFont::Embedded, DrawOrder::Rows),
+        ("unijis-ucs2", PdfFont::UnijisUcs2, DrawOrder::Rows),
+        ("rksj", PdfFont::Rksj, DrawOrder::Rows),
+        ("embedded-columns-split", PdfFont::Embedded, DrawOrder::Columns),
     ] {
         let opts = PdfOptions {
             font: mode,
+            draw_order: order,
+            split_values: order == DrawOrder::Columns,
             ..PdfOptions::default()
         };
         let Ok(bytes) = render(&notice(), &opts, font.as_deref()) else {

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what oqsbot and its tests need from Debian: Chromium and its
-# WebDriver, Japanese fonts (PDFs and screenshots), poppler (pdftotext and the
+# WebDriver, Japanese fonts (PDFs and screenshots; IPAexGothic for the PDFs
+# Chromium prints in tests/pdf_chromium.rs), poppler (pdftotext and the
 # CMaps it reads Japanese PDFs with), and NSS tools (client certificates).
 # Does nothing when everything is already there.
 set -euo pipefail
 
-packages=(chromium chromium-driver fonts-ipafont-gothic fonts-ipafont-mincho poppler-utils poppler-data libnss3-tools)
+packages=(chromium chromium-driver fonts-ipafont-gothic fonts-ipafont-mincho fonts-ipaexfont poppler-utils poppler-data libnss3-tools)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,6 +6,7 @@ use oqs_sim::config::{DrawOrder, PdfFont, PdfOptions};
 use oqs_sim::pdf::{CredentialNotice, render};
 use oqsbot::pdf::{PdfError, read_credentials};
 use proptest::prelude::*;
+use std::fmt::Write as _;
 
 fn notice(password: Option<&str>) -> CredentialNotice {
     CredentialNotice {
@@ -186,6 +187,212 @@ fn not_a_notice() {
         Err(PdfError::Missing(_))
     ));
     assert!(matches!(read_credentials(b"hello"), Err(PdfError::NotPdf(_))));
+}
+
+/// The resources of a handmade page: font F1 (object 4) takes UTF-16 codes
+/// (UniJIS-UCS2-H, nothing embedded).
+const F1: &str = "/Font << /F1 4 0 R >>";
+
+/// A one-page PDF with `content` as its page content, `resources` inside its
+/// resource dictionary, and `extra` as more objects from number 6 on.
+fn handmade_pdf(content: &[u8], resources: &str, extra: &[Vec<u8>]) -> Vec<u8> {
+    let mut objects: Vec<Vec<u8>> = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 594.96 841.92] /Resources << {resources} >> /Contents 5 0 R >>"
+        )
+        .into_bytes(),
+        b"<< /Type /Font /Subtype /Type0 /BaseFont /HeiseiKakuGo-W5 /Encoding /UniJIS-UCS2-H /DescendantFonts [<< /Type /Font /Subtype /CIDFontType0 /BaseFont /HeiseiKakuGo-W5 /CIDSystemInfo << /Registry (Adobe) /Ordering (Japan1) /Supplement 2 >> /DW 1000 >>] >>".to_vec(),
+    ];
+    let mut page = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
+    page.extend_from_slice(content);
+    page.extend_from_slice(b"\nendstream");
+    objects.push(page);
+    objects.extend(extra.iter().cloned());
+    let mut out = b"%PDF-1.7\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = out.len();
+    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", offsets.len() + 1).as_bytes());
+    for off in &offsets {
+        out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            offsets.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+/// Text drawn as Chromium draws it: a text object per piece, `1 0 0 -1 x y Tm`
+/// in a y-down space, then one `Tj` per glyph moved along with `Td`.
+/// `actual` wraps the glyphs given in a /Span with that /ActualText.
+fn chromium_style_text(out: &mut String, x: f32, y: f32, text: &str, actual: &[(char, char)]) {
+    let size = 14.66;
+    let _ = write!(out, "BT /F1 {size} Tf 1 0 0 -1 {x} {y} Tm ");
+    let mut advance = 0.0;
+    for c in text.chars() {
+        let _ = write!(out, "{advance} 0 Td ");
+        let shown = actual
+            .iter()
+            .find(|(page, _)| *page == c)
+            .map(|(_, glyph)| *glyph);
+        let code: String = shown
+            .unwrap_or(c)
+            .encode_utf16(&mut [0; 2])
+            .iter()
+            .map(|u| format!("{u:04X}"))
+            .collect();
+        match shown {
+            // The glyph's own code says a radical; the ActualText says what the page shows.
+            Some(_) => {
+                let real: String = c
+                    .encode_utf16(&mut [0; 2])
+                    .iter()
+                    .map(|u| format!("{u:04X}"))
+                    .collect();
+                let _ = write!(out, "/Span << /ActualText <FEFF{real}> >> BDC <{code}> Tj EMC ");
+            }
+            None => {
+                let _ = write!(out, "<{code}> Tj ");
+            }
+        }
+        advance = if c.is_ascii() { size / 2.0 } else { size };
+    }
+    out.push_str("ET\n");
+}
+
+#[test]
+fn a_tagged_pdf_with_a_scaled_flipped_ctm_and_actual_text() {
+    // As Chromium prints: a flipped, scaled CTM, nested q/Q with another cm,
+    // marked content around everything, glyph codes that are Kangxi radicals
+    // with and without an ActualText to correct them.
+    // ク's glyph reads as a private-use character: only its ActualText gives ク.
+    let radicals = [
+        ('士', '\u{2F20}'),
+        ('山', '\u{2F2D}'),
+        ('月', '\u{2F49}'),
+        ('日', '\u{2F47}'),
+        ('ク', '\u{E000}'),
+    ];
+    let mut c =
+        String::from(".23999999 0 0 -.23999999 0 841.91998 cm\nq\n3.125 0 0 3.125 259.375 237.5 cm\n");
+    c.push_str("/P << /MCID 0 >> BDC\n");
+    chromium_style_text(&mut c, 400.0, 28.0, "2021年06月24日", &radicals);
+    c.push_str("EMC\n");
+    // 用 (U+2F64 as the font maps it) has no ActualText here: folding reads it.
+    let rows = [
+        ("利\u{2F64}環境", "本番環境"),
+        ("医療機関コード", "1312345678"),
+        ("医療機関等名", "富士山クリニック"),
+        ("ユーザID", "H1312345"),
+        ("ユーザ名", "山本 富士子"),
+        ("パスワード", "Fj7~!@#$%^&*_{}"),
+        ("パスワード有効期限", "2021年08月23日"),
+        ("リセット\u{2F64}ユーザID", "H1312345R"),
+    ];
+    for (i, (label, value)) in rows.iter().enumerate() {
+        let y = 242.0 + 28.0 * i as f32;
+        let _ = writeln!(
+            c,
+            "/TH << /MCID {} >> BDC q 0.8667 g 9 {} 157 28 re f Q",
+            2 * i + 1,
+            y - 20.0
+        );
+        // The label in two pieces, in two text objects.
+        let cut = label.char_indices().nth(2).map_or(0, |(b, _)| b);
+        chromium_style_text(&mut c, 21.0, y, &label[..cut], &[]);
+        chromium_style_text(&mut c, 21.0 + 14.66 * 2.0, y, &label[cut..], &[]);
+        c.push_str("EMC\n");
+        let _ = writeln!(c, "/TD << /MCID {} >> BDC", 2 * i + 2);
+        chromium_style_text(&mut c, 178.6, y, value, &radicals);
+        c.push_str("EMC\n");
+    }
+    c.push_str("Q\n");
+    let creds = read_credentials(&handmade_pdf(c.as_bytes(), F1, &[])).expect("reads");
+    assert_eq!(creds.environment.as_deref(), Some("本番環境"));
+    assert_eq!(creds.institution_code.as_deref(), Some("1312345678"));
+    assert_eq!(creds.institution_name.as_deref(), Some("富士山クリニック"));
+    assert_eq!(creds.user_id.as_deref(), Some("H1312345"));
+    assert_eq!(creds.user_name.as_deref(), Some("山本 富士子"));
+    assert_eq!(creds.password.as_deref(), Some("Fj7~!@#$%^&*_{}"));
+    assert_eq!(creds.password_expires, NaiveDate::from_ymd_opt(2021, 8, 23));
+    assert_eq!(creds.reset_user_id.as_deref(), Some("H1312345R"));
+    assert_eq!(creds.issued, NaiveDate::from_ymd_opt(2021, 6, 24));
+}
+
+fn too_complex(result: Result<oqsbot::pdf::Credentials, PdfError>, what: &str) -> String {
+    match result {
+        Err(e @ PdfError::TooComplex(_)) => e.to_string(),
+        other => panic!("{what}: expected TooComplex, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_form_drawn_over_and_over_runs_out_of_work() {
+    // 20,000 draws of a form of 1,000 operators: 20 million operators from 100 KB.
+    let page = "/X Do ".repeat(20_000);
+    let form_ops = "q Q ".repeat(500);
+    let form = format!(
+        "<< /Type /XObject /Subtype /Form /BBox [0 0 10 10] /Length {} >>\nstream\n{form_ops}\nendstream",
+        form_ops.len() + 1
+    );
+    let bytes = handmade_pdf(
+        page.as_bytes(),
+        &format!("{F1} /XObject << /X 6 0 R >>"),
+        &[form.into_bytes()],
+    );
+    let started = std::time::Instant::now();
+    let message = too_complex(read_credentials(&bytes), "endless forms");
+    assert!(message.contains("drawing operations"), "{message}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "stopped in good time"
+    );
+}
+
+#[test]
+fn a_huge_font_map_runs_out_of_entries() {
+    let mut cmap = String::from("1 begincodespacerange <0000> <FFFF> endcodespacerange\n");
+    for _ in 0..64 {
+        cmap.push_str("1 beginbfrange <0000> <FFFF> <4E00> endbfrange\n");
+    }
+    let to_unicode = format!("<< /Length {} >>\nstream\n{cmap}\nendstream", cmap.len() + 1);
+    let font = b"<< /Type /Font /Subtype /Type0 /BaseFont /X /Encoding /Identity-H /ToUnicode 7 0 R /DescendantFonts [<< /Type /Font /Subtype /CIDFontType2 /BaseFont /X /DW 1000 >>] >>".to_vec();
+    let bytes = handmade_pdf(
+        b"BT /F2 10 Tf 10 10 Td <0001> Tj ET",
+        "/Font << /F2 6 0 R >>",
+        &[font, to_unicode.into_bytes()],
+    );
+    let message = too_complex(read_credentials(&bytes), "huge ToUnicode");
+    assert!(message.contains("font maps"), "{message}");
+}
+
+#[test]
+fn a_decompression_bomb_is_refused() {
+    // 80 MiB of spaces in a form XObject, a few dozen KB on disk.
+    let mut stream = lopdf::Stream::new(lopdf::Dictionary::new(), vec![b' '; 80 << 20]);
+    stream.compress().expect("compresses");
+    assert!(stream.content.len() < 1 << 20, "the bomb is small on disk");
+    let mut form = format!(
+        "<< /Type /XObject /Subtype /Form /BBox [0 0 1 1] /Filter /FlateDecode /Length {} >>\nstream\n",
+        stream.content.len()
+    )
+    .into_bytes();
+    form.extend_from_slice(&stream.content);
+    form.extend_from_slice(b"\nendstream");
+    let bytes = handmade_pdf(b"/X Do", "/XObject << /X 6 0 R >>", &[form]);
+    let message = too_complex(read_credentials(&bytes), "decompression bomb");
+    assert!(message.contains("MiB"), "{message}");
 }
 
 proptest! {

@@ -3,6 +3,7 @@
 
 pub mod institution;
 pub mod password;
+pub mod text;
 
 pub use institution::{InstitutionCode, InstitutionCodeError, Kind};
 pub use password::{PasswordPolicy, Violation};
