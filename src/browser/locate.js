@@ -50,12 +50,12 @@ function ownText(e) {
 const CLICKABLE = 'button,input[type=submit],input[type=button],input[type=reset],input[type=image],a,[role=button],[role=menuitem],[role=link],[onclick]';
 const CONTROL = 'input:not([type=hidden]):not([type=submit]):not([type=button]):not([type=reset]):not([type=image]),select,textarea';
 
-function byText(doc, want, exactOnly) {
+// Clickables whose whole text is `want` or, with `partial`, holds it.
+function byText(doc, want, partial) {
   const w = norm(want);
   const all = Array.from(doc.querySelectorAll(CLICKABLE)).filter(visible);
-  const exact = all.filter(e => norm(ownText(e)) === w || norm(e.getAttribute('aria-label')) === w || norm(e.getAttribute('alt')) === w);
-  if (exact.length || exactOnly) return innermost(exact);
-  return innermost(all.filter(e => norm(ownText(e)).includes(w)));
+  if (partial) return innermost(all.filter(e => norm(ownText(e)).includes(w)));
+  return innermost(all.filter(e => norm(ownText(e)) === w || norm(e.getAttribute('aria-label')) === w || norm(e.getAttribute('alt')) === w));
 }
 // A clickable inside another (a <button> inside an <a onclick>): the inner one.
 function innermost(list) {
@@ -104,9 +104,27 @@ function labelled(doc, want, wantControl) {
     for (const c of doc.querySelectorAll(CONTROL)) {
       if (labelNorm(c.getAttribute('aria-label')) === w || labelNorm(c.getAttribute('placeholder')) === w || labelNorm(c.getAttribute('title')) === w) push(c);
     }
+    // Last: the text just before the control, as in 「ユーザID：[      ]」.
+    for (const c of doc.querySelectorAll(CONTROL)) {
+      if (labelNorm(precedingText(c)) === w) push(c);
+    }
   }
   // A file input is often styled away behind its button; it still takes a path.
   return out.filter(e => visible(e) || (e.tagName === 'INPUT' && e.type === 'file'));
+}
+// The nearest text before a control among its siblings; none if another
+// control stands between.
+function precedingText(c) {
+  for (let n = c.previousSibling; n; n = n.previousSibling) {
+    let t;
+    if (n.nodeType === 3) t = n.nodeValue;
+    else if (n.nodeType === 1) {
+      if (n.matches(CONTROL) || n.querySelector(CONTROL)) return '';
+      t = n.innerText || n.textContent || '';
+    } else continue;
+    if (t.trim()) return t;
+  }
+  return '';
 }
 // Data rows: in a table with a header, holding no form control (a search form's
 // own row lists every option of its drop-down in its text).
@@ -115,7 +133,9 @@ function rowsWith(doc, want) {
   return Array.from(doc.querySelectorAll('tr,[role=row]')).filter(visible)
     .filter(r => norm(r.innerText).includes(w) && !r.querySelector('th') && !r.querySelector(CONTROL));
 }
-function candidates(doc, alt) {
+// `partial`: the second pass of a text locator, once no document of the screen
+// has the whole text (「登録」 in the content frame beats 「アカウント管理(登録)」 in the menu frame).
+function candidates(doc, alt, partial) {
   if (alt.row !== undefined) {
     const rows = rowsWith(doc, alt.row);
     if (alt.text === undefined) return rows.map(r => r.querySelector('td') || r);
@@ -124,7 +144,8 @@ function candidates(doc, alt) {
     for (const r of rows) for (const e of r.querySelectorAll(CLICKABLE)) if (visible(e) && norm(ownText(e)) === w) out.push(e);
     return out;
   }
-  if (alt.text !== undefined) return byText(doc, alt.text, alt.exact === true);
+  if (alt.text !== undefined) return partial ? (alt.exact ? [] : byText(doc, alt.text, true)) : byText(doc, alt.text, false);
+  if (partial) return [];
   if (alt.label !== undefined) return labelled(doc, alt.label, true);
   if (alt.role !== undefined) return byRole(doc, alt.role, alt.name);
   if (alt.css !== undefined) return Array.from(doc.querySelectorAll(alt.css)).filter(visible);
@@ -249,6 +270,7 @@ function holds(c, docs, fresh, before) {
   if (c.new_text !== undefined && !fresh.some(b => b.includes(norm(c.new_text)))) return false;
   if (c.field !== undefined && !fieldShown(docs, c.field)) return false;
   if (c.no_field !== undefined && fieldShown(docs, c.no_field)) return false;
+  if (c.no_button !== undefined && docs.some(({ doc }) => byText(doc, c.no_button, false).length > 0)) return false;
   if (c.css !== undefined && !docs.some(({ doc }) => Array.from(doc.querySelectorAll(c.css)).some(visible))) return false;
   if (c.url !== undefined && !docs.some(({ win }) => String(win.location.href).includes(c.url))) return false;
   if (c.dialog !== undefined) {
@@ -308,9 +330,11 @@ switch (req.op) {
   case 'find': {
     const docs = frameDocs();
     for (let i = 0; i < req.alts.length; i++) {
-      for (const d of docs) {
-        const found = candidates(d.doc, req.alts[i]);
-        if (found.length) return d.path.length ? { alt: i, path: d.path } : { alt: i, element: found[0] };
+      for (const partial of [false, true]) {
+        for (const d of docs) {
+          const found = candidates(d.doc, req.alts[i], partial);
+          if (found.length) return d.path.length ? { alt: i, path: d.path, partial } : { alt: i, element: found[0] };
+        }
       }
     }
     return null;

@@ -464,20 +464,35 @@ impl Browser {
     }
 
     async fn leave_frame(&self) -> Result<(), BrowserError> {
-        if self.in_frame.swap(false, Ordering::Relaxed) {
-            self.count(1);
-            match self.driver.enter_default_frame().await {
-                Ok(()) => {}
-                // The window closed while we were in one of its frames.
-                Err(e) => {
-                    let e = BrowserError::from(e);
-                    if e.fault() != Some(Fault::WindowGone) {
-                        return Err(e);
+        if !self.in_frame.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        self.count(1);
+        let left = match self.driver.enter_default_frame().await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let e = BrowserError::from(e);
+                match e.fault() {
+                    // The window closed while we were in one of its frames.
+                    Some(Fault::WindowGone) => Ok(()),
+                    // A dialog holds the window; the frame is left once it is answered.
+                    Some(Fault::DialogOpen) => return Err(e),
+                    // The frame went away under us (a download, a navigation):
+                    // entering the window again puts us at its top document.
+                    _ => {
+                        self.count(2);
+                        match self.driver.window().await {
+                            Ok(w) => self.driver.switch_to_window(w).await.map_err(BrowserError::from),
+                            Err(_) => Err(e),
+                        }
                     }
                 }
             }
+        };
+        if left.is_ok() {
+            self.in_frame.store(false, Ordering::Relaxed);
         }
-        Ok(())
+        left
     }
 
     /// Steps into the frame at `path` (indices into `window.frames`, from the top).

@@ -297,7 +297,12 @@ impl<'b> Engine<'b> {
             }
             Err(_) => None,
         };
-        let source = match self.browser.source().await {
+        // Every document of the screen: a frameset's own source shows none of its frames.
+        let documents = match self.browser.sources().await {
+            Ok(docs) if !docs.is_empty() => Ok(docs.join("\n<!-- next frame -->\n")),
+            _ => self.browser.source().await,
+        };
+        let source = match documents {
             Ok(html) => {
                 let p = self.artifacts.join(format!("{stem}.html"));
                 std::fs::write(&p, self.redactor.redact(&html)).ok().map(|_| p)
@@ -573,6 +578,7 @@ impl<'b> Engine<'b> {
             ("new_text", expand(&c.new_text)?),
             ("field", expand(&c.field)?),
             ("no_field", expand(&c.no_field)?),
+            ("no_button", expand(&c.no_button)?),
             ("css", c.css.clone()),
             ("url", expand(&c.url)?),
             ("dialog", expand(&c.dialog)?),
@@ -602,6 +608,7 @@ impl<'b> Engine<'b> {
             cond.url.as_ref().map(|t| format!("URL with {t:?}")),
             cond.field.as_ref().map(|t| format!("field {t:?}")),
             cond.no_field.as_ref().map(|t| format!("no field {t:?}")),
+            cond.no_button.as_ref().map(|t| format!("no button {t:?}")),
             cond.css.as_ref().map(|t| format!("css {t:?}")),
         ]
         .into_iter()

@@ -98,6 +98,9 @@ pub struct Condition {
     /// An in-page dialog, opened since the last action, holding this text (`""`: any).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dialog: Option<String>,
+    /// No button or link whose whole text is this (「ログアウト」 gone after logging out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_button: Option<String>,
     /// No visible form field with this label.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_field: Option<String>,
