@@ -35,6 +35,8 @@ enum Command {
         /// Also write the master's ユーザ設定情報 PDF to this file.
         #[arg(long)]
         write_master_pdf: Option<PathBuf>,
+        #[command(flatten)]
+        vary: sim::VaryArg,
     },
     /// Provision a sample clinic end to end on the built-in simulator (master needs a reset).
     Demo {
@@ -217,8 +219,8 @@ fn exit(verdict: Verdict) -> ExitCode {
     }
 }
 
-async fn serve(options: SimOptions) -> ExitCode {
-    let running = match sim::start(&options).await {
+async fn serve(options: SimOptions, vary: sim::VaryArg) -> ExitCode {
+    let running = match sim::start_varied(&options, vary).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("oqsbot: {e}");
@@ -328,14 +330,18 @@ async fn main() -> ExitCode {
             port,
             config,
             write_master_pdf,
+            vary,
         } => {
             drop(out);
-            serve(SimOptions {
-                scenario,
-                port,
-                config,
-                master_pdf: write_master_pdf,
-            })
+            serve(
+                SimOptions {
+                    scenario,
+                    port,
+                    config,
+                    master_pdf: write_master_pdf,
+                },
+                vary,
+            )
             .await
         }
         Command::Demo { dir, browser } => {

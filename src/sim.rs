@@ -20,13 +20,31 @@ pub struct SimOptions {
     pub master_pdf: Option<PathBuf>,
 }
 
+/// `oqsbot sim --vary SEED`, for the `sim` command to flatten into its arguments.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct VaryArg {
+    /// Play an unfamiliar portal: every screen variant, wording and structure the
+    /// config file leaves open is drawn from SEED (the same seed gives the same
+    /// portal; GET /__sim/config shows what it drew).
+    #[arg(long, value_name = "SEED")]
+    pub vary: Option<u64>,
+}
+
 /// Starts the simulator and, if asked, writes the master's PDF where the job expects it.
 pub async fn start(options: &SimOptions) -> Result<RunningSim, SimCommandError> {
+    start_varied(options, VaryArg::default()).await
+}
+
+/// As `start`; a seed given here replaces the config file's `[ui] vary`.
+pub async fn start_varied(options: &SimOptions, vary: VaryArg) -> Result<RunningSim, SimCommandError> {
     let scenario = Scenario::load(&options.scenario)?;
-    let config = match &options.config {
+    let mut config = match &options.config {
         Some(path) => SimConfig::load(path)?,
         None => SimConfig::default(),
     };
+    if vary.vary.is_some() {
+        config.ui.vary = vary.vary;
+    }
     let sim = oqs_sim::start(scenario, config, options.port).await?;
     if let Some(path) = &options.master_pdf {
         let bytes = sim.master_pdf()?;
@@ -62,6 +80,12 @@ pub fn describe(sim: &RunningSim, options: &SimOptions) -> String {
         out.push_str(&format!(
             "  certificate for {}: リクエスト ID {}  リファレンス ID {}\n",
             c.institution_code, c.request_id, c.reference_id
+        ));
+    }
+    if let Some(seed) = sim.config().ui.vary {
+        out.push_str(&format!(
+            "  portal varied by seed {seed}: what it drew is at {}config\n",
+            sim.control_url()
         ));
     }
     match &options.master_pdf {

@@ -1,10 +1,17 @@
 //! Simulator configuration: timings, the readings of the spec's 'Unknowns',
 //! PDF fonts, mutual TLS and faults. Every field has a default, so a config
 //! file names only what it changes.
+//!
+//! `[ui] vary = SEED` plays an unfamiliar portal: every `[ui]` switch the
+//! file does not name is drawn from the seed (see `crate::vary`), and
+//! `SimConfig::resolved` gives the config with those draws applied.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::SimError;
+use crate::wording::Message;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -15,11 +22,40 @@ pub struct SimConfig {
     pub pdf: PdfOptions,
     pub tls: TlsOptions,
     pub faults: Faults,
+    /// The `[ui]` keys the file (or a patch) named: a seed leaves them alone.
+    #[serde(skip)]
+    pub pinned: Pinned,
+}
+
+/// Which `[ui]` keys were given explicitly. Bookkeeping for the seeded draw,
+/// not part of what the config is: two configs with the same values are equal.
+#[derive(Debug, Clone, Default)]
+pub struct Pinned(pub BTreeSet<String>);
+
+impl PartialEq for Pinned {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Pinned {
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.contains(key)
+    }
 }
 
 impl SimConfig {
     pub fn from_toml(text: &str) -> Result<Self, SimError> {
-        toml::from_str(text).map_err(|e| SimError::Config(e.to_string()))
+        let mut config: SimConfig = toml::from_str(text).map_err(|e| SimError::Config(e.to_string()))?;
+        let table: toml::Table = toml::from_str(text).map_err(|e| SimError::Config(e.to_string()))?;
+        config.pinned = ui_keys(table.get("ui").and_then(|v| v.as_table()).map(|t| t.keys()));
+        Ok(config)
+    }
+
+    /// The config with the seed's draws applied to every `[ui]` switch it does
+    /// not pin; without `[ui] vary`, the config itself.
+    pub fn resolved(&self) -> SimConfig {
+        crate::vary::resolve(self)
     }
 
     pub fn load(path: &std::path::Path) -> Result<Self, SimError> {
@@ -32,8 +68,19 @@ impl SimConfig {
     pub fn merged(&self, patch: &serde_json::Value) -> Result<Self, SimError> {
         let mut base = serde_json::to_value(self).map_err(|e| SimError::Config(e.to_string()))?;
         merge_json(&mut base, patch);
-        serde_json::from_value(base).map_err(|e| SimError::Config(e.to_string()))
+        let mut merged: SimConfig =
+            serde_json::from_value(base).map_err(|e| SimError::Config(e.to_string()))?;
+        let mut pinned = self.pinned.clone();
+        pinned
+            .0
+            .extend(ui_keys(patch.get("ui").and_then(|v| v.as_object()).map(|o| o.keys())).0);
+        merged.pinned = pinned;
+        Ok(merged)
     }
+}
+
+fn ui_keys<'a>(keys: Option<impl Iterator<Item = &'a String>>) -> Pinned {
+    Pinned(keys.map(|k| k.cloned().collect()).unwrap_or_default())
 }
 
 fn merge_json(base: &mut serde_json::Value, patch: &serde_json::Value) {
@@ -130,6 +177,9 @@ pub enum ButtonStyle {
     Input,
     /// An `<a>` styled as a button.
     Link,
+    /// `<a href="javascript:void(0)" onclick=…>`: a submit button submits its
+    /// form by script (`form.submit()`, no submit event), as older systems do.
+    Script,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -139,6 +189,8 @@ pub enum MenuItemStyle {
     Link,
     /// `<input type=button value=…>`: the text is in an attribute.
     Input,
+    /// `<a href="javascript:void(0)" onclick=…>`: no address to follow.
+    Script,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -149,6 +201,12 @@ pub enum LabelStyle {
     Label,
     /// A `<th>` beside the `<td>` that holds the input.
     Th,
+    /// A `<div>` with the label beside a `<div>` that holds the input or value:
+    /// nothing links the two but their place.
+    Div,
+    /// Plain text: 「ラベル：値」, the label a text node before the input or value,
+    /// read-only pairs on one line (`<p>機関コード：…　医療機関名：…</p>`).
+    Text,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -184,6 +242,105 @@ pub enum HeaderShows {
     Role,
 }
 
+/// How a refusal (login refused, a policy breach, an upload or a registration
+/// refused, a certificate not found) is told.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefusalStyle {
+    /// In the page, in an error box.
+    #[default]
+    Inline,
+    /// A JavaScript `alert()` when the page loads, and nothing in the page.
+    Alert,
+}
+
+/// The button on アカウント一括登録結果 that reloads the list.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResultsButton {
+    /// 「更新」, as the manual's text says.
+    #[default]
+    Update,
+    /// 「確認」, as the manual's screenshot shows.
+    Confirm,
+}
+
+/// The menu's labels for registration and search, from the manual's variants.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum MenuLabels {
+    /// The master's menu with full-width brackets 「アカウント管理（登録）」, the
+    /// others with half-width 「アカウント管理(登録)」, as the spec lists them.
+    #[default]
+    Spec,
+    /// Half-width brackets on every menu.
+    HalfWidth,
+    /// Full-width brackets on every menu.
+    FullWidth,
+    /// Registration is 「アカウント管理更新 (登録)」 (工事手順⑦ ⑥).
+    Koushin,
+    /// Registration is 「アカウント管理」 and search 「アカウント管理(新)」, as the
+    /// manual's listing of the 管理者's menu has them.
+    New,
+}
+
+impl MenuLabels {
+    /// The labels of アカウント管理's registration and search items on `role`'s menu.
+    pub fn for_role(self, role: crate::state::Role) -> (&'static str, &'static str) {
+        let spec = match role {
+            crate::state::Role::Master => ("アカウント管理（登録）", "アカウント管理（更新）"),
+            _ => ("アカウント管理(登録)", "アカウント管理(更新)"),
+        };
+        match self {
+            MenuLabels::Spec => spec,
+            MenuLabels::HalfWidth => ("アカウント管理(登録)", "アカウント管理(更新)"),
+            MenuLabels::FullWidth => ("アカウント管理（登録）", "アカウント管理（更新）"),
+            MenuLabels::Koushin => ("アカウント管理更新 (登録)", spec.1),
+            MenuLabels::New => ("アカウント管理", "アカウント管理(新)"),
+        }
+    }
+}
+
+/// What follows the `_` in a 受付番号.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReceiptSuffix {
+    /// The uploader's ユーザID, as the spec reads the manual's sample.
+    #[default]
+    Uploader,
+    /// The master's ユーザID, whoever uploaded (the manual's sample would fit).
+    Master,
+    /// A 13-digit number that names nobody.
+    Opaque,
+}
+
+/// Whether the logged-in system is one page or frames.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Frames {
+    #[default]
+    None,
+    /// `<frameset>`: a menu frame (the header with ログアウト on top of the
+    /// menu) beside a content frame named `main`.
+    Frameset,
+    /// One page with the header and ログアウト, the menu and the content in two
+    /// `<iframe>`s side by side.
+    Iframes,
+}
+
+/// The pages' character encoding, and so the encoding of what forms post.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Charset {
+    #[default]
+    #[serde(rename = "utf-8")]
+    Utf8,
+    /// `text/html; charset=Shift_JIS`, the bytes in Shift-JIS; form posts and
+    /// query strings are read as Shift-JIS too.
+    #[serde(rename = "shift-jis")]
+    ShiftJis,
+}
+
 /// The readings of the spec's 'Unknowns'. The defaults mix both kinds of
 /// confirmation on purpose: logout uses `confirm()`, registration a modal.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -210,7 +367,30 @@ pub struct UiVariants {
     pub admin_sees_master: bool,
     /// Screen texts shown differently (a label or a button renamed), for
     /// testing what a bot does when the portal changes a text.
-    pub renames: std::collections::BTreeMap<String, String>,
+    pub renames: BTreeMap<String, String>,
+    /// Draw every switch this config does not name from this seed.
+    pub vary: Option<u64>,
+    /// Which wording of its pool each message the manual does not show takes
+    /// (0, the first, when absent).
+    pub wordings: BTreeMap<Message, usize>,
+    pub refusals: RefusalStyle,
+    /// Standing notes on form pages that use the words an outcome check
+    /// looks for (ロック, 誤り, 完了, エラー, 失敗, 正しくありません).
+    pub notes: bool,
+    /// Forms answer with a 303 to a GET page that shows the result.
+    pub post_redirect_get: bool,
+    /// Each request waits a random 0..=this many milliseconds (seeded).
+    pub jitter_ms: u64,
+    /// アカウント管理(更新) shows the last search's table before 「検索」.
+    pub search_shows_last: bool,
+    pub results_button: ResultsButton,
+    /// A 「アカウント管理」 dialog with its own OK after 「登録」 → OK, before the
+    /// completion message.
+    pub register_dialog: bool,
+    pub menu_labels: MenuLabels,
+    pub receipt_suffix: ReceiptSuffix,
+    pub frames: Frames,
+    pub charset: Charset,
 }
 
 impl Default for UiVariants {
@@ -233,6 +413,19 @@ impl Default for UiVariants {
             bulk_accounts_must_change: false,
             admin_sees_master: false,
             renames: Default::default(),
+            vary: None,
+            wordings: Default::default(),
+            refusals: RefusalStyle::Inline,
+            notes: false,
+            post_redirect_get: false,
+            jitter_ms: 0,
+            search_shows_last: false,
+            results_button: ResultsButton::Update,
+            register_dialog: false,
+            menu_labels: MenuLabels::Spec,
+            receipt_suffix: ReceiptSuffix::Uploader,
+            frames: Frames::None,
+            charset: Charset::Utf8,
         }
     }
 }

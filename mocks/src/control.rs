@@ -38,7 +38,7 @@ async fn index(State(app): State<Arc<App>>) -> Html<String> {
 <li>GET <a href="/__sim/state">/__sim/state</a>: accounts, uploads, events as JSON</li>
 <li>POST /__sim/reset: restore the scenario</li>
 <li>GET/POST /__sim/clock: <code>{{"advance_secs": 61}}</code>, <code>{{"set": "2026-11-25T01:00:00Z"}}</code>, <code>{{"reset": true}}</code></li>
-<li>GET/POST /__sim/config: a partial config as JSON, merged into the running one</li>
+<li>GET/POST /__sim/config: the config in effect (with a seed's draws applied); POST a partial config as JSON to merge into the one given</li>
 <li>GET <a href="/__sim/master-pdf">/__sim/master-pdf</a>: the master's ユーザ設定情報 PDF</li>
 <li>GET <a href="/__sim/ca.pem">/__sim/ca.pem</a>: the simulator's CA</li></ul></body></html>"#,
         name = crate::html::esc(&s.name),
@@ -122,8 +122,9 @@ async fn config(State(app): State<Arc<App>>) -> Json<Value> {
     Json(serde_json::to_value(app.config()).unwrap_or(Value::Null))
 }
 
+/// The patch applies to the config as given: a seed then draws what it leaves open.
 async fn patch_config(State(app): State<Arc<App>>, Json(patch): Json<Value>) -> Response {
-    match app.config().merged(&patch) {
+    match app.given_config().merged(&patch) {
         Ok(merged) => {
             app.set_config(merged);
             config(State(app)).await.into_response()

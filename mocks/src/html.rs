@@ -1,10 +1,28 @@
 //! Page building. Each helper renders the markup the config asks for, so the
-//! same screen can be shown with `<label>` or `<th>`, `<button>` or `<input>`
-//! or a link, a `confirm()` or a modal.
+//! same screen can be shown with `<label>`, `<th>`, `<div>` pairs or plain
+//! text, `<button>` or `<input>` or a link, a `confirm()` or a modal.
 
 use std::fmt::Write as _;
 
-use crate::config::{ButtonStyle, ConfirmStyle, LabelStyle, NoticeStyle, TextVariant, UiVariants};
+use crate::config::{
+    ButtonStyle, ConfirmStyle, Frames, LabelStyle, NoticeStyle, RefusalStyle, TextVariant, UiVariants,
+};
+use crate::wording::{Message, say};
+
+/// Where the menu lives; in frames mode a link to it must leave the frame.
+pub const MENU: &str = "/oqs/menu";
+
+/// The form pages that carry standing notes (`[ui] notes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotesFor {
+    Login,
+    PasswordChange,
+    Register,
+    Upload,
+    Search,
+    Results,
+    Certificate,
+}
 
 pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -62,6 +80,86 @@ impl Ui<'_> {
         }
     }
 
+    /// A message the manual does not show, in this config's wording.
+    pub fn say(&self, message: Message) -> &'static str {
+        say(self.v, message)
+    }
+
+    /// A single refusal: an error box, or an `alert()` when the page loads.
+    pub fn refusal(&self, message: &str) -> String {
+        match self.v.refusals {
+            RefusalStyle::Inline => format!("<div class=\"error\" role=\"alert\">{}</div>", esc(message)),
+            RefusalStyle::Alert => load_alert(message),
+        }
+    }
+
+    /// Several refusals at once: a list in an error box, or one `alert()`.
+    pub fn refusals(&self, errors: &[String]) -> String {
+        if errors.is_empty() {
+            return String::new();
+        }
+        match self.v.refusals {
+            RefusalStyle::Inline => {
+                let items: String = errors.iter().map(|e| format!("<li>{}</li>", esc(e))).collect();
+                format!("<div class=\"error\" role=\"alert\"><ul>{items}</ul></div>")
+            }
+            RefusalStyle::Alert => load_alert(&errors.join("\n")),
+        }
+    }
+
+    /// Standing notes that use the words an outcome check may look for. They
+    /// stand on the page before and after every action.
+    pub fn notes(&self, page: NotesFor, lockout_after: u32) -> String {
+        if !self.v.notes {
+            return String::new();
+        }
+        let lock = format!("※パスワードを{lockout_after}回連続で誤るとアカウントがロックされます。");
+        let lines: Vec<&str> = match page {
+            NotesFor::Login => vec![
+                &lock,
+                "※入力内容が正しくありませんとログインできません。",
+                "※ログインに失敗した場合はエラーメッセージを確認してください。",
+            ],
+            NotesFor::PasswordChange => vec![
+                "※パスワード変更が完了するまで、他の機能は利用できません。",
+                "※入力内容に誤りがある場合はエラーとなり、パスワードは変更されません。",
+                "※現在のパスワードと同じ、または正しくありませんと表示された場合は別のパスワードを入力してください。",
+            ],
+            NotesFor::Register => vec![
+                "※登録が完了すると、初期パスワードが表示されます。",
+                "※入力内容に誤りがあると登録に失敗します。エラー内容を確認して再度登録してください。",
+                "※ユーザIDが正しくありませんと表示された場合は、半角英数字で入力してください。",
+            ],
+            NotesFor::Upload => vec![
+                "※登録完了後、アカウント一括登録結果画面で登録状況を確認してください。",
+                "※ファイル形式に誤りがある場合、登録失敗（エラー）となります。",
+            ],
+            NotesFor::Search => vec![
+                "※アカウントロックが「あり」のアカウントは、パスワード初期化によりロックが解除されます。",
+                "※検索条件に誤りがある場合はエラーとなります。",
+                "※登録完了後のアカウントは、検索結果に表示されます。",
+            ],
+            NotesFor::Results => vec![
+                "※登録状況が「登録完了」になるまでお待ちください。",
+                "※登録失敗の場合は、「結果」欄からエラー内容を確認してください。",
+            ],
+            NotesFor::Certificate => vec![
+                "※リクエストIDまたはリファレンスIDが正しくありませんと表示された場合は、「電子証明書取得に関する情報」を確認してください。",
+                "※ダウンロードに失敗した場合はエラー内容を確認し、再度入力してください。",
+            ],
+        };
+        let mut html = String::from("<div class=\"note standing\">");
+        for line in lines {
+            let _ = write!(html, "<p>{}</p>", esc(line));
+        }
+        html.push_str("</div>");
+        html
+    }
+
+    fn framed(&self) -> bool {
+        self.v.frames != Frames::None
+    }
+
     /// A button that submits its form.
     pub fn submit(&self, label: &str, attrs: &str) -> String {
         let l = esc(&self.t(label));
@@ -70,6 +168,9 @@ impl Ui<'_> {
             ButtonStyle::Input => format!(r#"<input type="submit" class="btn" value="{l}" {attrs}>"#),
             ButtonStyle::Link => format!(
                 r##"<a href="#" class="btn" role="button" onclick="this.closest('form').requestSubmit();return false;" {attrs}>{l}</a>"##
+            ),
+            ButtonStyle::Script => format!(
+                r#"<a href="javascript:void(0)" class="btn" onclick="submitForm(this)" {attrs}>{l}</a>"#
             ),
         }
     }
@@ -90,17 +191,23 @@ impl Ui<'_> {
                     r##"<a href="#" class="btn" role="button" onclick="{s};return false;" {attrs}>{l}</a>"##
                 )
             }
+            ButtonStyle::Script => {
+                format!(r#"<a href="javascript:void(0)" class="btn" onclick="{s}" {attrs}>{l}</a>"#)
+            }
         }
     }
 
-    /// A button that goes to `href`.
+    /// A button that goes to `href`. In frames, the menu replaces the whole window.
     pub fn go(&self, label: &str, href: &str) -> String {
+        let top = self.framed() && href == MENU;
         match self.v.buttons {
             ButtonStyle::Link => format!(
-                r#"<a href="{}" class="btn" role="button">{}</a>"#,
+                r#"<a href="{}" class="btn" role="button"{}>{}</a>"#,
                 esc(href),
+                if top { " target=\"_top\"" } else { "" },
                 esc(label)
             ),
+            _ if top => self.action(label, &format!("top.location.href={}", js(href)), ""),
             _ => self.action(label, &format!("location.href={}", js(href)), ""),
         }
     }
@@ -118,6 +225,12 @@ impl Ui<'_> {
                 format!(r#"<div class="field">{mark}<label for="{id}">{label}</label>{control}</div>"#)
             }
             LabelStyle::Th => format!(r#"<tr><th>{mark}{label}</th><td>{control}</td></tr>"#),
+            LabelStyle::Div => {
+                format!(
+                    r#"<div class="row"><div class="cell-l">{mark}{label}</div><div class="cell-v">{control}</div></div>"#
+                )
+            }
+            LabelStyle::Text => format!(r#"<div class="line">{mark}{label}：{control}</div>"#),
         }
     }
 
@@ -126,19 +239,44 @@ impl Ui<'_> {
         match self.v.labels {
             LabelStyle::Label => format!(r#"<div class="fields">{inner}</div>"#),
             LabelStyle::Th => format!(r#"<table class="form">{inner}</table>"#),
+            LabelStyle::Div => format!(r#"<div class="grid">{inner}</div>"#),
+            LabelStyle::Text => format!(r#"<div class="lines">{inner}</div>"#),
         }
     }
 
     /// A read-only value with its label, as detail screens show them.
     pub fn shown(&self, label: &str, value: &str) -> String {
-        let label = esc(&self.t(label));
-        match self.v.labels {
-            LabelStyle::Label => format!(
-                r#"<div class="field"><span class="label">{label}</span><span class="value">{}</span></div>"#,
-                esc(value)
-            ),
-            LabelStyle::Th => format!(r#"<tr><th>{label}</th><td>{}</td></tr>"#, esc(value)),
+        self.shown_line(&[(label, value)])
+    }
+
+    /// Read-only values that belong together; as plain text they share one
+    /// line, as in the manual's 「機関コード：… 医療機関名：…」.
+    pub fn shown_line(&self, pairs: &[(&str, &str)]) -> String {
+        let mut html = String::new();
+        if self.v.labels == LabelStyle::Text {
+            let line: Vec<String> = pairs
+                .iter()
+                .map(|(l, v)| format!("{}：{}", esc(&self.t(l)), esc(v)))
+                .collect();
+            let _ = write!(html, "<p class=\"line\">{}</p>", line.join("\u{3000}"));
+            return html;
         }
+        for (label, value) in pairs {
+            let label = esc(&self.t(label));
+            let value = esc(value);
+            let _ = match self.v.labels {
+                LabelStyle::Label => write!(
+                    html,
+                    r#"<div class="field"><span class="label">{label}</span><span class="value">{value}</span></div>"#
+                ),
+                LabelStyle::Th => write!(html, r#"<tr><th>{label}</th><td>{value}</td></tr>"#),
+                LabelStyle::Div | LabelStyle::Text => write!(
+                    html,
+                    r#"<div class="row"><div class="cell-l">{label}</div><div class="cell-v">{value}</div></div>"#
+                ),
+            };
+        }
+        html
     }
 
     pub fn modal(&self, id: &str, title: &str, lines: &[&str], buttons: &str, visible: bool) -> String {
@@ -186,7 +324,10 @@ impl Ui<'_> {
         then: Option<&str>,
     ) -> String {
         let go = then
-            .map(|h| format!("location.href={}", js(h)))
+            .map(|h| {
+                let window = if self.framed() && h == MENU { "top." } else { "" };
+                format!("{window}location.href={}", js(h))
+            })
             .unwrap_or_default();
         match style {
             NoticeStyle::Alert => {
@@ -208,9 +349,30 @@ impl Ui<'_> {
     }
 }
 
+/// An `alert()` as the page loads.
+fn load_alert(text: &str) -> String {
+    format!(
+        "<script>window.addEventListener('load',function(){{alert({});}});</script>",
+        js(text)
+    )
+}
+
 pub struct Header<'a> {
     pub institution: &'a str,
     pub who: &'a str,
+}
+
+/// Where a page stands when the system runs in frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Placement {
+    /// A window of its own: the top bar, with the header when logged in.
+    #[default]
+    Window,
+    /// The content frame: no top bar; the header is elsewhere.
+    Content,
+    /// The menu frame: the header sits on top of the menu, and ログアウト
+    /// replaces the whole window.
+    MenuFrame,
 }
 
 pub struct Page<'a> {
@@ -220,6 +382,7 @@ pub struct Page<'a> {
     pub logout_confirm: ConfirmStyle,
     pub body: String,
     pub head: &'a str,
+    pub placement: Placement,
 }
 
 const STYLE: &str = r#"
@@ -262,18 +425,39 @@ table.list tr.row.selected td{background:#f8b35a}
 .modal-title{background:#1f4e8c;color:#fff;padding:6px 12px;font-weight:bold}
 .modal-body{padding:8px 16px}
 .modal-buttons{text-align:center;padding:0 0 12px}
+.grid .row{display:flex;align-items:center;margin:6px 0}
+.grid .cell-l{min-width:11em;font-weight:bold}
+.lines .line{margin:6px 0}
+.standing{border-top:1px dashed #c9d3e0;margin-top:12px}
+.menu-frame .topbar{flex-wrap:wrap}
+.menu-frame .menu{display:block}
+main:has(> .frames){max-width:none;margin:0;padding:0;border:0}
+.frames{display:flex;height:calc(100vh - 90px)}
+.frames iframe{border:0;height:100%}
+.frames iframe[name=menu]{width:300px;border-right:1px solid #c9d3e0}
+.frames iframe[name=main]{flex:1}
 "#;
 
 const SCRIPT: &str = r#"
+function askModal(f){
+  var m=document.getElementById(f.dataset.confirmModal); m.hidden=false;
+  m.querySelector('[data-ok]').onclick=function(ev){ev.preventDefault();m.hidden=true;f.dataset.confirmed='1';f.submit();};
+  m.querySelector('[data-cancel]').onclick=function(ev){ev.preventDefault();m.hidden=true;};
+}
 document.addEventListener('submit',function(e){
   var f=e.target; var kind=f.dataset.confirm;
   if(!kind||f.dataset.confirmed){return;}
   if(kind==='js'){ if(!window.confirm(f.dataset.confirmMessage)){e.preventDefault();} return; }
   e.preventDefault();
-  var m=document.getElementById(f.dataset.confirmModal); m.hidden=false;
-  m.querySelector('[data-ok]').onclick=function(ev){ev.preventDefault();m.hidden=true;f.dataset.confirmed='1';f.submit();};
-  m.querySelector('[data-cancel]').onclick=function(ev){ev.preventDefault();m.hidden=true;};
+  askModal(f);
 });
+// form.submit() fires no submit event: a script link asks for itself.
+function submitForm(el){
+  var f=el.closest('form'); var kind=f.dataset.confirm;
+  if(!kind||f.dataset.confirmed){f.submit();return;}
+  if(kind==='js'){ if(window.confirm(f.dataset.confirmMessage)){f.submit();} return; }
+  askModal(f);
+}
 document.addEventListener('click',function(e){
   var d=e.target.closest('[data-dismiss]'); if(d){e.preventDefault();d.closest('.modal-backdrop').hidden=true;return;}
   var r=e.target.closest('tr.row');
@@ -293,31 +477,42 @@ function showPassword(btn){
 
 impl Page<'_> {
     pub fn render(&self, ui: &Ui) -> String {
+        let body_class = match self.placement {
+            Placement::MenuFrame => " class=\"menu-frame\"",
+            _ => "",
+        };
         let mut html = format!(
-            "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>{} | オンライン資格確認等システム</title><style>{STYLE}</style>{}</head><body>",
+            "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>{} | オンライン資格確認等システム</title><style>{STYLE}</style>{}</head><body{body_class}>",
             esc(self.title),
             self.head
         );
-        html.push_str("<div class=\"topbar\"><div class=\"system\">オンライン資格確認等システム</div>");
-        if let Some(h) = &self.header {
-            let (attrs, modal) = ui.confirm(
-                self.logout_confirm,
-                "modal-logout",
-                "ログアウト",
-                "ログアウトします。",
-            );
-            let _ = write!(
-                html,
-                "<div class=\"who\"><div class=\"institution\">{}</div><div class=\"user\">{}</div></div><form method=\"post\" action=\"/oqs/logout\" {attrs}><input type=\"hidden\" name=\"_csrf\" value=\"{}\">{}</form>{modal}",
-                esc(h.institution),
-                esc(h.who),
-                esc(self.csrf),
-                ui.submit("ログアウト", "")
-            );
+        if self.placement != Placement::Content {
+            html.push_str("<div class=\"topbar\"><div class=\"system\">オンライン資格確認等システム</div>");
+            if let Some(h) = &self.header {
+                let (attrs, modal) = ui.confirm(
+                    self.logout_confirm,
+                    "modal-logout",
+                    "ログアウト",
+                    "ログアウトします。",
+                );
+                let target = match self.placement {
+                    Placement::MenuFrame => " target=\"_top\"",
+                    _ => "",
+                };
+                let _ = write!(
+                    html,
+                    "<div class=\"who\"><div class=\"institution\">{}</div><div class=\"user\">{}</div></div><form method=\"post\" action=\"/oqs/logout\"{target} {attrs}><input type=\"hidden\" name=\"_csrf\" value=\"{}\">{}</form>{modal}",
+                    esc(h.institution),
+                    esc(h.who),
+                    esc(self.csrf),
+                    ui.submit("ログアウト", "")
+                );
+            }
+            html.push_str("</div>");
         }
         let _ = write!(
             html,
-            "</div><div class=\"screen-title\">{}</div><main>",
+            "<div class=\"screen-title\">{}</div><main>",
             esc(self.title)
         );
         html.push_str(&self.body);

@@ -6,6 +6,9 @@
 //! the field manual's texts to the character, it enforces the portal's rules on
 //! the server side, and a config switches between the readings of everything
 //! the manual leaves open. Endpoints under `/__sim/` exist for tests only.
+//! With `[ui] vary = SEED` it plays a portal drawn from the seed: every reading
+//! of the Unknowns, and the wording, markup and structure around them, while
+//! every rule stays the same (see `vary`).
 
 pub mod bulk;
 pub mod clock;
@@ -15,11 +18,14 @@ mod html;
 pub mod pdf;
 pub mod pki;
 pub mod policy;
+mod present;
 pub mod scenario;
 mod server;
 mod site_a;
 mod site_b;
 pub mod state;
+pub mod vary;
+pub mod wording;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -47,8 +53,11 @@ pub enum SimError {
 pub(crate) struct App {
     pub scenario: Scenario,
     pub clock: clock::SimClock,
-    config: RwLock<SimConfig>,
+    /// The config as given, and as resolved (what the handlers follow).
+    config: RwLock<(SimConfig, SimConfig)>,
     state: Mutex<state::SimState>,
+    /// Per-request latency jitter, drawn from the seed.
+    jitter: Mutex<vary::SplitMix64>,
     pub pki: pki::Pki,
     fonts: Mutex<HashMap<PathBuf, Arc<Vec<u8>>>>,
 }
@@ -58,22 +67,37 @@ impl App {
         let clock = clock::SimClock::new();
         let pki = pki::Pki::new(clock.today_jst())?;
         let state = state::SimState::from_scenario(&scenario, clock.now(), clock.today_jst());
+        let jitter = vary::SplitMix64::new(config.ui.vary.unwrap_or(0));
+        let resolved = config.resolved();
         Ok(Self {
             scenario,
             clock,
-            config: RwLock::new(config),
+            config: RwLock::new((config, resolved)),
             state: Mutex::new(state),
+            jitter: Mutex::new(jitter),
             pki,
             fonts: Mutex::new(HashMap::new()),
         })
     }
 
+    /// The config in effect: the seed's draws applied.
     pub fn config(&self) -> SimConfig {
-        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.config.read().unwrap_or_else(|e| e.into_inner()).1.clone()
+    }
+
+    /// The config as given, for patches to apply to.
+    pub fn given_config(&self) -> SimConfig {
+        self.config.read().unwrap_or_else(|e| e.into_inner()).0.clone()
     }
 
     pub fn set_config(&self, config: SimConfig) {
-        *self.config.write().unwrap_or_else(|e| e.into_inner()) = config;
+        let resolved = config.resolved();
+        *self.config.write().unwrap_or_else(|e| e.into_inner()) = (config, resolved);
+    }
+
+    /// This request's latency jitter, in milliseconds.
+    pub fn jitter_ms(&self, max: u64) -> u64 {
+        self.jitter.lock().unwrap_or_else(|e| e.into_inner()).up_to(max)
     }
 
     /// The state, with every upload whose time has come already finished.
@@ -85,6 +109,8 @@ impl App {
 
     pub fn reset(&self) {
         self.clock.reset();
+        let seed = self.given_config().ui.vary.unwrap_or(0);
+        *self.jitter.lock().unwrap_or_else(|e| e.into_inner()) = vary::SplitMix64::new(seed);
         let fresh = state::SimState::from_scenario(&self.scenario, self.clock.now(), self.clock.today_jst());
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
     }
@@ -123,7 +149,11 @@ impl App {
             postal_code: s.institution.postal_code.clone(),
             address: s.institution.address.clone(),
             institution_name: s.institution.name.clone(),
-            institution_code: s.institution.code.clone(),
+            institution_code: s
+                .master
+                .pdf_institution_code
+                .clone()
+                .unwrap_or_else(|| s.institution.code.clone()),
             user_id: s.master.user_id.clone(),
             user_name: s.master.name.clone(),
             password: shows.then(|| s.master.password.clone()),

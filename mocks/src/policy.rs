@@ -5,6 +5,9 @@
 use rand::Rng;
 use rand::seq::SliceRandom;
 
+use crate::config::UiVariants;
+use crate::wording::{Message, say};
+
 pub const SPECIALS: &str = "~!@#$%^&*_{}[]|;'<>,.?-()/";
 /// How many earlier passwords the history rules look back on.
 pub const GENERATIONS: usize = 5;
@@ -12,20 +15,53 @@ pub const GENERATIONS: usize = 5;
 pub const LONG_PASSWORD: usize = 13;
 pub const EXPIRY_DAYS: i64 = 60;
 
-/// Every rule `candidate` breaks, as the portal words it. `history` holds the
-/// account's recent passwords, newest first, the current one included.
+/// A rule of the policy that a candidate breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Violation {
+    Length,
+    Characters,
+    /// A class with no character in the password: 数字, 英字小文字, 英字大文字, 特殊文字.
+    Missing(&'static str),
+    Reused,
+    Similar,
+}
+
+impl Violation {
+    /// The refusal as this config words it.
+    pub fn message(self, ui: &UiVariants) -> String {
+        match self {
+            Violation::Length => say(ui, Message::PasswordLength).to_string(),
+            Violation::Characters => say(ui, Message::PasswordCharacters).to_string(),
+            Violation::Missing(name) => say(ui, Message::PasswordClass).replace("{name}", name),
+            Violation::Reused => say(ui, Message::PasswordReused).to_string(),
+            Violation::Similar => say(ui, Message::PasswordSimilar).to_string(),
+        }
+    }
+}
+
+/// Every rule `candidate` breaks, in the simulator's own wording. `history`
+/// holds the account's recent passwords, newest first, the current one included.
 pub fn violations(candidate: &str, history: &[String]) -> Vec<String> {
+    let ui = UiVariants::default();
+    broken_rules(candidate, history)
+        .into_iter()
+        .map(|v| v.message(&ui))
+        .collect()
+}
+
+/// Every rule `candidate` breaks.
+pub fn broken_rules(candidate: &str, history: &[String]) -> Vec<Violation> {
     let mut out = Vec::new();
     let len = candidate.chars().count();
     if !(8..=20).contains(&len) {
-        out.push("パスワードは8文字以上20文字以下で設定してください。".to_string());
+        out.push(Violation::Length);
     }
     let bad: Vec<char> = candidate
         .chars()
         .filter(|c| !(c.is_ascii_alphanumeric() || SPECIALS.contains(*c)))
         .collect();
     if !bad.is_empty() {
-        out.push("使用できない文字（空白、全角文字、指定以外の記号など）が含まれています。".to_string());
+        out.push(Violation::Characters);
     }
     let classes = [
         (candidate.chars().any(|c| c.is_ascii_digit()), "数字"),
@@ -35,7 +71,7 @@ pub fn violations(candidate: &str, history: &[String]) -> Vec<String> {
     ];
     for (present, name) in classes {
         if !present {
-            out.push(format!("パスワードに{name}が含まれていません。数字、英字小文字、英字大文字、特殊文字をそれぞれひとつ以上組み合わせてください。"));
+            out.push(Violation::Missing(name));
         }
     }
     if len < LONG_PASSWORD {
@@ -51,13 +87,10 @@ pub fn violations(candidate: &str, history: &[String]) -> Vec<String> {
             }
         }
         if same {
-            out.push("5世代前までのパスワードと同じパスワードは使用できません。".to_string());
+            out.push(Violation::Reused);
         }
         if similar {
-            out.push(
-                "5世代前までのパスワードと先頭5文字が同じになる類似のパスワードは使用できません。"
-                    .to_string(),
-            );
+            out.push(Violation::Similar);
         }
     }
     out

@@ -42,6 +42,11 @@ impl RunningSim {
         &self.app.scenario
     }
 
+    /// The config in effect, with a seed's draws applied (as `GET /__sim/config` shows it).
+    pub fn config(&self) -> SimConfig {
+        self.app.config()
+    }
+
     /// The master's ユーザ設定情報 PDF, as the customer brings it.
     pub fn master_pdf(&self) -> Result<Vec<u8>, SimError> {
         self.app.master_pdf()
@@ -87,6 +92,10 @@ pub async fn start(scenario: Scenario, config: SimConfig, port: u16) -> Result<R
         site_b::router()
     });
     let plain = sites
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            crate::present::present,
+        ))
         .layer(middleware::from_fn_with_state(app.clone(), faults))
         .merge(control::router())
         .with_state(app.clone());
@@ -109,6 +118,10 @@ pub async fn start(scenario: Scenario, config: SimConfig, port: u16) -> Result<R
         let tls_addr = listener.local_addr()?;
         oqs_base_url = format!("https://{tls_addr}");
         let secure = site_b::router()
+            .layer(middleware::from_fn_with_state(
+                app.clone(),
+                crate::present::present,
+            ))
             .layer(middleware::from_fn_with_state(app.clone(), faults))
             .with_state(app.clone());
         let h = axum_server::Handle::new();

@@ -12,8 +12,9 @@ use chrono::Duration;
 use serde::Deserialize;
 
 use crate::App;
-use crate::html::{Ui, esc};
+use crate::html::{NotesFor, Ui, esc};
 use crate::state::IssuedCertificate;
+use crate::wording::Message;
 
 pub fn router() -> Router<Arc<App>> {
     Router::new()
@@ -36,12 +37,10 @@ struct CertForm {
     password_confirm: String,
 }
 
-fn render(app: &App, form: &CertForm, error: Option<&str>) -> String {
+fn render(app: &App, form: &CertForm, error: Option<Message>) -> String {
     let config = app.config();
     let ui = Ui { v: &config.ui };
-    let error = error
-        .map(|e| format!("<div class=\"error\" role=\"alert\">{}</div>", esc(e)))
-        .unwrap_or_default();
+    let error = error.map(|e| ui.refusal(ui.say(e))).unwrap_or_default();
     let fields = [
         ui.field(
             "リクエスト ID",
@@ -84,15 +83,18 @@ h1{{font-size:18px;border-bottom:2px solid #2d5f3f;padding-bottom:4px}}
 .field{{margin:10px 0;display:flex;align-items:center}} .field label{{min-width:13em;font-weight:bold}}
 table.form th{{text-align:left;padding:6px 10px;background:#eef3ee;border:1px solid #ccd;min-width:12em}} table.form td{{padding:6px 10px;border:1px solid #ccd}}
 input{{padding:4px;font-size:14px;min-width:16em}} .btn{{background:#2d5f3f;color:#fff;border:0;padding:6px 24px;font-size:14px;border-radius:3px;cursor:pointer;text-decoration:none;display:inline-block}}
-.error{{color:#b00;background:#fdecec;border:1px solid #e3a0a0;padding:8px 12px}} .note{{color:#444;font-size:13px}}</style></head>
+.error{{color:#b00;background:#fdecec;border:1px solid #e3a0a0;padding:8px 12px}} .note{{color:#444;font-size:13px}}
+.grid .row{{margin:10px 0;display:flex;align-items:center}} .grid .cell-l{{min-width:13em;font-weight:bold}} .lines .line{{margin:10px 0}}</style>
+<script>function submitForm(el){{el.closest('form').submit();}}</script></head>
 <body><div class="bar">電子証明書のダウンロードサイト</div><main><h1>証明書の取得画面</h1>
 <p>「電子証明書発行通知書」に記載のリクエストIDとリファレンスIDを入力してください。<br>証明書パスワードは、任意の4桁の半角数字を入力してください。</p>
 {error}<form method="post" action="/cert/download">{fields}
 <p class="note">証明書パスワードは端末等へ証明書をインストールする際に必要となりますので<br>忘れないようにしてください。</p>
 <p class="note">(証明書パスワードを忘れてしまった場合は、もう一度証明書発行申請が必要と<br>なりますのでご注意ください。)</p>
-<p>{button}</p></form></main></body></html>"#,
+<p>{button}</p></form>{notes}</main></body></html>"#,
         fields = ui.fields(&fields),
         button = ui.submit("ダウンロード", ""),
+        notes = ui.notes(NotesFor::Certificate, config.site.lockout_after),
     )
 }
 
@@ -101,17 +103,17 @@ async fn form_page(State(app): State<Arc<App>>) -> Html<String> {
 }
 
 async fn download(State(app): State<Arc<App>>, Form(form): Form<CertForm>) -> Response {
-    let refuse = |msg: &str| (StatusCode::OK, Html(render(&app, &form, Some(msg)))).into_response();
+    let refuse = |msg: Message| (StatusCode::OK, Html(render(&app, &form, Some(msg)))).into_response();
     let request_id = form.request_id.trim();
     let reference_id = form.reference_id.trim();
     if request_id.is_empty() || reference_id.is_empty() {
-        return refuse("リクエスト ID とリファレンス ID を入力してください。");
+        return refuse(Message::CertMissingIds);
     }
     if form.password.len() != 4 || !form.password.bytes().all(|b| b.is_ascii_digit()) {
-        return refuse("証明書パスワードは4桁の半角数字で入力してください。");
+        return refuse(Message::CertPasswordFormat);
     }
     if form.password != form.password_confirm {
-        return refuse("証明書パスワードと証明書パスワード (確認用) が一致しません。");
+        return refuse(Message::CertPasswordMismatch);
     }
     let Some(seed) = app
         .scenario
@@ -119,14 +121,12 @@ async fn download(State(app): State<Arc<App>>, Form(form): Form<CertForm>) -> Re
         .iter()
         .find(|c| c.request_id == request_id && c.reference_id == reference_id)
     else {
-        return refuse("リクエスト ID またはリファレンス ID が正しくありません。");
+        return refuse(Message::CertUnknown);
     };
     let today = app.clock.today_jst();
     let issued = app.state().epoch - Duration::days(seed.issued_days_ago);
     if today > issued + Duration::days(seed.download_days) {
-        return refuse(
-            "ダウンロードサイトの有効期限を過ぎているため、証明書を取得できません。電子証明書の発行を再度申請してください。",
-        );
+        return refuse(Message::CertExpired);
     }
 
     // One key per certificate; each download wraps it with the password given this time.
@@ -148,7 +148,7 @@ async fn download(State(app): State<Arc<App>>, Form(form): Form<CertForm>) -> Re
                 Ok(c) => c,
                 Err(e) => {
                     tracing::error!("{e}");
-                    return refuse("システムエラーが発生しました。");
+                    return refuse(Message::SystemError);
                 }
             };
             let record = IssuedCertificate {
@@ -166,7 +166,7 @@ async fn download(State(app): State<Arc<App>>, Form(form): Form<CertForm>) -> Re
         Ok(b) => b,
         Err(e) => {
             tracing::error!("{e}");
-            return refuse("システムエラーが発生しました。");
+            return refuse(Message::SystemError);
         }
     };
     {

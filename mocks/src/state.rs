@@ -198,6 +198,26 @@ pub struct IssuedCertificate {
     pub downloads: u32,
 }
 
+/// A user's last search in アカウント管理(更新): its conditions, and the rows as they were.
+#[derive(Debug, Clone, Default)]
+pub struct LastSearch {
+    pub role: String,
+    pub uid: String,
+    pub name: String,
+    pub kana: String,
+    pub enabled: String,
+    pub locked: String,
+    pub page: Option<usize>,
+    pub rows: Vec<Account>,
+}
+
+/// A page a POST produced, kept for the GET its 303 leads to (post-redirect-get).
+#[derive(Debug, Clone)]
+pub struct HeldPage {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
 #[derive(Debug, Default)]
 pub struct SimState {
     /// The day the scenario was loaded: its relative dates count from here.
@@ -210,6 +230,10 @@ pub struct SimState {
     pub certificates: Vec<IssuedCertificate>,
     /// Requests per exact path, for the Nth-request faults.
     pub request_counts: HashMap<String, u64>,
+    /// By ユーザID.
+    pub last_searches: HashMap<String, LastSearch>,
+    /// By token: shown once, by the GET after a POST's 303.
+    pub held_pages: HashMap<String, HeldPage>,
 }
 
 pub fn random_token(len: usize) -> String {
@@ -232,8 +256,8 @@ impl SimState {
                 password: scenario.master.password.clone(),
                 previous: Vec::new(),
                 must_change: scenario.master.must_change,
-                locked: false,
-                failed_logins: 0,
+                locked: scenario.master.locked,
+                failed_logins: scenario.master.failed_logins,
                 enabled: true,
                 start,
                 end: None,
@@ -247,8 +271,8 @@ impl SimState {
                 password: scenario.master.secret_number.clone(),
                 previous: Vec::new(),
                 must_change: false,
-                locked: false,
-                failed_logins: 0,
+                locked: scenario.master.reset_locked,
+                failed_logins: scenario.master.reset_failed_logins,
                 enabled: true,
                 start,
                 end: None,
@@ -265,9 +289,9 @@ impl SimState {
                 password: seed.password.clone(),
                 previous: Vec::new(),
                 must_change: seed.must_change,
-                locked: false,
-                failed_logins: 0,
-                enabled: true,
+                locked: seed.locked,
+                failed_logins: seed.failed_logins,
+                enabled: seed.enabled,
                 start,
                 end: None,
                 password_set_at: now,

@@ -101,11 +101,17 @@ fn xpath_literal(s: &str) -> String {
     format!("'{s}'")
 }
 
-/// The input beside a label: a `<label for>`, or a `<th>` next to a `<td>`.
+/// The input beside a label: a `<label for>`, a `<th>` next to a `<td>`, or
+/// plain text 「ラベル：」 just before it.
 async fn field(d: &WebDriver, label: &str) -> WebElement {
+    control(d, label, "input").await
+}
+
+async fn control(d: &WebDriver, label: &str, tag: &str) -> WebElement {
     let l = xpath_literal(label);
+    let text = xpath_literal(&format!("{label}："));
     let xpath = format!(
-        "//input[@id=//label[normalize-space(.)={l}]/@for] | //th[normalize-space(.)={l}]/following-sibling::td[1]//input"
+        "//{tag}[@id=//label[normalize-space(.)={l}]/@for] | //th[normalize-space(.)={l}]/following-sibling::td[1]//{tag} | //div[contains(@class,'line')][normalize-space(text()[1])={text}]/{tag}"
     );
     d.query(By::XPath(xpath))
         .and_displayed()
@@ -351,5 +357,130 @@ async fn every_screen_renders_for_a_person() {
     see(&d, "【パスワードについて】").await;
     shoot("09-password").await;
     let _ = main;
+    d.quit().await.expect("quit");
+}
+
+/// The structure of an older enterprise system, in a real browser: frames,
+/// Shift_JIS pages and form posts, links that submit by script, plain-text
+/// labels, post-redirect-get, refusals as alerts and the extra 「アカウント管理」
+/// dialog. The registration's Japanese must arrive intact.
+#[tokio::test]
+async fn an_older_enterprise_portal_in_a_real_browser() {
+    use oqs_sim::wording::{Message, say};
+    let cfg = config(
+        "[ui]\nvary = 3\nframes = \"frameset\"\ncharset = \"shift-jis\"\nbuttons = \"script\"\nmenu_items = \"script\"\nlabels = \"text\"\npost_redirect_get = true\nrefusals = \"alert\"\nregister_dialog = true\nregister_confirm = \"confirm\"\nlogout_confirm = \"modal\"\nnotes = true\ninitial_change_notice = \"page\"\nchange_done_notice = \"page\"\nmenu_opens_in = \"popup\"\njitter_ms = 0\n",
+    );
+    let sim = sim_with("initial-password", cfg).await;
+    let drawn = sim.config();
+    let driver = chromedriver().await;
+    let d = browser(&driver).await;
+    open_login_popup(&d, &sim).await;
+
+    // A refusal comes as an alert, after a 303.
+    field(&d, "ユーザID")
+        .await
+        .send_keys("H1310100")
+        .await
+        .expect("type");
+    field(&d, "パスワード")
+        .await
+        .send_keys("Wrong#Pass1")
+        .await
+        .expect("type");
+    button(&d, "ログイン").await.click().await.expect("login");
+    assert_eq!(alert_text(&d).await, say(&drawn.ui, Message::LoginRefused));
+    d.accept_alert().await.expect("accept");
+    // The refused page keeps the ユーザID typed.
+    field(&d, "ユーザID").await.clear().await.expect("clear");
+    field(&d, "ユーザID")
+        .await
+        .send_keys("H1310100")
+        .await
+        .expect("type");
+    field(&d, "パスワード")
+        .await
+        .send_keys("x7Kp2#qLm9Az")
+        .await
+        .expect("type");
+    button(&d, "ログイン").await.click().await.expect("login");
+
+    see(&d, "初期パスワードを変更してください。").await;
+    button(&d, "OK").await.click().await.expect("OK");
+    field(&d, "新パスワード")
+        .await
+        .send_keys("Mst#Chosen2026x")
+        .await
+        .expect("type");
+    field(&d, "新パスワード (確認)")
+        .await
+        .send_keys("Mst#Chosen2026x")
+        .await
+        .expect("type");
+    button(&d, "変更").await.click().await.expect("change");
+    see(&d, "更新しました。").await;
+    button(&d, "OK").await.click().await.expect("OK");
+
+    // The menu is a frame; the screen opens in the frame beside it.
+    let frame = |name: &'static str| {
+        let d = d.clone();
+        async move {
+            d.enter_default_frame().await.expect("top");
+            d.query(By::XPath(format!("//frame[@name='{name}']")))
+                .wait(WAIT, POLL)
+                .first()
+                .await
+                .unwrap_or_else(|e| panic!("frame {name}: {e}"))
+                .enter_frame()
+                .await
+                .expect("enter frame");
+        }
+    };
+    frame("menu").await;
+    let (register, _) = drawn.ui.menu_labels.for_role(oqs_sim::state::Role::Master);
+    button(&d, register).await.click().await.expect("menu item");
+    frame("main").await;
+    see(&d, "機関コード：1310100126").await;
+    let role = control(&d, "権限区分", "select").await;
+    thirtyfour::components::SelectElement::new(&role)
+        .await
+        .expect("select")
+        .select_by_exact_text("管理者")
+        .await
+        .expect("管理者");
+    field(&d, "ユーザID")
+        .await
+        .send_keys("OnsKANRI")
+        .await
+        .expect("type");
+    field(&d, "ユーザ名")
+        .await
+        .send_keys("管理アカウント")
+        .await
+        .expect("type");
+    field(&d, "ユーザ名(カナ)")
+        .await
+        .send_keys("カンリアカウント")
+        .await
+        .expect("type");
+    button(&d, "作業日選択").await.click().await.expect("today");
+    button(&d, "登録").await.click().await.expect("register");
+    assert_eq!(alert_text(&d).await, "登録します。よろしいですか？");
+    d.accept_alert().await.expect("OK");
+    see(&d, say(&drawn.ui, Message::RegisterDialog)).await;
+    button(&d, "OK").await.click().await.expect("the dialog's OK");
+    see(&d, say(&drawn.ui, Message::Registered)).await;
+    let s = state(&sim).await;
+    let admin = account(&s, "OnsKANRI").expect("registered");
+    assert_eq!(admin["name"], "管理アカウント", "Shift-JIS read back");
+    assert_eq!(admin["kana"], "カンリアカウント");
+
+    // ログアウト sits in the menu frame, asks in a modal there, and leaves the frames.
+    frame("menu").await;
+    button(&d, "ログアウト").await.click().await.expect("logout");
+    see(&d, "ログアウトします。").await;
+    button(&d, "OK").await.click().await.expect("OK in the modal");
+    d.enter_default_frame().await.expect("top");
+    see(&d, say(&drawn.ui, Message::LoggedOut)).await;
+    assert_eq!(state(&sim).await["sessions"], 0);
     d.quit().await.expect("quit");
 }

@@ -11,13 +11,14 @@ use axum::response::{IntoResponse, Response};
 use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 
-use super::{Ctx, error_box, forbidden_csrf, require_role, screen};
+use super::{Ctx, error_page_box, forbidden_csrf, require_role, screen};
 use crate::App;
-use crate::config::PasswordDisplay;
-use crate::html::{Ui, esc, js, text_input};
+use crate::config::{Charset, PasswordDisplay};
+use crate::html::{NotesFor, Ui, esc, js, text_input};
 use crate::pdf::CredentialNotice;
 use crate::policy;
-use crate::state::{Account, IssueKind, IssuedCredential, Role, random_token};
+use crate::state::{Account, IssueKind, IssuedCredential, LastSearch, Role, random_token};
+use crate::wording::Message;
 
 const MANAGERS: [Role; 3] = [Role::MasterReset, Role::Master, Role::Admin];
 
@@ -43,7 +44,7 @@ fn visible(app: &App, viewer: &Account, target: &Account) -> bool {
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Clone)]
 pub struct SearchQuery {
     #[serde(default)]
     search: Option<String>,
@@ -139,36 +140,86 @@ pub async fn search(
     ]
     .concat();
     let mut body = format!(
-        "<h1>アカウント検索</h1><form method=\"get\" action=\"/oqs/account/search\"><input type=\"hidden\" name=\"search\" value=\"1\">{}<p>{}{}</p></form>",
+        "<h1>アカウント検索</h1><form method=\"get\" action=\"/oqs/account/search\"><input type=\"hidden\" name=\"search\" value=\"1\">{}<p>{}{}</p></form>{}",
         ui.fields(&fields),
         ui.submit("検索", ""),
         ui.go("クリア", "/oqs/account/search"),
+        ui.notes(NotesFor::Search, config.site.lockout_after),
     );
+    let page_size = config.site.page_size.max(1);
+    let charset = config.ui.charset;
     if q.search.is_some() {
-        let matches: Vec<Account> = {
-            let state = app.state();
-            let mut found: Vec<Account> = state
-                .accounts
-                .iter()
-                .filter(|a| visible(&app, &user, a))
-                .filter(|a| q.role.is_empty() || a.role.label() == q.role)
-                .filter(|a| a.user_id.contains(q.uid.trim()))
-                .filter(|a| a.name.contains(q.name.trim()))
-                .filter(|a| a.kana.contains(q.kana.trim()))
-                .filter(|a| q.enabled.is_empty() || (q.enabled == "有効") == a.enabled)
-                .filter(|a| q.locked.is_empty() || (q.locked == "あり") == a.locked)
-                .cloned()
-                .collect();
-            found.sort_by(|a, b| a.user_id.cmp(&b.user_id));
-            found
+        let matches = find(&app, &user, &q);
+        app.state().last_searches.insert(
+            user.user_id.clone(),
+            LastSearch {
+                role: q.role.clone(),
+                uid: q.uid.clone(),
+                name: q.name.clone(),
+                kana: q.kana.clone(),
+                enabled: q.enabled.clone(),
+                locked: q.locked.clone(),
+                page: q.page,
+                rows: matches.clone(),
+            },
+        );
+        body.push_str(&results_table(&ui, &q, &matches, page_size, charset));
+    } else if config.ui.search_shows_last {
+        // The table of this user's last search, as it was then; before any,
+        // the table a bare 「検索」 would give now.
+        let last = app.state().last_searches.get(&user.user_id).cloned();
+        let (shown_query, rows) = match last {
+            Some(l) => (
+                SearchQuery {
+                    search: Some("1".into()),
+                    role: l.role,
+                    uid: l.uid,
+                    name: l.name,
+                    kana: l.kana,
+                    enabled: l.enabled,
+                    locked: l.locked,
+                    page: l.page,
+                },
+                l.rows,
+            ),
+            None => {
+                let all = SearchQuery::default();
+                let rows = find(&app, &user, &all);
+                (all, rows)
+            }
         };
-        body.push_str(&results_table(&ui, &q, &matches, config.site.page_size.max(1)));
+        body.push_str(&results_table(&ui, &shown_query, &rows, page_size, charset));
     }
     body.push_str(&format!("<p>{}</p>", ui.go("戻る", "/oqs/menu")));
     screen(&app, &ctx, &config, "アカウント検索", body)
 }
 
-fn results_table(ui: &Ui, q: &SearchQuery, matches: &[Account], page_size: usize) -> String {
+/// The accounts `user` may see that match the query, by ユーザID.
+fn find(app: &App, user: &Account, q: &SearchQuery) -> Vec<Account> {
+    let state = app.state();
+    let mut found: Vec<Account> = state
+        .accounts
+        .iter()
+        .filter(|a| visible(app, user, a))
+        .filter(|a| q.role.is_empty() || a.role.label() == q.role)
+        .filter(|a| a.user_id.contains(q.uid.trim()))
+        .filter(|a| a.name.contains(q.name.trim()))
+        .filter(|a| a.kana.contains(q.kana.trim()))
+        .filter(|a| q.enabled.is_empty() || (q.enabled == "有効") == a.enabled)
+        .filter(|a| q.locked.is_empty() || (q.locked == "あり") == a.locked)
+        .cloned()
+        .collect();
+    found.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+    found
+}
+
+fn results_table(
+    ui: &Ui,
+    q: &SearchQuery,
+    matches: &[Account],
+    page_size: usize,
+    charset: Charset,
+) -> String {
     let total = matches.len();
     let pages = total.div_ceil(page_size).max(1);
     let page = q.page.unwrap_or(1).clamp(1, pages);
@@ -185,7 +236,7 @@ fn results_table(ui: &Ui, q: &SearchQuery, matches: &[Account], page_size: usize
             ("locked", q.locked.as_str()),
         ]
         .iter()
-        .map(|(k, v)| format!("{k}={}", urlencode(v)))
+        .map(|(k, v)| format!("{k}={}", urlencode_in(v, charset)))
         .collect::<Vec<_>>()
         .join("&");
         format!("/oqs/account/search?{query}&page={p}")
@@ -219,7 +270,7 @@ fn results_table(ui: &Ui, q: &SearchQuery, matches: &[Account], page_size: usize
     for a in shown {
         html.push_str(&format!(
             "<tr class=\"row\" data-href=\"/oqs/account/detail?uid={}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&urlencode(&a.user_id)),
+            esc(&urlencode_in(&a.user_id, charset)),
             esc(&a.user_id),
             esc(&a.name),
             esc(ui.t(a.role.label()).as_str()),
@@ -234,8 +285,17 @@ fn results_table(ui: &Ui, q: &SearchQuery, matches: &[Account], page_size: usize
 }
 
 fn urlencode(s: &str) -> String {
+    urlencode_in(s, Charset::Utf8)
+}
+
+/// Percent-encoding in the pages' charset: a browser reads a query back in it.
+fn urlencode_in(s: &str, charset: Charset) -> String {
+    let bytes = match charset {
+        Charset::Utf8 => std::borrow::Cow::Borrowed(s.as_bytes()),
+        Charset::ShiftJis => encoding_rs::SHIFT_JIS.encode(s).0,
+    };
     let mut out = String::new();
-    for b in s.bytes() {
+    for &b in bytes.iter() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
             out.push(b as char);
         } else {
@@ -288,15 +348,18 @@ pub async fn detail(
     };
     let Some(target) = target.filter(|t| visible(&app, &user, t)) else {
         let body = format!(
-            "<div class=\"error\" role=\"alert\">指定されたアカウントは存在しません。</div><p>{}</p>",
+            "{}<p>{}</p>",
+            error_page_box(ui.say(Message::NoSuchAccount)),
             ui.go("戻る", SEARCH_URL)
         );
         return screen(&app, &ctx, &config, "アカウント管理", body);
     };
     let disabled = if target.enabled { "" } else { " checked" };
     let shown = [
-        ui.shown("医療コード", &app.scenario.institution.code),
-        ui.shown("機関名", &app.scenario.institution.name),
+        ui.shown_line(&[
+            ("医療コード", &app.scenario.institution.code),
+            ("機関名", &app.scenario.institution.name),
+        ]),
         ui.shown("権限区分", &ui.t(target.role.label())),
         ui.shown("ユーザID", &target.user_id),
         ui.shown("ユーザ名", &target.name),
@@ -413,9 +476,8 @@ pub async fn reset(State(app): State<Arc<App>>, headers: HeaderMap, Form(form): 
         let Some(target) = target else {
             drop(state);
             let config = app.config();
-            let body =
-                "<div class=\"error\" role=\"alert\">このアカウントのパスワードは初期化できません。</div>"
-                    .to_string();
+            let ui = Ui { v: &config.ui };
+            let body = ui.refusal(ui.say(Message::ResetRefused));
             return screen(&app, &ctx, &config, "アカウント管理", body);
         };
         target.set_password(password.clone(), now);
@@ -472,8 +534,10 @@ fn register_screen(
     let today = date(app.clock.today_jst());
     let text = text_input;
     let fields = [
-        ui.shown("機関コード", &app.scenario.institution.code),
-        ui.shown("医療機関名", &app.scenario.institution.name),
+        ui.shown_line(&[
+            ("機関コード", &app.scenario.institution.code),
+            ("医療機関名", &app.scenario.institution.name),
+        ]),
         ui.field(
             "権限区分",
             "r-role",
@@ -530,22 +594,46 @@ fn register_screen(
         "登録します。よろしいですか？",
     );
     let completion = match done {
-        Some((token, cred)) => format!(
-            "<div class=\"info\" role=\"status\"><p>アカウントを登録しました。</p>{}{}<p>{}</p></div>",
-            ui.fields(&ui.shown("ユーザID", &cred.user_id)),
-            ui.fields(&ui.field(
-                "初期パスワード",
-                "r-password",
-                &password_box(&ui, config.ui.password_display, &token, &cred.password),
-                false
-            )),
-            ui.go("ダウンロード", &format!("/oqs/credential/{token}/pdf")),
-        ),
+        Some((token, cred)) => {
+            // With the extra dialog, the completion shows once its OK is clicked.
+            let (hidden, dialog) = if config.ui.register_dialog {
+                let ok = ui.action(
+                    "OK",
+                    "document.getElementById('modal-registered').hidden=true;document.getElementById('registered').hidden=false",
+                    "",
+                );
+                (
+                    " hidden",
+                    ui.modal(
+                        "modal-registered",
+                        "アカウント管理",
+                        &[ui.say(Message::RegisterDialog)],
+                        &ok,
+                        true,
+                    ),
+                )
+            } else {
+                ("", String::new())
+            };
+            format!(
+                "<div class=\"info\" role=\"status\" id=\"registered\"{hidden}><p>{}</p>{}{}<p>{}</p></div>{dialog}",
+                esc(ui.say(Message::Registered)),
+                ui.fields(&ui.shown("ユーザID", &cred.user_id)),
+                ui.fields(&ui.field(
+                    "初期パスワード",
+                    "r-password",
+                    &password_box(&ui, config.ui.password_display, &token, &cred.password),
+                    false
+                )),
+                ui.go("ダウンロード", &format!("/oqs/credential/{token}/pdf")),
+            )
+        }
         None => String::new(),
     };
     let body = format!(
-        "<h1>アカウント管理 <span class=\"req\">*必須項目</span></h1>{completion}{errors}<form method=\"post\" action=\"/oqs/account/register\" {attrs}><input type=\"hidden\" name=\"_csrf\" value=\"{csrf}\">{fields}<p>{submit}</p></form>{modal}<p>{menu}{back}</p>",
-        errors = error_box(errors),
+        "<h1>アカウント管理 <span class=\"req\">*必須項目</span></h1>{completion}{errors}<form method=\"post\" action=\"/oqs/account/register\" {attrs}><input type=\"hidden\" name=\"_csrf\" value=\"{csrf}\">{fields}<p>{submit}</p></form>{modal}{notes}<p>{menu}{back}</p>",
+        errors = ui.refusals(errors),
+        notes = ui.notes(NotesFor::Register, config.site.lockout_after),
         csrf = esc(&ctx.csrf),
         fields = ui.fields(&fields),
         submit = ui.submit("登録", ""),
@@ -596,20 +684,22 @@ pub async fn register(
         return forbidden_csrf(&app, &ctx);
     }
     let today = app.clock.today_jst();
+    let config = app.config();
+    let say = |m: Message| crate::wording::say(&config.ui, m).to_string();
     let mut errors = Vec::new();
     let role = Role::parse(&form.role).filter(|r| user.role.may_register().contains(r));
     if role.is_none() {
-        errors.push("権限区分を選択してください。".to_string());
+        errors.push(say(Message::RegisterRole));
     }
     let uid = form.user_id.trim();
     if !((4..=20).contains(&uid.len()) && uid.bytes().all(|b| b.is_ascii_alphanumeric())) {
-        errors.push("ユーザIDは半角英数字4文字以上20文字以下で入力してください。".to_string());
+        errors.push(say(Message::RegisterUserId));
     } else if app.state().account(uid).is_some() {
-        errors.push("入力されたユーザIDは既に登録されています。".to_string());
+        errors.push(say(Message::RegisterExists));
     }
     let name = form.user_name.trim();
     if name.is_empty() || name.chars().count() > 30 {
-        errors.push("ユーザ名は1文字以上30文字以下で入力してください。".to_string());
+        errors.push(say(Message::RegisterName));
     }
     let kana = form.kana.trim();
     if kana.is_empty()
@@ -617,14 +707,12 @@ pub async fn register(
             .chars()
             .all(|c| matches!(c, '\u{30A1}'..='\u{30F6}' | 'ー' | '・' | '　'))
     {
-        errors.push("ユーザ名(カナ)は全角カタカナで入力してください。".to_string());
+        errors.push(say(Message::RegisterKana));
     }
     let start = parse_date(&form.start);
     match start {
-        None => errors.push("利用開始年月日はyyyy/MM/dd形式で入力してください。".to_string()),
-        Some(s) if s < today => {
-            errors.push("利用開始年月日には当日以降の日付を指定してください。".to_string())
-        }
+        None => errors.push(say(Message::RegisterStartFormat)),
+        Some(s) if s < today => errors.push(say(Message::RegisterStartPast)),
         Some(_) => {}
     }
     let end = if form.end.trim().is_empty() {
@@ -632,10 +720,8 @@ pub async fn register(
     } else {
         let end = parse_date(&form.end);
         match end {
-            None => errors.push("利用終了年月日はyyyy/MM/dd形式で入力してください。".to_string()),
-            Some(e) if start.is_some_and(|s| e < s) => {
-                errors.push("利用終了年月日には利用開始年月日以降の日付を指定してください。".to_string())
-            }
+            None => errors.push(say(Message::RegisterEndFormat)),
+            Some(e) if start.is_some_and(|s| e < s) => errors.push(say(Message::RegisterEndBeforeStart)),
             Some(_) => {}
         }
         end

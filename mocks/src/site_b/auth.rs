@@ -8,11 +8,12 @@ use axum::http::HeaderMap;
 use axum::response::{Html, Response};
 use serde::Deserialize;
 
-use super::{Ctx, error_box, not_logged_in, screen, screen_with_head};
+use super::{Ctx, not_logged_in, screen, screen_with_head};
 use crate::App;
 use crate::config::{MenuOpensIn, NoticeStyle};
-use crate::html::{Page, Ui, esc, js};
+use crate::html::{NotesFor, Page, Placement, Ui, esc, js};
 use crate::policy;
+use crate::wording::Message;
 
 pub async fn start_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let ctx = Ctx::load(&app, &headers);
@@ -30,16 +31,15 @@ pub async fn start_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Resp
         logout_confirm: config.ui.logout_confirm,
         body,
         head: "",
+        placement: Placement::Window,
     };
     ctx.finish(Html(page.render(&ui)))
 }
 
-fn login_form(app: &App, ctx: &Ctx, user_id: &str, error: Option<&str>) -> Response {
+fn login_form(app: &App, ctx: &Ctx, user_id: &str, error: Option<Message>) -> Response {
     let config = app.config();
     let ui = Ui { v: &config.ui };
-    let error = error
-        .map(|e| format!("<div class=\"error\" role=\"alert\">{}</div>", esc(e)))
-        .unwrap_or_default();
+    let error = error.map(|e| ui.refusal(ui.say(e))).unwrap_or_default();
     let fields = ui.fields(&format!(
         "{}{}",
         ui.field(
@@ -59,9 +59,10 @@ fn login_form(app: &App, ctx: &Ctx, user_id: &str, error: Option<&str>) -> Respo
         ),
     ));
     let body = format!(
-        "<h1>ログイン</h1>{error}<form method=\"post\" action=\"/oqs/login\"><input type=\"hidden\" name=\"_csrf\" value=\"{}\">{fields}<p>{}</p></form>",
+        "<h1>ログイン</h1>{error}<form method=\"post\" action=\"/oqs/login\"><input type=\"hidden\" name=\"_csrf\" value=\"{}\">{fields}<p>{}</p></form>{}",
         esc(&ctx.csrf),
-        ui.submit("ログイン", "")
+        ui.submit("ログイン", ""),
+        ui.notes(NotesFor::Login, config.site.lockout_after)
     );
     let page = Page {
         title: "ログイン",
@@ -70,6 +71,7 @@ fn login_form(app: &App, ctx: &Ctx, user_id: &str, error: Option<&str>) -> Respo
         logout_confirm: config.ui.logout_confirm,
         body,
         head: "",
+        placement: Placement::Window,
     };
     ctx.finish(Html(page.render(&ui)))
 }
@@ -89,42 +91,32 @@ pub struct LoginForm {
     password: String,
 }
 
-const BAD_CREDENTIALS: &str = "ユーザIDまたはパスワードが正しくありません。";
-
 pub async fn login(State(app): State<Arc<App>>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
     let mut ctx = Ctx::load(&app, &headers);
     let user_id = form.user_id.trim().to_string();
     if !ctx.csrf_ok(&form.csrf) {
-        return login_form(
-            &app,
-            &ctx,
-            &user_id,
-            Some("画面の有効期限が切れました。再度ログインしてください。"),
-        );
+        return login_form(&app, &ctx, &user_id, Some(Message::LoginFormExpired));
     }
     let config = app.config();
     let now = app.clock.now();
     let account = {
         let mut state = app.state();
+        // Every refused attempt is in the event log, so a test can count what a client spent.
+        let refusal = match state.account_mut(&user_id).map(|a| (a.locked, a.enabled)) {
+            None => Some(("no such account", Message::LoginRefused)),
+            Some((true, _)) => Some(("locked", Message::AccountLocked)),
+            Some((false, false)) => Some(("disabled", Message::AccountDisabled)),
+            Some((false, true)) => None,
+        };
+        if let Some((why, message)) = refusal {
+            state.log(now, "login_failed", &user_id, why);
+            drop(state);
+            return login_form(&app, &ctx, &user_id, Some(message));
+        }
         let Some(account) = state.account_mut(&user_id) else {
             drop(state);
-            return login_form(&app, &ctx, &user_id, Some(BAD_CREDENTIALS));
+            return login_form(&app, &ctx, &user_id, Some(Message::LoginRefused));
         };
-        if account.locked {
-            drop(state);
-            return login_form(
-                &app,
-                &ctx,
-                &user_id,
-                Some(
-                    "アカウントがロックされています。上位のアカウントの利用者にロック解除を依頼してください。",
-                ),
-            );
-        }
-        if !account.enabled {
-            drop(state);
-            return login_form(&app, &ctx, &user_id, Some("このアカウントは無効です。"));
-        }
         if account.password != form.password {
             account.failed_logins += 1;
             let locked_now = account.failed_logins >= config.site.lockout_after;
@@ -134,15 +126,10 @@ pub async fn login(State(app): State<Arc<App>>, headers: HeaderMap, Form(form): 
             if locked_now {
                 state.log(now, "account_locked", &user_id, "");
                 drop(state);
-                return login_form(
-                    &app,
-                    &ctx,
-                    &user_id,
-                    Some("ログインに連続して失敗したため、アカウントがロックされました。"),
-                );
+                return login_form(&app, &ctx, &user_id, Some(Message::LockedNow));
             }
             drop(state);
-            return login_form(&app, &ctx, &user_id, Some(BAD_CREDENTIALS));
+            return login_form(&app, &ctx, &user_id, Some(Message::LoginRefused));
         }
         account.failed_logins = 0;
         if account.password_expired(now) {
@@ -182,6 +169,7 @@ pub async fn login(State(app): State<Arc<App>>, headers: HeaderMap, Form(form): 
                 logout_confirm: config.ui.logout_confirm,
                 body,
                 head: "",
+                placement: Placement::Window,
             };
             ctx.finish(Html(page.render(&ui)))
         }
@@ -215,7 +203,8 @@ pub async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, Form(form):
     let config = app.config();
     let ui = Ui { v: &config.ui };
     let body = format!(
-        "<div class=\"info\">ログアウトしました。</div><p>{}{}</p>",
+        "<div class=\"info\">{}</div><p>{}{}</p>",
+        esc(ui.say(Message::LoggedOut)),
         ui.go("トップページへ", "/oqs/"),
         ui.action("閉じる", "window.close()", "")
     );
@@ -226,6 +215,7 @@ pub async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, Form(form):
         logout_confirm: config.ui.logout_confirm,
         body,
         head: "",
+        placement: Placement::Window,
     };
     ctx.finish(Html(page.render(&ui)))
 }
@@ -284,11 +274,12 @@ fn change_form(app: &App, ctx: &Ctx, errors: &[String], after: &str) -> Response
         ),
     ));
     let body = format!(
-        "<h1>パスワード変更</h1>{errors}<form method=\"post\" action=\"/oqs/password/change\"><input type=\"hidden\" name=\"_csrf\" value=\"{csrf}\">{fields}<p>{button}</p></form>{rules}{after}",
-        errors = error_box(errors),
+        "<h1>パスワード変更</h1>{errors}<form method=\"post\" action=\"/oqs/password/change\"><input type=\"hidden\" name=\"_csrf\" value=\"{csrf}\">{fields}<p>{button}</p></form>{rules}{notes}{after}",
+        errors = ui.refusals(errors),
         csrf = esc(&ctx.csrf),
         button = ui.submit("変更", ""),
         rules = POLICY_NOTE,
+        notes = ui.notes(NotesFor::PasswordChange, config.site.lockout_after),
     );
     screen(app, ctx, &config, "パスワード変更", body)
 }
@@ -345,13 +336,18 @@ pub async fn change(
     if !ctx.csrf_ok(&form.csrf) {
         return super::forbidden_csrf(&app, &ctx);
     }
+    let config = app.config();
+    let ui = Ui { v: &config.ui };
     let mut errors = Vec::new();
     if form.new_password.is_empty() {
-        errors.push("新パスワードを入力してください。".to_string());
+        errors.push(ui.say(Message::PasswordEmpty).to_string());
     } else if form.new_password != form.new_password_confirm {
-        errors.push("新パスワードと新パスワード (確認) が一致しません。".to_string());
+        errors.push(ui.say(Message::PasswordMismatch).to_string());
     } else {
-        errors = policy::violations(&form.new_password, &user.history());
+        errors = policy::broken_rules(&form.new_password, &user.history())
+            .into_iter()
+            .map(|v| v.message(&config.ui))
+            .collect();
     }
     if !errors.is_empty() {
         return change_form(&app, &ctx, &errors, "");
@@ -365,8 +361,6 @@ pub async fn change(
         }
         state.log(now, "password_changed", &user.user_id, "");
     }
-    let config = app.config();
-    let ui = Ui { v: &config.ui };
     match config.ui.change_done_notice {
         NoticeStyle::Page => ctx.redirect("/oqs/password/done"),
         style => {

@@ -9,11 +9,13 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Asia::Tokyo;
 use serde::Deserialize;
 
-use super::{Ctx, error_box, forbidden_csrf, require_role, screen, screen_with_head};
+use super::{Ctx, forbidden_csrf, require_role, screen, screen_with_head};
 use crate::App;
 use crate::bulk::{self, BulkStatus};
-use crate::html::{Ui, esc};
+use crate::config::{ReceiptSuffix, ResultsButton};
+use crate::html::{NotesFor, Ui, esc};
 use crate::state::{Role, Upload};
+use crate::wording::Message;
 
 const MAX_UPLOAD_BYTES: usize = 1024 * 1024;
 
@@ -27,7 +29,7 @@ fn jst(at: DateTime<Utc>) -> chrono::DateTime<chrono_tz::Tz> {
     at.with_timezone(&Tokyo)
 }
 
-fn upload_screen(app: &App, ctx: &Ctx, errors: &[String], receipt: Option<&Upload>) -> Response {
+fn upload_screen(app: &App, ctx: &Ctx, errors: &[Message], receipt: Option<&Upload>) -> Response {
     let config = app.config();
     let ui = Ui { v: &config.ui };
     let (attrs, modal) = ui.confirm(
@@ -65,8 +67,9 @@ fn upload_screen(app: &App, ctx: &Ctx, errors: &[String], receipt: Option<&Uploa
     );
     let body = format!(
         "<h1>アカウント一括登録</h1>{errors}<form method=\"post\" action=\"/oqs/bulk/upload\" enctype=\"multipart/form-data\" {attrs}><input type=\"hidden\" name=\"_csrf\" value=\"{csrf}\">{fields}<p>{submit}</p></form>{modal}\
-<p class=\"note\">※アップロードは1分以上間隔を空けてください。<br>※アップロードするCSVの文字コードは環境設定情報に関わらずShift-JISのみとなります。</p><p>{back}</p>{notice}",
-        errors = error_box(errors),
+<p class=\"note\">※アップロードは1分以上間隔を空けてください。<br>※アップロードするCSVの文字コードは環境設定情報に関わらずShift-JISのみとなります。</p>{notes}<p>{back}</p>{notice}",
+        errors = ui.refusals(&errors.iter().map(|m| ui.say(*m).to_string()).collect::<Vec<_>>()),
+        notes = ui.notes(NotesFor::Upload, config.site.lockout_after),
         csrf = esc(&ctx.csrf),
         fields = ui.fields(&field),
         submit = ui.submit("登録", ""),
@@ -103,12 +106,7 @@ pub async fn upload(State(app): State<Arc<App>>, headers: HeaderMap, mut multipa
                 let name = field.name().unwrap_or_default().to_string();
                 let file_name = field.file_name().map(str::to_string);
                 let Ok(bytes) = field.bytes().await else {
-                    return upload_screen(
-                        &app,
-                        &ctx,
-                        &["ファイルを読み込めませんでした。".to_string()],
-                        None,
-                    );
+                    return upload_screen(&app, &ctx, &[Message::UploadUnreadable], None);
                 };
                 match name.as_str() {
                     "_csrf" => csrf = String::from_utf8_lossy(&bytes).into_owned(),
@@ -118,12 +116,7 @@ pub async fn upload(State(app): State<Arc<App>>, headers: HeaderMap, mut multipa
             }
             Ok(None) => break,
             Err(_) => {
-                return upload_screen(
-                    &app,
-                    &ctx,
-                    &["ファイルを読み込めませんでした。".to_string()],
-                    None,
-                );
+                return upload_screen(&app, &ctx, &[Message::UploadUnreadable], None);
             }
         }
     }
@@ -131,20 +124,10 @@ pub async fn upload(State(app): State<Arc<App>>, headers: HeaderMap, mut multipa
         return forbidden_csrf(&app, &ctx);
     }
     let Some((file_name, bytes)) = file.filter(|(n, _)| !n.is_empty()) else {
-        return upload_screen(
-            &app,
-            &ctx,
-            &["アカウント一括登録用ファイルを選択してください。".to_string()],
-            None,
-        );
+        return upload_screen(&app, &ctx, &[Message::UploadNoFile], None);
     };
     if bytes.len() > MAX_UPLOAD_BYTES {
-        return upload_screen(
-            &app,
-            &ctx,
-            &["ファイルサイズが上限（1MB）を超えています。".to_string()],
-            None,
-        );
+        return upload_screen(&app, &ctx, &[Message::UploadTooBig], None);
     }
     let config = app.config();
     let now = app.clock.now();
@@ -153,14 +136,20 @@ pub async fn upload(State(app): State<Arc<App>>, headers: HeaderMap, mut multipa
         let mut state = app.state();
         if state.uploads.iter().any(|u| now - u.received_at < interval) {
             drop(state);
-            return upload_screen(
-                &app,
-                &ctx,
-                &["前回のアップロードから1分以上経過していません。1分以上間隔を空けてから再度登録してください。".to_string()],
-                None,
-            );
+            return upload_screen(&app, &ctx, &[Message::UploadTooSoon], None);
         }
-        let receipt = format!("{}_{}", jst(now).format("%Y%m%d%H%M%S%3f"), user.user_id);
+        let suffix = match config.ui.receipt_suffix {
+            ReceiptSuffix::Uploader => user.user_id.clone(),
+            ReceiptSuffix::Master => app.scenario.master.user_id.clone(),
+            // 13 digits, as the manual's 「xxxxxxxxxxxxxxxxx_xxxxxxxxxxxxx」 has.
+            ReceiptSuffix::Opaque => {
+                let mut rng = crate::vary::SplitMix64::new(
+                    config.ui.vary.unwrap_or(0) ^ (state.uploads.len() as u64 + 1),
+                );
+                format!("{:013}", rng.next_u64() % 10_000_000_000_000)
+            }
+        };
+        let receipt = format!("{}_{suffix}", jst(now).format("%Y%m%d%H%M%S%3f"));
         let upload = Upload {
             receipt: receipt.clone(),
             uploader: user.user_id.clone(),
@@ -224,9 +213,14 @@ pub async fn results(State(app): State<Arc<App>>, headers: HeaderMap) -> Respons
         ));
     }
     table.push_str("</tbody></table>");
+    let reload = match config.ui.results_button {
+        ResultsButton::Update => "更新",
+        ResultsButton::Confirm => "確認",
+    };
     let body = format!(
-        "<h1>アカウント一括登録結果</h1><p class=\"note\">※画面は1分毎に自動更新されます。</p>{table}<p>{}{}</p>",
-        ui.action("更新", "location.reload()", ""),
+        "<h1>アカウント一括登録結果</h1><p class=\"note\">※画面は1分毎に自動更新されます。</p>{table}{}<p>{}{}</p>",
+        ui.notes(NotesFor::Results, config.site.lockout_after),
+        ui.action(reload, "location.reload()", ""),
         ui.go("戻る", "/oqs/menu")
     );
     screen_with_head(

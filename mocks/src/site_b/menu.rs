@@ -1,32 +1,36 @@
-//! The menu, by role: an item shows only where the role has it.
+//! The menu, by role: an item shows only where the role has it. In frames
+//! mode `/oqs/menu` is the frame set, and the menu itself is a frame of it.
 
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{Html, Response};
 use serde::Deserialize;
 
-use super::{require_user, screen};
+use super::{Ctx, require_user, screen};
 use crate::App;
-use crate::config::MenuItemStyle;
-use crate::html::{Ui, esc, js};
-use crate::state::Role;
+use crate::config::{Frames, HeaderShows, MenuItemStyle, MenuLabels, SimConfig};
+use crate::html::{Header, Page, Placement, Ui, esc, js};
+use crate::state::{Account, Role};
 
 type Section = (Option<&'static str>, Vec<(&'static str, &'static str)>);
 
 const NOTICES: (&str, &str) = ("お知らせ一覧", "/oqs/feature?name=お知らせ一覧");
+/// Where the content frame starts.
+const FIRST_CONTENT: &str = NOTICES.1;
 const SEARCH: &str = "/oqs/account/search";
 const REGISTER: &str = "/oqs/account/register";
 const PASSWORD: &str = "/oqs/password/change";
 
-fn sections(role: Role) -> Vec<Section> {
+pub fn sections(role: Role, labels: MenuLabels) -> Vec<Section> {
+    let (register, search) = labels.for_role(role);
     match role {
         Role::MasterReset => vec![
             (None, vec![NOTICES]),
             (
                 Some("アカウント情報管理"),
-                vec![("アカウント管理(更新)", SEARCH), ("パスワード変更", PASSWORD)],
+                vec![(search, SEARCH), ("パスワード変更", PASSWORD)],
             ),
         ],
         Role::Master => vec![
@@ -34,8 +38,8 @@ fn sections(role: Role) -> Vec<Section> {
             (
                 Some("アカウント情報管理"),
                 vec![
-                    ("アカウント管理（登録）", REGISTER),
-                    ("アカウント管理（更新）", SEARCH),
+                    (register, REGISTER),
+                    (search, SEARCH),
                     ("パスワード変更", PASSWORD),
                 ],
             ),
@@ -84,8 +88,8 @@ fn sections(role: Role) -> Vec<Section> {
             (
                 Some("アカウント情報管理"),
                 vec![
-                    ("アカウント管理(登録)", REGISTER),
-                    ("アカウント管理(更新)", SEARCH),
+                    (register, REGISTER),
+                    (search, SEARCH),
                     ("パスワード変更", PASSWORD),
                 ],
             ),
@@ -104,15 +108,12 @@ fn sections(role: Role) -> Vec<Section> {
     }
 }
 
-pub async fn menu(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let (ctx, user) = match require_user(&app, &headers) {
-        Ok(v) => v,
-        Err(r) => return *r,
-    };
-    let config = app.config();
+/// The menu's markup; in frames, each item opens in the content frame.
+fn menu_list(config: &SimConfig, role: Role) -> String {
     let ui = Ui { v: &config.ui };
+    let framed = config.ui.frames != Frames::None;
     let mut body = String::from("<div class=\"menu\">");
-    for (heading, items) in sections(user.role) {
+    for (heading, items) in sections(role, config.ui.menu_labels) {
         body.push_str("<section>");
         if let Some(h) = heading {
             body.push_str(&format!("<h2>{}</h2>", esc(h)));
@@ -120,12 +121,25 @@ pub async fn menu(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         body.push_str("<ul>");
         for (label, href) in items {
             let label = ui.t(label);
+            let go = if framed {
+                format!("parent.frames['main'].location.href={}", js(href))
+            } else {
+                format!("location.href={}", js(href))
+            };
             let item = match config.ui.menu_items {
+                MenuItemStyle::Link if framed => {
+                    format!("<a href=\"{}\" target=\"main\">{}</a>", esc(href), esc(&label))
+                }
                 MenuItemStyle::Link => format!("<a href=\"{}\">{}</a>", esc(href), esc(&label)),
                 MenuItemStyle::Input => format!(
                     "<input type=\"button\" class=\"menu-item\" value=\"{}\" onclick=\"{}\">",
                     esc(&label),
-                    esc(&format!("location.href={}", js(href)))
+                    esc(&go)
+                ),
+                MenuItemStyle::Script => format!(
+                    "<a href=\"javascript:void(0)\" class=\"menu-item\" onclick=\"{}\">{}</a>",
+                    esc(&go),
+                    esc(&label)
                 ),
             };
             body.push_str(&format!("<li>{item}</li>"));
@@ -133,7 +147,92 @@ pub async fn menu(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         body.push_str("</ul></section>");
     }
     body.push_str("</div>");
-    screen(&app, &ctx, &config, "メインメニュー", body)
+    body
+}
+
+pub async fn menu(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let (ctx, user) = match require_user(&app, &headers) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let config = app.config();
+    match config.ui.frames {
+        Frames::None => {
+            let body = menu_list(&config, user.role);
+            screen(&app, &ctx, &config, "メインメニュー", body)
+        }
+        Frames::Frameset => ctx.finish(Html(format!(
+            "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>メインメニュー | オンライン資格確認等システム</title></head>\
+<frameset cols=\"380,*\"><frame name=\"menu\" src=\"/oqs/frame/menu\"><frame name=\"main\" src=\"{}\"></frameset></html>",
+            esc(FIRST_CONTENT)
+        ))),
+        Frames::Iframes => {
+            let body = format!(
+                "<div class=\"frames\"><iframe name=\"menu\" title=\"メニュー\" src=\"/oqs/frame/menu\"></iframe><iframe name=\"main\" title=\"メイン\" src=\"{}\"></iframe></div>",
+                esc(FIRST_CONTENT)
+            );
+            let ui = Ui { v: &config.ui };
+            let who = who(&config, &user);
+            let page = Page {
+                title: "メインメニュー",
+                header: Some(Header {
+                    institution: &app.scenario.institution.name,
+                    who: &who,
+                }),
+                csrf: &ctx.csrf,
+                logout_confirm: config.ui.logout_confirm,
+                body,
+                head: "",
+                placement: Placement::Window,
+            };
+            ctx.finish(Html(page.render(&ui)))
+        }
+    }
+}
+
+fn who(config: &SimConfig, user: &Account) -> String {
+    match config.ui.header_shows {
+        HeaderShows::Name => user.name.clone(),
+        HeaderShows::Role => user.role.header_label().to_string(),
+    }
+}
+
+/// The menu frame: in a frame set it carries the header and ログアウト too.
+pub async fn menu_frame(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let (ctx, user) = match require_user(&app, &headers) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let config = app.config();
+    if config.ui.frames == Frames::None {
+        return ctx.redirect(crate::html::MENU);
+    }
+    frame_page(&app, &ctx, &config, &user)
+}
+
+fn frame_page(app: &App, ctx: &Ctx, config: &SimConfig, user: &Account) -> Response {
+    let ui = Ui { v: &config.ui };
+    let who = who(config, user);
+    let (header, placement) = match config.ui.frames {
+        Frames::Frameset => (
+            Some(Header {
+                institution: &app.scenario.institution.name,
+                who: &who,
+            }),
+            Placement::MenuFrame,
+        ),
+        _ => (None, Placement::Content),
+    };
+    let page = Page {
+        title: "メニュー",
+        header,
+        csrf: &ctx.csrf,
+        logout_confirm: config.ui.logout_confirm,
+        body: menu_list(config, user.role),
+        head: "",
+        placement,
+    };
+    ctx.finish(Html(page.render(&ui)))
 }
 
 #[derive(Deserialize)]
@@ -160,4 +259,58 @@ pub async fn feature(
         ui.go("戻る", "/oqs/menu")
     );
     screen(&app, &ctx, &config, &q.name, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{TextVariant, UiVariants};
+
+    fn normalised(s: &str) -> String {
+        s.chars()
+            .filter(|c| !c.is_whitespace())
+            .map(|c| match c {
+                '（' => '(',
+                '）' => ')',
+                other => other,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn no_variant_gives_two_items_of_one_menu_the_same_text() {
+        let labels = [
+            MenuLabels::Spec,
+            MenuLabels::HalfWidth,
+            MenuLabels::FullWidth,
+            MenuLabels::Koushin,
+            MenuLabels::New,
+        ];
+        let texts = [
+            TextVariant::Spec,
+            TextVariant::FullWidth,
+            TextVariant::ManualSample,
+        ];
+        for role in Role::ALL {
+            for l in labels {
+                for t in texts {
+                    let v = UiVariants {
+                        menu_labels: l,
+                        texts: t,
+                        ..Default::default()
+                    };
+                    let ui = Ui { v: &v };
+                    // Items only: the manual's own menu has a heading and an item both
+                    // named アカウント一括登録.
+                    let shown: Vec<String> = sections(role, l)
+                        .into_iter()
+                        .flat_map(|(_, items)| items.into_iter().map(|(label, _)| label))
+                        .map(|label| normalised(&ui.t(label)))
+                        .collect();
+                    let unique: std::collections::BTreeSet<&String> = shown.iter().collect();
+                    assert_eq!(unique.len(), shown.len(), "{role:?} {l:?} {t:?}: {shown:?}");
+                }
+            }
+        }
+    }
 }

@@ -14,9 +14,10 @@ use axum::routing::{get, post};
 use chrono::Duration;
 
 use crate::App;
-use crate::config::SimConfig;
-use crate::html::{Header, Page, Ui, esc};
+use crate::config::{Frames, SimConfig};
+use crate::html::{Header, Page, Placement, Ui};
 use crate::state::{Account, Role, Session, random_token};
+use crate::wording::Message;
 
 const COOKIE: &str = "OQSSESSION";
 
@@ -29,6 +30,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/oqs/password/change", get(auth::change_page).post(auth::change))
         .route("/oqs/password/done", get(auth::change_done))
         .route("/oqs/menu", get(menu::menu))
+        .route("/oqs/frame/menu", get(menu::menu_frame))
         .route("/oqs/feature", get(menu::feature))
         .route("/oqs/account/search", get(accounts::search))
         .route("/oqs/account/detail", get(accounts::detail))
@@ -197,6 +199,11 @@ pub fn screen_with_head(
         crate::config::HeaderShows::Name => u.name.clone(),
         crate::config::HeaderShows::Role => u.role.header_label().to_string(),
     });
+    // In frames, every screen is the content frame's: the header is in another.
+    let placement = match config.ui.frames {
+        Frames::None => Placement::Window,
+        _ => Placement::Content,
+    };
     let page = Page {
         title,
         header: who.as_deref().map(|who| Header {
@@ -207,6 +214,7 @@ pub fn screen_with_head(
         logout_confirm: config.ui.logout_confirm,
         body,
         head,
+        placement,
     };
     ctx.finish(Html(page.render(&ui)))
 }
@@ -216,21 +224,30 @@ pub fn not_logged_in(app: &App, ctx: &Ctx) -> Response {
     let config = app.config();
     let ui = Ui { v: &config.ui };
     let message = if ctx.expired {
-        "セッションがタイムアウトしました。再度ログインしてください。"
+        ui.say(Message::SessionTimeout)
     } else {
-        "ログインしていません。システムの利用を始めるからログインしてください。"
+        ui.say(Message::NotLoggedIn)
     };
+    // A page of its own, not a refusal: always in the page.
     let body = format!(
-        "<div class=\"error\" role=\"alert\">{}</div><p>{}</p>",
-        esc(message),
+        "{}<p>{}</p>",
+        error_page_box(message),
         ui.go("トップページへ", "/oqs/")
     );
     screen(app, ctx, &config, "エラー", body)
 }
 
+/// The message of an error page (not a form's refusal): always in the page.
+pub fn error_page_box(message: &str) -> String {
+    format!(
+        "<div class=\"error\" role=\"alert\">{}</div>",
+        crate::html::esc(message)
+    )
+}
+
 pub fn forbidden_csrf(app: &App, ctx: &Ctx) -> Response {
     let config = app.config();
-    let body = "<div class=\"error\" role=\"alert\">不正な画面遷移を検出しました。最初からやり直してください。</div>".to_string();
+    let body = error_page_box(crate::wording::say(&config.ui, Message::BadTransition));
     let mut r = screen(app, ctx, &config, "エラー", body);
     *r.status_mut() = StatusCode::FORBIDDEN;
     r
@@ -255,19 +272,10 @@ pub fn require_role(app: &App, headers: &HeaderMap, roles: &[Role]) -> Result<(C
     let (ctx, user) = require_user(app, headers)?;
     if !roles.contains(&user.role) {
         let config = app.config();
-        let body =
-            "<div class=\"error\" role=\"alert\">この機能を利用する権限がありません。</div>".to_string();
+        let body = error_page_box(crate::wording::say(&config.ui, Message::NoPermission));
         let mut r = screen(app, &ctx, &config, "エラー", body);
         *r.status_mut() = StatusCode::FORBIDDEN;
         return Err(Box::new(r));
     }
     Ok((ctx, user))
-}
-
-pub fn error_box(errors: &[String]) -> String {
-    if errors.is_empty() {
-        return String::new();
-    }
-    let items: String = errors.iter().map(|e| format!("<li>{}</li>", esc(e))).collect();
-    format!("<div class=\"error\" role=\"alert\"><ul>{items}</ul></div>")
 }

@@ -22,7 +22,14 @@ pub fn config(toml: &str) -> SimConfig {
 pub struct Page {
     pub status: u16,
     pub url: String,
+    /// Decoded as the Content-Type's charset says (UTF-8 or Shift_JIS).
     pub body: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+    /// `Location`, for a client that does not follow redirects.
+    pub location: Option<String>,
+    /// `x-sim-jitter-ms`, when the simulator adds jitter.
+    pub jitter_ms: Option<u64>,
 }
 
 impl Page {
@@ -81,11 +88,60 @@ impl Browser {
         }
     }
 
-    async fn page(resp: reqwest::Response) -> Page {
+    /// A client that shows each redirect instead of following it.
+    pub fn manual(sim: &RunningSim) -> Self {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Self {
+            base: sim.base_url.clone(),
+            http,
+        }
+    }
+
+    pub async fn page(resp: reqwest::Response) -> Page {
         let status = resp.status().as_u16();
         let url = resp.url().to_string();
-        let body = resp.text().await.expect("body");
-        Page { status, url, body }
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let content_type = header("content-type").unwrap_or_default();
+        let location = header("location");
+        let jitter_ms = header("x-sim-jitter-ms").and_then(|v| v.parse().ok());
+        let bytes = resp.bytes().await.expect("body").to_vec();
+        let body = if content_type.to_ascii_lowercase().contains("shift_jis") {
+            encoding_rs::SHIFT_JIS.decode(&bytes).0.into_owned()
+        } else {
+            String::from_utf8_lossy(&bytes).into_owned()
+        };
+        Page {
+            status,
+            url,
+            body,
+            content_type,
+            bytes,
+            location,
+            jitter_ms,
+        }
+    }
+
+    /// Posts a body as it is, with its content type.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> Page {
+        Self::page(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .expect("POST"),
+        )
+        .await
     }
 
     pub async fn get(&self, path: &str) -> Page {
@@ -212,6 +268,26 @@ pub async fn patch_config(sim: &RunningSim, patch: Value) {
         "config patch refused: {}",
         resp.text().await.unwrap_or_default()
     );
+}
+
+/// A url-encoded form as a Shift_JIS page's form posts it.
+pub fn sjis_form(fields: &[(&str, &str)]) -> Vec<u8> {
+    let enc = |text: &str| -> String {
+        sjis(text)
+            .iter()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (*b as char).to_string(),
+                b' ' => "+".to_string(),
+                other => format!("%{other:02X}"),
+            })
+            .collect()
+    };
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+        .into_bytes()
 }
 
 pub fn sjis(text: &str) -> Vec<u8> {
