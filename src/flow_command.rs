@@ -222,9 +222,14 @@ pub async fn run(cmd: FlowCommand, out: &mut dyn Write) -> Verdict {
                                     .insert(name.clone(), describe(v, code.as_deref(), cert_pw.as_deref()));
                             }
                         }
-                        let text = serde_json::to_string_pretty(&json!({ "flow": cmd.name, "outputs": outputs, "run": out_dir.display().to_string() }))
-                            .unwrap_or_default();
-                        writeln!(out, "{}", engine.redactor().redact(&text))?;
+                        let printed = engine.redactor().redact_json(
+                            &json!({ "flow": cmd.name, "outputs": outputs, "run": out_dir.display().to_string() }),
+                        );
+                        writeln!(
+                            out,
+                            "{}",
+                            serde_json::to_string_pretty(&printed).unwrap_or_default()
+                        )?;
                         Ok(true)
                     }
                 }
@@ -241,8 +246,8 @@ fn write_records(dir: &Path, engine: &Engine) {
     let lines: Vec<String> = engine
         .records
         .iter()
-        .filter_map(|r| serde_json::to_string(r).ok())
-        .map(|l| engine.redactor().redact(&l))
+        .filter_map(|r| serde_json::to_value(r).ok())
+        .filter_map(|v| serde_json::to_string(&engine.redactor().redact_json(&v)).ok())
         .collect();
     let _ = std::fs::write(dir.join("steps.jsonl"), lines.join("\n") + "\n");
 }

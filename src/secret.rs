@@ -63,15 +63,95 @@ impl Redactor {
         let list = self.secrets.read().unwrap_or_else(|e| e.into_inner());
         let mut out = text.to_string();
         for s in list.iter() {
-            out = out.replace(s.as_str(), MASK);
-            // Pages escape what they show: scrub the HTML-escaped form too.
-            let escaped = s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
-            if escaped != *s {
-                out = out.replace(&escaped, MASK);
+            // Pages and URLs escape what they show: every form is scrubbed.
+            for form in written_forms(s) {
+                out = scrub(&out, &form, s.chars().count() < WHOLE_WORD_BELOW);
             }
         }
         out
     }
+
+    /// Every string in a JSON value redacted; numbers and keys stay as they
+    /// are, so the result is still valid JSON (a 4-digit PIN never masks a duration).
+    pub fn redact_json(&self, value: &serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            Value::String(s) => Value::String(self.redact(s)),
+            Value::Array(a) => Value::Array(a.iter().map(|v| self.redact_json(v)).collect()),
+            Value::Object(o) => {
+                Value::Object(o.iter().map(|(k, v)| (k.clone(), self.redact_json(v))).collect())
+            }
+            other => other.clone(),
+        }
+    }
+}
+
+/// A secret shorter than this (a 4-digit PIN) is scrubbed only where it
+/// stands alone, never inside an ID, a code or a date.
+const WHOLE_WORD_BELOW: usize = 8;
+
+/// The secret as typed, HTML-escaped (named and numeric entities) and URL-encoded.
+fn written_forms(secret: &str) -> Vec<String> {
+    let mut forms = vec![secret.to_string()];
+    let mut named = String::new();
+    let mut decimal = String::new();
+    let mut hex = String::new();
+    let mut url = String::new();
+    for c in secret.chars() {
+        match c {
+            '&' => named.push_str("&amp;"),
+            '<' => named.push_str("&lt;"),
+            '>' => named.push_str("&gt;"),
+            '"' => named.push_str("&quot;"),
+            '\'' => named.push_str("&#39;"),
+            c => named.push(c),
+        }
+        if c.is_ascii_alphanumeric() {
+            decimal.push(c);
+            hex.push(c);
+        } else {
+            decimal.push_str(&format!("&#{};", c as u32));
+            hex.push_str(&format!("&#x{:x};", c as u32));
+        }
+        if c.is_ascii_alphanumeric() || "-._~".contains(c) {
+            url.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                url.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    for form in [named, decimal, hex, url.clone(), url.replace("%20", "+")] {
+        if !forms.contains(&form) {
+            forms.push(form);
+        }
+    }
+    forms
+}
+
+/// `text` with each occurrence of `form` masked; with `whole_word`, only
+/// occurrences with no letter or digit right before or after.
+fn scrub(text: &str, form: &str, whole_word: bool) -> String {
+    if form.is_empty() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(form) {
+        let before = rest[..i].chars().next_back();
+        let after = rest[i + form.len()..].chars().next();
+        let glued = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+        out.push_str(&rest[..i]);
+        if whole_word && (glued(before) || glued(after)) {
+            out.push_str(form);
+        } else {
+            out.push_str(MASK);
+        }
+        rest = &rest[i + form.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -82,6 +162,34 @@ mod tests {
     fn secrets_never_print() {
         let s = Secret::new("OnsAdmin@00369");
         assert_eq!(format!("{s} {s:?}"), "******** Secret(********)");
+    }
+
+    #[test]
+    fn a_short_secret_is_scrubbed_alone_never_inside_an_id_or_a_number() {
+        let r = Redactor::new();
+        r.register(&Secret::new("1357"));
+        assert_eq!(
+            r.redact("PIN 1357, master H1357924, code 2713579890, 2026/13/57"),
+            "PIN ********, master H1357924, code 2713579890, 2026/13/57"
+        );
+        let json = serde_json::json!({ "millis": 1357, "typed": "1357" });
+        assert_eq!(
+            r.redact_json(&json),
+            serde_json::json!({ "millis": 1357, "typed": "********" })
+        );
+    }
+
+    #[test]
+    fn every_escaped_form_is_scrubbed() {
+        let r = Redactor::new();
+        r.register(&Secret::new("It's#Ok<2026>"));
+        for form in [
+            "It&#39;s#Ok&lt;2026&gt;",
+            "It&#39;s&#35;Ok&#60;2026&#62;",
+            "It%27s%23Ok%3C2026%3E",
+        ] {
+            assert_eq!(r.redact(&format!("a {form} b")), "a ******** b", "{form}");
+        }
     }
 
     #[test]

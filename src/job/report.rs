@@ -276,8 +276,9 @@ table{{border-collapse:collapse;width:100%}} th,td{{border:1px solid #c9d3e0;pad
 /// Writes report.json and report.html, secrets scrubbed once more.
 pub fn write_report(r: &Report, dir: &Path, redactor: &Redactor) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let json = serde_json::to_string_pretty(r).map_err(std::io::Error::other)?;
-    std::fs::write(dir.join("report.json"), redactor.redact(&json))?;
+    let value = serde_json::to_value(r).map_err(std::io::Error::other)?;
+    let json = serde_json::to_string_pretty(&redactor.redact_json(&value)).map_err(std::io::Error::other)?;
+    std::fs::write(dir.join("report.json"), json)?;
     std::fs::write(dir.join("report.html"), redactor.redact(&html(r)))?;
     Ok(())
 }

@@ -367,8 +367,8 @@ async fn run_inner(job: &JobFile, options: &RunOptions, started: DateTime<Utc>) 
         .engine
         .records
         .iter()
-        .filter_map(|r| serde_json::to_string(r).ok())
-        .map(|l| runner.engine.redactor().redact(&l))
+        .filter_map(|r| serde_json::to_value(r).ok())
+        .filter_map(|v| serde_json::to_string(&runner.engine.redactor().redact_json(&v)).ok())
         .collect();
     let _ = std::fs::write(&recording, lines.join("\n") + "\n");
     runner.report.recording = Some(recording.display().to_string());
