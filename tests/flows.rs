@@ -241,6 +241,8 @@ async fn master_registers_the_admin() {
     for reading in [
         "",
         "[ui]\nregister_confirm = \"confirm\"\npassword_display = \"absent\"\n",
+        // An older system: menu and content in a frameset, a confirm() from inside a frame.
+        "[ui]\nframes = \"frameset\"\nregister_confirm = \"confirm\"\nlabels = \"div\"\n",
     ] {
         let sim = sim("initial-password", reading).await;
         let dir = tempfile::tempdir().expect("dir");

@@ -448,3 +448,60 @@ async fn duplicate_ids_leave_the_existing_account_alone_and_ask_a_person() {
         "FOFACE01's password is not claimed to be stored: {face_step}"
     );
 }
+
+#[path = "run/seeds.rs"]
+mod seeds;
+
+#[tokio::test]
+async fn a_locked_admin_stops_the_run_after_one_look() {
+    // Carried over, but someone spent OnsKANRI's attempts: even the right password is refused.
+    let sim = sim("admin-locked").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = job(dir.path(), &sim, true);
+    let (result, job) = run_job(&path, &sim, Some("OnsAdmin@00369")).await;
+    let err = result.expect_err("a person must unlock it");
+    assert_eq!(err.exit_code(), 5, "{err}\n{}", steps(&job));
+    assert!(err.to_string().contains("locked"), "{err}");
+    let s = state(&sim).await;
+    assert_eq!(
+        failed_logins(&s),
+        vec!["OnsKANRI".to_string()],
+        "one look at the admin, nothing after"
+    );
+    assert_eq!(events(&s, "password_reset"), 0, "nothing was reset");
+}
+
+#[tokio::test]
+async fn a_master_pdf_for_the_old_code_is_refused_before_any_browser() {
+    let sim = sim("old-code-pdf").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = job(dir.path(), &sim, false);
+    let (result, _) = run_job(&path, &sim, None).await;
+    let err = result.expect_err("the old institution's PDF");
+    assert_eq!(err.exit_code(), 2, "{err}");
+    assert!(err.to_string().contains("old institution"), "{err}");
+    assert!(
+        state(&sim).await["events"].as_array().expect("events").is_empty(),
+        "the portal was never touched"
+    );
+}
+
+#[tokio::test]
+async fn a_reset_account_one_failure_from_its_lock_is_used_once_and_right() {
+    // Four wrong 秘密の番号 were tried before the run; OnsKANRI exists but is disabled.
+    let sim = sim("last-attempt").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = job(dir.path(), &sim, false);
+    let (result, job) = run_job(&path, &sim, None).await;
+    let err = result.expect_err("the disabled admin needs a person");
+    assert_eq!(err.exit_code(), 5, "{err}\n{}", steps(&job));
+    assert!(err.to_string().contains("OnsKANRI"), "{err}");
+    let s = state(&sim).await;
+    assert_eq!(failed_logins(&s), Vec::<String>::new(), "no attempt was wasted");
+    assert_eq!(
+        account(&s, "H0130301R").expect("the reset account")["locked"],
+        false,
+        "its last attempt was the right one"
+    );
+    assert_eq!(events(&s, "password_reset"), 1, "the master, once");
+}
