@@ -368,8 +368,6 @@ switch (req.op) {
     }
     return { state: st, match, fresh: fresh.slice(0, 20) };
   }
-  case 'state':
-    return frameDocs().length ? state(frameDocs()) : [];
   case 'has_text':
     return pageText(frameDocs()).includes(norm(req.text));
   case 'read': {

@@ -332,8 +332,6 @@ fn settled(docs: &[DocState]) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct Observation {
     pub settled: bool,
-    /// A navigation has begun and its page has not arrived yet.
-    pub navigating: bool,
     /// The first condition that holds.
     pub matched: Option<usize>,
     /// Text that was not on the screen before the action.
@@ -589,7 +587,6 @@ impl Browser {
             .unwrap_or_default();
         Ok(Observation {
             settled: settled(&docs),
-            navigating: docs.iter().any(|d| d.nav),
             matched: v.get("match").and_then(Value::as_u64).map(|n| n as usize),
             fresh: v
                 .get("fresh")
