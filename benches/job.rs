@@ -74,7 +74,11 @@ fn own_cpu() -> Duration {
         .filter_map(|i| fields.get(*i).and_then(|f| f.parse::<u64>().ok()))
         .sum();
     // SAFETY: sysconf has no preconditions.
+    #[cfg(unix)]
     let per_sec = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    // No /proc elsewhere: `ticks` is 0 there.
+    #[cfg(not(unix))]
+    let per_sec = 100;
     Duration::from_millis(ticks * 1000 / per_sec)
 }
 

@@ -6,3 +6,4 @@ bash scripts/setup-system.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace
+bash scripts/windows.sh

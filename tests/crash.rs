@@ -1,6 +1,8 @@
 //! `oqsbot run` killed with SIGKILL at each irreversible step, then run again:
 //! the second run continues, repeats nothing, and loses no credential. Checked
 //! against the simulator's `/__sim/state`.
+// Signals, process groups and /proc: these runs are Linux only.
+#![cfg(unix)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,5 +1,7 @@
 //! `oqsbot run` end to end on the simulator: every branch of the decision tree
 //! in a real browser, checked against the simulator's state.
+// Signals, process groups and /proc: these runs are Linux only.
+#![cfg(unix)]
 
 use std::path::Path;
 

@@ -95,14 +95,7 @@ pub fn import_into_nss(
 }
 
 fn owner_only_file(path: &Path) -> Result<std::fs::File, ClientCertError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path).map_err(|source| ClientCertError::Write {
+    crate::owner_only::create_file(path).map_err(|source| ClientCertError::Write {
         path: path.display().to_string(),
         source,
     })

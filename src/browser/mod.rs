@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use thirtyfour::cdp::domains::browser::DownloadBehavior;
 use thirtyfour::prelude::*;
 
 pub mod client_cert;
+pub mod processes;
 
 const LOCATE_JS: &str = include_str!("locate.js");
 /// How often a wait looks again.
@@ -51,7 +51,7 @@ impl Deadline {
 #[derive(Debug, thiserror::Error)]
 pub enum BrowserError {
     #[error(
-        "{what} was not found on PATH; install it (Debian: apt-get install chromium chromium-driver) or pass --chromedriver PATH"
+        "{what} was not found on PATH or beside oqsbot; install it (Debian: apt-get install chromium chromium-driver; Windows: msedgedriver.exe of Edge's exact version, beside oqsbot.exe) or pass --chromedriver PATH"
     )]
     DriverMissing { what: String },
     #[error("cannot start {program}: {source}")]
@@ -161,6 +161,14 @@ impl BrowserKind {
             _ => "chromedriver",
         }
     }
+
+    /// The driver's vendor prefix for CDP commands: msedgedriver answers only on `ms/`.
+    fn cdp_vendor(self) -> &'static str {
+        match self {
+            BrowserKind::Edge => "ms",
+            _ => "goog",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -226,6 +234,9 @@ impl Drop for DriverProcess {
                 libc::kill(-pid, libc::SIGKILL);
             }
         }
+        // Our own child, not yet waited for: its pid cannot have been reused.
+        #[cfg(windows)]
+        processes::kill_trees(&[self.child.id()]);
         let _ = self.child.kill();
         let _ = self.child.wait();
         kill_browsers_of(&self.profile);
@@ -262,6 +273,13 @@ fn kill_leftovers(options: &BrowserOptions) {
             }
         }
     }
+    #[cfg(windows)]
+    if let Some(pid) = std::fs::read_to_string(&pid_file)
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+    {
+        processes::kill_driver_if_still(pid, options.kind.driver_name());
+    }
     let _ = std::fs::remove_file(&pid_file);
     kill_browsers_of(&options.profile_dir().display().to_string());
 }
@@ -289,8 +307,36 @@ fn kill_browsers_of(profile: &str) {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+/// The browser's processes need not be in the driver's tree any more: find them by profile.
+#[cfg(windows)]
+fn kill_browsers_of(profile: &str) {
+    processes::kill_browsers_of(profile);
+}
+
+#[cfg(not(any(target_os = "linux", windows)))]
 fn kill_browsers_of(_profile: &str) {}
+
+/// The driver on PATH, or beside oqsbot itself (where a Windows install keeps msedgedriver.exe).
+fn find_driver(name: &str) -> Option<PathBuf> {
+    let file = format!("{name}{}", std::env::consts::EXE_SUFFIX);
+    find_on_path(&file).or_else(|| {
+        let beside = std::env::current_exe().ok()?.parent()?.join(&file);
+        beside.is_file().then_some(beside)
+    })
+}
+
+/// `C:\x` for `\\?\C:\x`: Windows' canonical form, which Edge does not take as a download folder.
+fn without_verbatim_prefix(path: PathBuf) -> PathBuf {
+    let text = path.to_string_lossy();
+    let plain = if let Some(rest) = text.strip_prefix(r"\\?\UNC\") {
+        Some(PathBuf::from(format!(r"\\{rest}")))
+    } else {
+        text.strip_prefix(r"\\?\")
+            .filter(|rest| rest.as_bytes().get(1) == Some(&b':'))
+            .map(PathBuf::from)
+    };
+    plain.unwrap_or(path)
+}
 
 fn find_on_path(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")
@@ -370,6 +416,7 @@ impl Browser {
                 path: options.download_dir.display().to_string(),
                 source,
             })?;
+        let download_dir = without_verbatim_prefix(download_dir);
         let (url, process) = match &options.webdriver_url {
             Some(url) => (url.clone(), None),
             None => {
@@ -379,7 +426,9 @@ impl Browser {
                 (url, Some(child))
             }
         };
-        let driver = WebDriver::new(&url, capabilities(&options)?).await?;
+        let binary = options.binary.clone().or_else(|| default_binary(options.kind));
+        let caps = capabilities(&options, &download_dir, binary.as_deref())?;
+        let driver = WebDriver::new(&url, caps).await?;
         let browser = Browser {
             main_window: driver.window().await?,
             driver: std::mem::ManuallyDrop::new(driver),
@@ -391,12 +440,7 @@ impl Browser {
             in_frame: std::sync::atomic::AtomicBool::new(false),
         };
         // Until a flow prepares a download, anything the site sends is denied.
-        browser
-            .driver
-            .cdp()
-            .browser()
-            .set_download_behavior(DownloadBehavior::Deny, None)
-            .await?;
+        browser.set_download_behavior(None).await?;
         // Last: a short page-load limit must not apply while a fresh browser is still starting.
         browser
             .driver
@@ -763,12 +807,17 @@ impl Browser {
             }
         };
         self.count(1);
-        self.driver
-            .cdp()
-            .browser()
-            .set_download_behavior(DownloadBehavior::Allow, Some(dir.display().to_string()))
-            .await?;
+        self.set_download_behavior(Some(&dir)).await?;
         Ok(dir)
+    }
+
+    /// Downloads go to `dir`, or are denied without one.
+    async fn set_download_behavior(&self, dir: Option<&Path>) -> Result<(), BrowserError> {
+        self.driver
+            .handle()
+            .cmd(VendorCdp::download_behavior(self.options.kind, dir))
+            .await?;
+        Ok(())
     }
 
     /// The finished file in `dir`, if there is one yet.
@@ -807,7 +856,55 @@ impl Browser {
     }
 }
 
-fn capabilities(options: &BrowserOptions) -> Result<Capabilities, BrowserError> {
+/// A CDP command through the driver's vendor endpoint (`goog/` or `ms/cdp/execute`).
+#[derive(Debug)]
+struct VendorCdp {
+    vendor: &'static str,
+    cmd: &'static str,
+    params: Value,
+}
+
+impl VendorCdp {
+    fn download_behavior(kind: BrowserKind, dir: Option<&Path>) -> Self {
+        let params = match dir {
+            Some(dir) => json!({ "behavior": "allow", "downloadPath": dir.display().to_string() }),
+            None => json!({ "behavior": "deny" }),
+        };
+        Self {
+            vendor: kind.cdp_vendor(),
+            cmd: "Browser.setDownloadBehavior",
+            params,
+        }
+    }
+}
+
+impl thirtyfour::common::command::FormatRequestData for VendorCdp {
+    fn format_request(&self, session_id: &thirtyfour::SessionId) -> thirtyfour::RequestData {
+        thirtyfour::RequestData::new(
+            reqwest::Method::POST,
+            format!("/session/{session_id}/{}/cdp/execute", self.vendor),
+        )
+        .add_body(json!({ "cmd": self.cmd, "params": self.params }))
+    }
+}
+
+/// The browser binary when none is given: Debian's Chromium.
+fn default_binary(kind: BrowserKind) -> Option<PathBuf> {
+    match kind {
+        BrowserKind::Chromium => ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists()),
+        _ => None,
+    }
+}
+
+/// What the new session asks for; `binary` is the browser found by the caller.
+fn capabilities(
+    options: &BrowserOptions,
+    download_dir: &Path,
+    binary: Option<&Path>,
+) -> Result<Capabilities, BrowserError> {
     let mut args = vec![
         "--no-sandbox".to_string(),
         "--disable-gpu".into(),
@@ -830,9 +927,17 @@ fn capabilities(options: &BrowserOptions) -> Result<Capabilities, BrowserError> 
             for a in &args {
                 c.add_arg(a)?;
             }
-            if let Some(b) = &options.binary {
+            if let Some(b) = binary {
                 c.set_binary(&b.display().to_string())?;
             }
+            // Edge's own download settings, so no prompt appears before CDP names each folder.
+            c.add_experimental_option(
+                "prefs",
+                json!({
+                    "download.default_directory": download_dir.display().to_string(),
+                    "download.prompt_for_download": false,
+                }),
+            )?;
             c.into()
         }
         _ => {
@@ -840,13 +945,6 @@ fn capabilities(options: &BrowserOptions) -> Result<Capabilities, BrowserError> 
             for a in &args {
                 c.add_arg(a)?;
             }
-            let binary = options.binary.clone().or_else(|| match options.kind {
-                BrowserKind::Chromium => ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-                    .iter()
-                    .map(PathBuf::from)
-                    .find(|p| p.exists()),
-                _ => None,
-            });
             if let Some(b) = binary {
                 c.set_binary(&b.display().to_string())?;
             }
@@ -866,7 +964,7 @@ async fn spawn_driver(options: &BrowserOptions) -> Result<(String, DriverProcess
     let program = options
         .driver_path
         .clone()
-        .or_else(|| find_on_path(name))
+        .or_else(|| find_driver(name))
         .ok_or_else(|| BrowserError::DriverMissing {
             what: name.to_string(),
         })?;
@@ -919,5 +1017,130 @@ async fn spawn_driver(options: &BrowserOptions) -> Result<(String, DriverProcess
                 secs: wait.as_secs(),
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(kind: BrowserKind) -> BrowserOptions {
+        let mut o = BrowserOptions::new(PathBuf::from("/runs/r1/downloads"));
+        o.kind = kind;
+        o
+    }
+
+    #[test]
+    fn chromium_capabilities_are_as_before() {
+        let o = options(BrowserKind::Chromium);
+        let caps = capabilities(
+            &o,
+            Path::new("/runs/r1/downloads"),
+            Some(Path::new("/usr/bin/chromium")),
+        )
+        .expect("caps");
+        let v = serde_json::to_value(&caps).expect("json");
+        assert_eq!(v["browserName"], "chrome");
+        assert_eq!(v["unhandledPromptBehavior"], "ignore");
+        assert!(v.get("acceptInsecureCerts").is_none());
+        assert!(v.get("ms:edgeOptions").is_none());
+        let chrome = &v["goog:chromeOptions"];
+        assert_eq!(chrome["binary"], "/usr/bin/chromium");
+        assert_eq!(
+            chrome["args"],
+            json!([
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--window-size=1280,1024",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--lang=ja",
+                "--headless=new",
+                format!("--user-data-dir={}", o.profile_dir().display())
+            ])
+        );
+        assert!(
+            chrome.get("prefs").is_none(),
+            "Chromium's downloads are set over CDP only"
+        );
+    }
+
+    #[test]
+    fn edge_gets_its_own_options_key_and_download_prefs() {
+        let mut o = options(BrowserKind::Edge);
+        o.headed = true;
+        o.accept_insecure_certs = true;
+        let binary = Path::new(r"C:\Program Files (x86)\Microsoft\Edge\Application\msedge.exe");
+        let caps = capabilities(&o, Path::new(r"C:\oqs\run\downloads"), Some(binary)).expect("caps");
+        let v = serde_json::to_value(&caps).expect("json");
+        assert_eq!(v["browserName"], "MicrosoftEdge");
+        assert_eq!(v["unhandledPromptBehavior"], "ignore");
+        assert_eq!(v["acceptInsecureCerts"], true);
+        assert!(v.get("goog:chromeOptions").is_none());
+        let edge = &v["ms:edgeOptions"];
+        assert_eq!(edge["binary"], binary.display().to_string());
+        assert_eq!(
+            edge["prefs"],
+            json!({
+                "download.default_directory": r"C:\oqs\run\downloads",
+                "download.prompt_for_download": false
+            })
+        );
+        let args: Vec<&str> = edge["args"]
+            .as_array()
+            .expect("args")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(
+            args.contains(&"--lang=ja")
+                && args.contains(&format!("--user-data-dir={}", o.profile_dir().display()).as_str())
+        );
+        assert!(!args.contains(&"--headless=new"), "headed");
+        // No binary given: Edge is found where it is installed.
+        let caps = capabilities(&options(BrowserKind::Edge), Path::new("/d"), None).expect("caps");
+        let v = serde_json::to_value(&caps).expect("json");
+        assert!(v["ms:edgeOptions"].get("binary").is_none());
+    }
+
+    #[test]
+    fn download_behavior_goes_to_the_drivers_vendor_endpoint() {
+        use thirtyfour::common::command::FormatRequestData;
+        let session = thirtyfour::SessionId::from("S1");
+        let edge = VendorCdp::download_behavior(BrowserKind::Edge, Some(Path::new("/d/001")))
+            .format_request(&session);
+        assert_eq!(&*edge.uri, "/session/S1/ms/cdp/execute");
+        assert_eq!(
+            edge.body,
+            Some(json!({
+                "cmd": "Browser.setDownloadBehavior",
+                "params": { "behavior": "allow", "downloadPath": "/d/001" }
+            }))
+        );
+        let chromium = VendorCdp::download_behavior(BrowserKind::Chromium, None).format_request(&session);
+        assert_eq!(&*chromium.uri, "/session/S1/goog/cdp/execute");
+        assert_eq!(
+            chromium.body.expect("body")["params"],
+            json!({ "behavior": "deny" })
+        );
+    }
+
+    #[test]
+    fn verbatim_paths_become_plain_ones() {
+        assert_eq!(
+            without_verbatim_prefix(PathBuf::from(r"\\?\C:\oqs\downloads")),
+            PathBuf::from(r"C:\oqs\downloads")
+        );
+        assert_eq!(
+            without_verbatim_prefix(PathBuf::from(r"\\?\UNC\server\share\d")),
+            PathBuf::from(r"\\server\share\d")
+        );
+        assert_eq!(
+            without_verbatim_prefix(PathBuf::from("/runs/r1/downloads")),
+            PathBuf::from("/runs/r1/downloads")
+        );
     }
 }

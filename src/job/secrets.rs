@@ -97,17 +97,15 @@ pub fn read_owner_only(path: &Path) -> Result<Secret, String> {
     if !meta.is_file() {
         return Err(format!("{} is not a file", path.display()));
     }
-    #[cfg(unix)]
+    if let Some(exposed) =
+        crate::owner_only::exposure(path).map_err(|e| format!("{}: {e}", path.display()))?
     {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(format!(
-                "{} can be read by other users (mode {mode:o}): run `chmod 600 {}` and check who has seen it",
-                path.display(),
-                path.display()
-            ));
-        }
+        return Err(format!(
+            "{} can be read by other users ({}): run `{}` and check who has seen it",
+            path.display(),
+            exposed.detail,
+            exposed.fix
+        ));
     }
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("{}: {e} (the file must be UTF-8 text)", path.display()))?;
@@ -133,6 +131,12 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
         }
+        #[cfg(not(unix))]
+        if mode & 0o077 == 0 {
+            crate::owner_only::restrict(&p).expect("owner only");
+        } else {
+            crate::owner_only::expose_for_test(&p).expect("expose");
+        }
         p
     }
 
@@ -150,6 +154,16 @@ mod tests {
         let p = file(dir.path(), "Secret#Value2026\n", 0o644);
         let err = read_owner_only(&p).expect_err("refused");
         assert!(err.contains("chmod 600") && err.contains("644"), "{err}");
+        assert!(!err.contains("Secret#Value2026"));
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn a_file_others_can_read_is_refused_with_the_icacls_fix() {
+        let dir = tempfile::tempdir().expect("dir");
+        let p = file(dir.path(), "Secret#Value2026\n", 0o644);
+        let err = read_owner_only(&p).expect_err("refused");
+        assert!(err.contains("icacls") && err.contains("may read it"), "{err}");
         assert!(!err.contains("Secret#Value2026"));
     }
 

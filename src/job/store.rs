@@ -22,8 +22,12 @@ pub enum StoreError {
         "credential store {path} is damaged ({reason}); it holds the passwords the portal handed out: keep a copy, and repair or remove it by hand"
     )]
     Damaged { path: String, reason: String },
-    #[error("credential store {path} can be read by others (mode {mode:o}); run: chmod 600 {path}")]
-    Exposed { path: String, mode: u32 },
+    #[error("credential store {path} can be read by others ({detail}); run: {fix}")]
+    Exposed {
+        path: String,
+        detail: String,
+        fix: String,
+    },
 }
 
 /// Where a password came from.
@@ -88,16 +92,12 @@ impl CredentialStore {
             store.save()?;
             return Ok(store);
         }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).map_err(io(&path))?.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(StoreError::Exposed {
-                    path: path.display().to_string(),
-                    mode,
-                });
-            }
+        if let Some(exposed) = crate::owner_only::exposure(&path).map_err(io(&path))? {
+            return Err(StoreError::Exposed {
+                path: path.display().to_string(),
+                detail: exposed.detail,
+                fix: exposed.fix,
+            });
         }
         let text = std::fs::read_to_string(&path).map_err(io(&path))?;
         let data = serde_json::from_str(&text).map_err(|e| StoreError::Damaged {
@@ -118,14 +118,7 @@ impl CredentialStore {
             reason: e.to_string(),
         })?;
         {
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            let mut f = options.open(&tmp).map_err(io(&tmp))?;
+            let mut f = crate::owner_only::create_file(&tmp).map_err(io(&tmp))?;
             f.write_all(text.as_bytes()).map_err(io(&tmp))?;
             f.sync_all().map_err(io(&tmp))?;
         }
@@ -276,6 +269,21 @@ mod tests {
         assert!(err.to_string().contains("chmod 600"), "{err}");
     }
 
+    #[cfg(windows)]
+    #[test]
+    fn the_file_is_owner_only_and_a_readable_one_is_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut store = CredentialStore::open(dir.path()).expect("open");
+        store
+            .record_secret("cert_password", &Secret::new("1357"))
+            .expect("record");
+        let path = store.path().to_path_buf();
+        assert_eq!(crate::owner_only::exposure(&path).expect("check"), None);
+        crate::owner_only::expose_for_test(&path).expect("expose");
+        let err = CredentialStore::open(dir.path()).err().expect("refused");
+        assert!(err.to_string().contains("icacls"), "{err}");
+    }
+
     #[test]
     fn failed_passwords_are_remembered() {
         let dir = tempfile::tempdir().expect("dir");
@@ -310,15 +318,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join(FILE_NAME);
         {
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            options
-                .open(&path)
+            crate::owner_only::create_file(&path)
                 .expect("create")
                 .write_all(b"{ not json")
                 .expect("write");

@@ -217,14 +217,7 @@ pub(super) fn prepare(
 /// The CSV holds a password: owner-only, like the credential store.
 fn write_owner_only(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)?.write_all(bytes)
+    crate::owner_only::create_file(path)?.write_all(bytes)
 }
 
 /// Today in Japan, where the portal's dates are: not the machine's own zone.
