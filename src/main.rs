@@ -277,18 +277,47 @@ async fn run_job(job: &oqsbot::job::JobFile, options: &oqsbot::job::run::RunOpti
     }
 }
 
+/// Where the demo serves the オン資 site over mutual TLS; fixed, so that a
+/// browser policy can name it ahead of time.
+const DEMO_TLS_PORT: u16 = 18443;
+
 /// The simulator in the needs-reset scenario, a job for its sample clinic, and the run.
 async fn demo(dir: PathBuf, browser: BrowserArgs) -> ExitCode {
+    let mut browser_options = oqsbot::browser::BrowserOptions::new(dir.join("downloads"));
+    if let Err(code) = apply_browser(&mut browser_options, &browser) {
+        return code;
+    }
+    // As the real portal, when the browser can present the certificate.
+    let tls_url = format!("https://127.0.0.1:{DEMO_TLS_PORT}/");
+    let policy = oqsbot::browser::policy::check(
+        &oqsbot::browser::policy::SystemPolicy,
+        browser_options.kind,
+        &tls_url,
+        oqsbot::cert::EXPECTED_ISSUER,
+    );
+    let mutual = browser_options.webdriver_url.is_none() && policy.is_ok();
+    if mutual {
+        println!("mutual TLS: the オン資 site asks for the client certificate, as the real portal does");
+    } else {
+        println!(
+            "The demo's オン資 site runs over plain HTTP. To run it as the real portal does, over mutual TLS with the downloaded client certificate, run as root:\n  oqsbot browser-policy --url {} --name oqsbot-demo\n(./scripts/demo.sh does this when run as root)",
+            tls_url.trim_end_matches('/')
+        );
+    }
     let options = SimOptions {
         scenario: "needs-reset".into(),
         port: 0,
         config: None,
         master_pdf: None,
+        mutual_tls_port: mutual.then_some(DEMO_TLS_PORT),
     };
     let sim = match sim::start(&options).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("oqsbot: {e}");
+            if mutual {
+                eprintln!("Is port {DEMO_TLS_PORT} taken? The demo's mutual-TLS site needs it.");
+            }
             return ExitCode::from(2);
         }
     };
@@ -339,6 +368,7 @@ async fn main() -> ExitCode {
                     port,
                     config,
                     master_pdf: write_master_pdf,
+                    mutual_tls_port: None,
                 },
                 vary,
             )
@@ -414,6 +444,19 @@ async fn main() -> ExitCode {
                     let rule =
                         oqsbot::browser::client_cert::policy_rule(&args.url, issuer).replace('"', "\\\"");
                     let _ = writeln!(out, "wrote {}", path.display());
+                    // Chromium reads the policy from the first file, by name, that sets it.
+                    let effective = oqsbot::browser::policy::rules_in_dir(&args.dir).unwrap_or_default();
+                    if !effective
+                        .iter()
+                        .any(|r| oqsbot::browser::policy::rule_covers(r, &args.url))
+                    {
+                        eprintln!(
+                            "oqsbot: another file in {} that sorts before {} sets AutoSelectCertificateForUrls too, and the browser reads only that one: put this rule into it",
+                            args.dir.display(),
+                            path.display()
+                        );
+                        return ExitCode::from(1);
+                    }
                     let _ = writeln!(
                         out,
                         "Edge on Windows takes the same rule from the registry (as administrator):\n  reg add HKLM\\SOFTWARE\\Policies\\Microsoft\\Edge\\AutoSelectCertificateForUrls /v 1 /t REG_SZ /d \"{rule}\""

@@ -18,6 +18,8 @@ pub struct SimOptions {
     pub port: u16,
     pub config: Option<PathBuf>,
     pub master_pdf: Option<PathBuf>,
+    /// Serve the オン資 site over mutual TLS on this port (0: any free port).
+    pub mutual_tls_port: Option<u16>,
 }
 
 /// `oqsbot sim --vary SEED`, for the `sim` command to flatten into its arguments.
@@ -44,6 +46,10 @@ pub async fn start_varied(options: &SimOptions, vary: VaryArg) -> Result<Running
     };
     if vary.vary.is_some() {
         config.ui.vary = vary.vary;
+    }
+    if let Some(port) = options.mutual_tls_port {
+        config.tls.mutual = true;
+        config.tls.https_port = port;
     }
     let sim = oqs_sim::start(scenario, config, options.port).await?;
     if let Some(path) = &options.master_pdf {

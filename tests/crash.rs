@@ -237,6 +237,23 @@ async fn killed_after_the_registration() {
 }
 
 #[tokio::test]
+async fn killed_after_the_registration_over_mutual_tls() {
+    let sim = common::sim_mutual(SCENARIO, "").await;
+    let mut home_during_the_run = false;
+    crash_on(
+        sim,
+        "after the registration, over mutual TLS",
+        async |out, _| journal_has(out, "register:OnsKANRI", "done"),
+        |out| home_during_the_run = out.join("browser-home").exists(),
+    )
+    .await;
+    assert!(
+        home_during_the_run,
+        "the killed run's browser had the certificate in the run's own database"
+    );
+}
+
+#[tokio::test]
 async fn killed_before_the_receipt_is_read() {
     // The page after the upload answers slowly, so the kill lands after the portal took
     // the file and before the run read its 受付番号: the next run must find the upload.

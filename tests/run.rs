@@ -8,7 +8,9 @@ use std::path::Path;
 use oqs_sim::{RunningSim, Scenario, SimConfig};
 mod common;
 
-use common::{events, failed_logins, find_account as account, job, report_in, sim, sim_with, state};
+use common::{
+    events, failed_logins, find_account as account, job, report_in, report_says, sim, sim_with, state,
+};
 use oqsbot::job::JobFile;
 use oqsbot::job::run::{RunOptions, SecretSource, run};
 use oqsbot::secret::Secret;
@@ -453,6 +455,9 @@ async fn duplicate_ids_leave_the_existing_account_alone_and_ask_a_person() {
 
 #[path = "run/seeds.rs"]
 mod seeds;
+
+#[path = "run/mutual_tls.rs"]
+mod mutual_tls;
 
 #[tokio::test]
 async fn a_locked_admin_stops_the_run_after_one_look() {

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use thirtyfour::prelude::*;
 
 pub mod client_cert;
+pub mod policy;
 pub mod processes;
 
 const LOCATE_JS: &str = include_str!("locate.js");

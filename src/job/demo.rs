@@ -26,6 +26,13 @@ pub fn write_demo_job(dir: &Path, sim: &oqs_sim::RunningSim) -> Result<JobFile, 
         .iter()
         .find(|c| c.institution_code == s.institution.code)
         .ok_or("no certificate")?;
+    // Over mutual TLS the server's certificate comes from the simulator's own CA.
+    let ca = if sim.oqs_url().starts_with("https://") {
+        std::fs::write(dir.join("simulator-ca.pem"), sim.ca_pem()).map_err(|e| e.to_string())?;
+        "oqs_ca_file = \"simulator-ca.pem\"\n"
+    } else {
+        ""
+    };
     let job = format!(
         r#"# The demo's job: a sample clinic on the built-in simulator.
 [institution]
@@ -35,7 +42,7 @@ name = "{name}"
 [sites]
 cert_url = "{cert_url}"
 oqs_url = "{oqs_url}"
-
+{ca}
 [certificate]
 request_id = "{request}"
 reference_id = "{reference}"

@@ -45,6 +45,32 @@ pub struct Sites {
     pub cert_url: String,
     /// オンライン資格確認等システム, the start page with 「システムの利用を始める」.
     pub oqs_url: String,
+    /// The CA that signed the オン資 site's server certificate, when the system
+    /// does not trust it already (a closed network's own CA). PEM.
+    #[serde(default)]
+    pub oqs_ca_file: Option<PathBuf>,
+}
+
+/// Who makes the downloaded certificate usable by the browser before the login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Install {
+    /// The run imports it into a certificate database of its own (Linux: NSS).
+    Run,
+    /// A person installs it (Windows: 証明書のインポート, 工事手順⑤⑥); the run
+    /// stops after the download and continues when run again.
+    Person,
+}
+
+impl Install {
+    /// On Windows the terminal's own store takes the certificate, by a person's hand.
+    pub fn platform_default() -> Self {
+        if cfg!(windows) {
+            Install::Person
+        } else {
+            Install::Run
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -61,6 +87,29 @@ pub struct Certificate {
     /// Where the .p12 is backed up (the manual: NTT東オン資端末_電子証明書).
     #[serde(default)]
     pub backup_dir: Option<PathBuf>,
+    /// `run` or `person`; `person` on Windows and `run` elsewhere when unset.
+    #[serde(default)]
+    pub install: Option<Install>,
+}
+
+impl Certificate {
+    pub fn install(&self) -> Install {
+        self.install.unwrap_or_else(Install::platform_default)
+    }
+}
+
+/// A certificate downloaded earlier, for a job without `[certificate]`. Without
+/// either, the browser relies on the certificate already in the system's store.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCertificate {
+    /// The .p12.
+    pub file: PathBuf,
+    /// Its 4-digit 証明書パスワード.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -165,6 +214,8 @@ pub struct JobFile {
     pub sites: Sites,
     #[serde(default)]
     pub certificate: Option<Certificate>,
+    #[serde(default)]
+    pub client_certificate: Option<ClientCertificate>,
     pub master: Master,
     #[serde(default)]
     pub admin: Admin,
@@ -186,6 +237,9 @@ impl JobFile {
         // Relative paths in the job are relative to the job file.
         let base = path.parent().unwrap_or(Path::new("."));
         job.output.dir = base.join(&job.output.dir);
+        if let Some(c) = job.client_certificate.as_mut() {
+            c.file = base.join(&c.file);
+        }
         for path in [
             &mut job.master.pdf,
             &mut job.master.secret_number_file,
@@ -195,6 +249,8 @@ impl JobFile {
         ]
         .into_iter()
         .chain(job.certificate.as_mut().map(|c| &mut c.password_file))
+        .chain(job.client_certificate.as_mut().map(|c| &mut c.password_file))
+        .chain([&mut job.sites.oqs_ca_file])
         {
             if let Some(p) = path.as_mut() {
                 *p = base.join(&*p);
@@ -239,6 +295,38 @@ impl JobFile {
                     "[sites] {name} {url:?} must start with https:// (or http:// for the simulator)"
                 ));
             }
+        }
+        if self.certificate.is_some() && self.client_certificate.is_some() {
+            out.push(
+                "[client_certificate] names a certificate downloaded earlier, and [certificate] downloads a new one: keep only one".into(),
+            );
+        }
+        if let Some(c) = &self.client_certificate
+            && c.password_env.is_none()
+            && c.password_file.is_none()
+        {
+            out.push("[client_certificate] give password_env or password_file for the .p12's 4-digit 証明書パスワード".into());
+        }
+        let installed_by_person = self
+            .certificate
+            .as_ref()
+            .is_some_and(|c| c.install() == Install::Person);
+        let system_store = self.certificate.is_none() && self.client_certificate.is_none();
+        if self.sites.oqs_ca_file.is_some() && (installed_by_person || system_store) {
+            out.push(
+                "[sites] oqs_ca_file is imported only where the run installs the certificate itself: install the CA with the certificate, and leave oqs_ca_file out".into(),
+            );
+        }
+        if cfg!(windows) && self.client_certificate.is_some() {
+            out.push("[client_certificate] works only on Linux: on Windows, install the .p12 (「PFXのインストール」) and leave [client_certificate] out".into());
+        }
+        if cfg!(windows)
+            && self
+                .certificate
+                .as_ref()
+                .is_some_and(|c| c.install() == Install::Run)
+        {
+            out.push("[certificate] install = \"run\" works only on Linux: on Windows a person installs the certificate (install = \"person\")".into());
         }
         if let Some(start) = &self.accounts.start
             && chrono::NaiveDate::parse_from_str(start, "%Y/%m/%d").is_err()
@@ -285,6 +373,14 @@ impl JobFile {
     /// The 4-digit 証明書パスワード.
     pub fn cert_password_ref(&self) -> SecretRef {
         self.certificate
+            .as_ref()
+            .map(|c| SecretRef::new(&c.password_env, &c.password_file))
+            .unwrap_or_default()
+    }
+
+    /// The password of a certificate downloaded earlier.
+    pub fn client_cert_password_ref(&self) -> SecretRef {
+        self.client_certificate
             .as_ref()
             .map(|c| SecretRef::new(&c.password_env, &c.password_file))
             .unwrap_or_default()
@@ -366,6 +462,52 @@ mod tests {
             job.master.pdf.as_deref(),
             Some(dir.path().join("master.pdf").as_path())
         );
+    }
+
+    #[test]
+    fn the_certificate_sections_say_who_installs_what() {
+        let dir = tempfile::tempdir().expect("dir");
+        let cert = "[certificate]\nrequest_id = \"1\"\nreference_id = \"R\"\npassword_env = \"C\"\n";
+        let with = |extra: &str| GOOD.replace("[master]", &format!("{extra}[master]"));
+        let job = JobFile::load(&write(dir.path(), &with(cert))).expect("loads");
+        assert_eq!(
+            job.certificate.as_ref().map(Certificate::install),
+            Some(Install::platform_default())
+        );
+        let person = format!("{cert}install = \"person\"\n");
+        let job = JobFile::load(&write(dir.path(), &with(&person))).expect("loads");
+        assert_eq!(
+            job.certificate.as_ref().map(Certificate::install),
+            Some(Install::Person)
+        );
+
+        let earlier = "[client_certificate]\nfile = \"old/cert.p12\"\npassword_env = \"C\"\n";
+        let job = JobFile::load(&write(dir.path(), &with(earlier))).expect("loads");
+        assert_eq!(
+            job.client_certificate.as_ref().map(|c| c.file.clone()),
+            Some(dir.path().join("old/cert.p12"))
+        );
+
+        let err = |text: &str| {
+            JobFile::load(&write(dir.path(), text))
+                .expect_err("refused")
+                .to_string()
+        };
+        let both = err(&with(&format!("{cert}{earlier}")));
+        assert!(both.contains("keep only one"), "{both}");
+        let no_password = err(&with("[client_certificate]\nfile = \"cert.p12\"\n"));
+        assert!(
+            no_password.contains("[client_certificate] give password_env"),
+            "{no_password}"
+        );
+        // A CA file is imported only into the run's own database.
+        let ca_for_person = err(&with(&person).replace(
+            "oqs_url = \"https://hweb.oqs.onshikaku.org/\"\n",
+            "oqs_url = \"https://hweb.oqs.onshikaku.org/\"\noqs_ca_file = \"ca.pem\"\n",
+        ));
+        assert!(ca_for_person.contains("oqs_ca_file"), "{ca_for_person}");
+        let unknown = err(&with(&format!("{cert}install = \"robot\"\n")));
+        assert!(unknown.contains("install"), "{unknown}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 mod bulk;
 mod prepare;
 mod recovery;
+mod tls;
 
 use bulk::{BulkOutcome, UPLOAD};
 pub use prepare::today_jst;
@@ -22,6 +23,7 @@ use super::outcome::{PortalAnswer, attempts_left};
 use super::report::{Report, ReportStep};
 pub use super::secrets::SecretSource;
 use super::store::{CredentialStore, Origin, StoreError};
+use crate::browser::policy::{PolicySource, SystemPolicy};
 use crate::browser::{Browser, BrowserOptions};
 use crate::flow::{Engine, FailureKind, FlowError, FlowLibrary, Var};
 use crate::pdf::Credentials;
@@ -89,6 +91,8 @@ pub struct RunOptions {
     pub flows_dir: Option<PathBuf>,
     pub browser: BrowserOptions,
     pub secrets: SecretSource,
+    /// Where the browser's AutoSelectCertificateForUrls rules are read from.
+    pub policy: Box<dyn PolicySource + Send + Sync>,
 }
 
 impl RunOptions {
@@ -97,6 +101,7 @@ impl RunOptions {
             flows_dir: None,
             browser: BrowserOptions::new(job.output.dir.join("downloads")),
             secrets: SecretSource::from_terminal(),
+            policy: Box::new(SystemPolicy),
         }
     }
 }
@@ -270,13 +275,6 @@ impl<'b> Runner<'b> {
         let Some(cert) = &self.job.certificate else {
             return Ok(());
         };
-        if let Progress::Done { detail, .. } = self.journal.progress("certificate") {
-            self.note(
-                "電子証明書のダウンロード",
-                &format!("前回の実行で完了済み ({})", detail.unwrap_or_default()),
-            );
-            return Ok(());
-        }
         self.engine.set("request_id", &cert.request_id);
         self.engine.set("reference_id", &cert.reference_id);
         self.engine.set_secret("cert_password", password.clone());
@@ -330,60 +328,164 @@ pub async fn run(job: &JobFile, options: &RunOptions) -> (Result<(), RunError>, 
     (result, report_dir)
 }
 
+/// What a run carries from one browser to the next: everything but the engine.
+struct Kept {
+    store: CredentialStore,
+    journal: Journal,
+    steps: Vec<ReportStep>,
+    report: Report,
+    downloads: PathBuf,
+    attempts_left: std::collections::HashMap<String, u32>,
+    records: Vec<crate::flow::StepRecord>,
+}
+
+impl<'b> Runner<'b> {
+    fn new(
+        job: &'b JobFile,
+        browser: &'b Browser,
+        options: &RunOptions,
+        redactor: &Redactor,
+        kept: Kept,
+    ) -> Self {
+        let engine = Engine::new(
+            browser,
+            FlowLibrary::new(options.flows_dir.as_deref()),
+            redactor.clone(),
+            &job.output.dir.join("artifacts"),
+        );
+        let mut runner = Runner {
+            job,
+            engine,
+            store: kept.store,
+            journal: kept.journal,
+            steps: kept.steps,
+            report: kept.report,
+            downloads: kept.downloads,
+            attempts_left: kept.attempts_left,
+        };
+        runner.engine.records = kept.records;
+        runner.set_vars();
+        runner
+    }
+
+    fn keep(self) -> Kept {
+        Kept {
+            store: self.store,
+            journal: self.journal,
+            steps: self.steps,
+            report: self.report,
+            downloads: self.downloads,
+            attempts_left: self.attempts_left,
+            records: self.engine.records,
+        }
+    }
+}
+
+async fn start_browser(options: BrowserOptions) -> Result<Browser, RunError> {
+    Browser::start(options)
+        .await
+        .map_err(|e| RunError::Browser(e.to_string()))
+}
+
+/// Quits a browser and drops its profile, which holds the portal's cookies.
+async fn close_browser(browser: Browser) {
+    let profile = browser.options.profile_dir();
+    browser.quit().await;
+    let _ = std::fs::remove_dir_all(profile);
+}
+
 async fn run_inner(job: &JobFile, options: &RunOptions, started: DateTime<Utc>) -> Result<(), RunError> {
     let mut store = CredentialStore::open(&job.output.dir)?;
     let prepared = prepare(job, options, &mut store)?;
     let journal = Journal::open(&job.output.dir)?;
-    let browser = Browser::start(options.browser.clone())
-        .await
-        .map_err(|e| RunError::Browser(e.to_string()))?;
     let redactor = Redactor::new();
     for key in ["target:master", "target:admin", "target:accounts"] {
         if let Some(s) = store.secret(key) {
             redactor.register(&s);
         }
     }
-    let engine = Engine::new(
-        &browser,
-        FlowLibrary::new(options.flows_dir.as_deref()),
-        redactor,
-        &job.output.dir.join("artifacts"),
-    );
-    let mut runner = Runner {
-        job,
-        engine,
+    let mut kept = Kept {
         store,
         journal,
         steps: Vec::new(),
         report: Report::new(job, started),
         downloads: options.browser.download_dir.clone(),
         attempts_left: std::collections::HashMap::new(),
+        records: Vec::new(),
     };
+    // ④ in a browser of its own: the certificate it downloads is not in any browser yet.
+    let mut downloaded_now = false;
+    if let Some(password) = &prepared.cert_password {
+        if let Progress::Done { detail, .. } = kept.journal.progress("certificate") {
+            kept.steps.push(ReportStep {
+                at: Utc::now(),
+                what: "電子証明書のダウンロード".into(),
+                result: format!("前回の実行で完了済み ({})", detail.unwrap_or_default()),
+                millis: 0,
+            });
+        } else {
+            let browser = match start_browser(options.browser.clone()).await {
+                Ok(b) => b,
+                Err(e) => return finish(job, kept, &redactor, Err(e)),
+            };
+            let mut runner = Runner::new(job, &browser, options, &redactor, kept);
+            let outcome = runner.certificate(password).await;
+            kept = runner.keep();
+            close_browser(browser).await;
+            if let Err(e) = outcome {
+                return finish(job, kept, &redactor, Err(e));
+            }
+            downloaded_now = true;
+        }
+    }
+    let home = match tls::make_usable(job, &prepared, &mut kept, downloaded_now) {
+        Ok(h) => h,
+        Err(e) => return finish(job, kept, &redactor, Err(e)),
+    };
+    let mut browser_options = options.browser.clone();
+    if home.is_some() {
+        browser_options.home = home.clone();
+    }
+    let browser = match start_browser(browser_options).await {
+        Ok(b) => b,
+        Err(e) => return finish(job, kept, &redactor, Err(e)),
+    };
+    let mut runner = Runner::new(job, &browser, options, &redactor, kept);
     let outcome = runner.procedure(&prepared).await;
-    runner.report.steps = std::mem::take(&mut runner.steps);
-    runner.report.finish(&outcome, &runner.store, job);
+    kept = runner.keep();
+    close_browser(browser).await;
+    if let Some(home) = home {
+        // The database holds the certificate's private key; the .p12 backup stays.
+        let _ = std::fs::remove_dir_all(home);
+    }
+    finish(job, kept, &redactor, outcome)
+}
+
+/// Writes the report and the redacted recording, whatever the outcome.
+fn finish(
+    job: &JobFile,
+    mut kept: Kept,
+    redactor: &Redactor,
+    outcome: Result<(), RunError>,
+) -> Result<(), RunError> {
+    kept.report.steps = std::mem::take(&mut kept.steps);
+    kept.report.finish(&outcome, &kept.store, job);
     let recording = job.output.dir.join("steps.jsonl");
-    let lines: Vec<String> = runner
-        .engine
+    let lines: Vec<String> = kept
         .records
         .iter()
         .filter_map(|r| serde_json::to_value(r).ok())
-        .filter_map(|v| serde_json::to_string(&runner.engine.redactor().redact_json(&v)).ok())
+        .filter_map(|v| serde_json::to_string(&redactor.redact_json(&v)).ok())
         .collect();
     let _ = std::fs::write(&recording, lines.join("\n") + "\n");
-    runner.report.recording = Some(recording.display().to_string());
-    let written = write_report(&runner.report, &job.output.dir, runner.engine.redactor());
-    drop(runner);
-    let profile = browser.options.profile_dir();
-    browser.quit().await;
-    // The profile holds the portal's cookies; nothing in it is needed after the run.
-    let _ = std::fs::remove_dir_all(profile);
+    kept.report.recording = Some(recording.display().to_string());
+    let written = write_report(&kept.report, &job.output.dir, redactor);
     written.map_err(|e| RunError::Input(format!("cannot write the report: {e}")))?;
     outcome
 }
 
 impl Runner<'_> {
-    async fn procedure(&mut self, p: &Prepared) -> Result<(), RunError> {
+    fn set_vars(&mut self) {
         let job = self.job;
         self.engine.set("oqs_url", &job.sites.oqs_url);
         self.engine.set("cert_url", &job.sites.cert_url);
@@ -400,10 +502,11 @@ impl Runner<'_> {
         );
         self.engine
             .set("status_timeout_secs", &job.output.status_timeout_secs.to_string());
+    }
+
+    async fn procedure(&mut self, p: &Prepared) -> Result<(), RunError> {
+        let job = self.job;
         self.recover_issued()?;
-        if let Some(pw) = &p.cert_password {
-            self.certificate(pw).await?;
-        }
         let admin_id = job.admin.user_id.clone();
         let admin_target = self.secret("target:admin")?;
 

@@ -55,8 +55,56 @@ pub async fn sim(scenario: &str) -> RunningSim {
     sim_with(scenario, "").await
 }
 
+/// `OQS_TLS=mutual` runs every test's オン資 site over mutual TLS, as the real portal is.
+pub fn mutual_tls_everywhere() -> bool {
+    std::env::var("OQS_TLS").is_ok_and(|v| v == "mutual")
+}
+
+/// The managed policy the tests' browsers read: one file for every test, as
+/// Chromium takes the policy from the first file that sets it.
+pub const TEST_POLICY: &str = "/etc/chromium/policies/managed/00-oqsbot-tests.json";
+
+/// Lets the tests' browsers present the simulator's client certificate to any
+/// port on 127.0.0.1 (not to localhost, which a test uses to see a refusal).
+pub fn ensure_test_policy() {
+    let want =
+        oqsbot::browser::client_cert::policy_json("https://127.0.0.1:*", oqsbot::cert::EXPECTED_ISSUER);
+    if std::fs::read_to_string(TEST_POLICY).is_ok_and(|t| t == want) {
+        return;
+    }
+    let path = Path::new(TEST_POLICY);
+    let dir = path.parent().expect("policy folder");
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (the mutual-TLS tests write the browser policy, as root)",
+            dir.display()
+        )
+    });
+    // Written whole, then renamed: a browser starting meanwhile reads the old file or the new one.
+    let temp = dir.join(format!(".oqsbot-tests-{}.tmp", std::process::id()));
+    std::fs::write(&temp, &want).expect("write the policy");
+    std::fs::rename(&temp, path).expect("put the policy in place");
+}
+
 /// A simulator whose uploads finish within two seconds, with `extra` added to its configuration.
 pub async fn sim_with(scenario: &str, extra: &str) -> RunningSim {
+    let tls = if mutual_tls_everywhere() && !extra.contains("[tls]") {
+        "[tls]\nmutual = true\n"
+    } else {
+        ""
+    };
+    sim_config(scenario, &format!("{extra}\n{tls}")).await
+}
+
+/// As `sim_with`, always over mutual TLS.
+pub async fn sim_mutual(scenario: &str, extra: &str) -> RunningSim {
+    sim_config(scenario, &format!("{extra}\n[tls]\nmutual = true\n")).await
+}
+
+async fn sim_config(scenario: &str, extra: &str) -> RunningSim {
+    if extra.contains("mutual = true") {
+        ensure_test_policy();
+    }
     let config = SimConfig::from_toml(&format!(
         "[delays]\nqueued_secs = 1\nprocessing_secs = 1\n{extra}"
     ))
@@ -81,8 +129,15 @@ pub fn job(dir: &Path, sim: &RunningSim, admin_password_env: bool) -> PathBuf {
     } else {
         ""
     };
+    // Over TLS, the simulator's server certificate comes from its own CA.
+    let ca = if sim.oqs_url().starts_with("https://") {
+        std::fs::write(dir.join("ca.pem"), sim.ca_pem()).expect("write the CA");
+        "oqs_ca_file = \"ca.pem\"\n"
+    } else {
+        ""
+    };
     let text = format!(
-        "[institution]\ncode = \"{}\"\nname = \"{}\"\n[sites]\ncert_url = \"{}\"\noqs_url = \"{}\"\n\
+        "[institution]\ncode = \"{}\"\nname = \"{}\"\n[sites]\ncert_url = \"{}\"\noqs_url = \"{}\"\n{ca}\
          [certificate]\nrequest_id = \"{}\"\nreference_id = \"{}\"\npassword_env = \"T_CERT\"\n\
          [master]\nuser_id = \"{}\"\npdf = \"master.pdf\"\nsecret_number_env = \"T_SECRET\"\n{admin}\
          [output]\ndir = \"out\"\nstatus_interval_secs = 0.5\nstatus_timeout_secs = 60\n",

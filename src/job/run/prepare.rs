@@ -18,6 +18,8 @@ use crate::secret::Secret;
 pub(super) struct Prepared {
     pub(super) master_pdf: Option<Credentials>,
     pub(super) cert_password: Option<Secret>,
+    /// The password of `[client_certificate]`'s .p12.
+    pub(super) client_cert_password: Option<Secret>,
     pub(super) secret_number: Option<Secret>,
     pub(super) csv: PathBuf,
     /// The accounts the bulk file registers (the face account, then the 連携 account).
@@ -94,6 +96,15 @@ pub(super) fn prepare(
             "[certificate] password",
             "証明書パスワード (4桁)",
             Some("[certificate] give password_env or password_file for the 4-digit 証明書パスワード"),
+        ),
+    };
+    let client_cert_password = match &job.client_certificate {
+        None => None,
+        Some(_) => resolve(
+            job.client_cert_password_ref(),
+            "[client_certificate] password",
+            "証明書パスワード (4桁)",
+            None,
         ),
     };
     let secret_number_ref = job.secret_number_ref();
@@ -178,6 +189,35 @@ pub(super) fn prepare(
             }
         }
     }
+    if let (Some(given), Some(password)) = (&job.client_certificate, &client_cert_password) {
+        // The same checks as a downloaded one: the password, the institution, the issuer, the dates.
+        if let Err(e) =
+            crate::cert::check_file(&given.file, password.expose(), &job.institution.code, Utc::now())
+        {
+            problems.push(format!("[client_certificate] {}: {e}", given.file.display()));
+        }
+    }
+    if let Some(ca) = &job.sites.oqs_ca_file {
+        match std::fs::read_to_string(ca) {
+            Err(e) => problems.push(format!("[sites] oqs_ca_file {}: {e}", ca.display())),
+            Ok(text) if !text.contains("-----BEGIN CERTIFICATE-----") => problems.push(format!(
+                "[sites] oqs_ca_file {} is not a PEM certificate (-----BEGIN CERTIFICATE-----)",
+                ca.display()
+            )),
+            Ok(_) => {}
+        }
+    }
+    // A browser without the policy would wait for a certificate picker nobody sees.
+    if options.browser.webdriver_url.is_none()
+        && let Err(e) = crate::browser::policy::check(
+            options.policy.as_ref(),
+            options.browser.kind,
+            &job.sites.oqs_url,
+            crate::cert::EXPECTED_ISSUER,
+        )
+    {
+        problems.push(e.to_string());
+    }
     // The bulk CSV is built now, so a name with no Shift-JIS form stops the run here.
     let kind = TerminalKind::from(job.kind());
     let layout = Layout::builtin();
@@ -208,6 +248,7 @@ pub(super) fn prepare(
     Ok(Prepared {
         master_pdf,
         cert_password,
+        client_cert_password,
         secret_number,
         csv,
         bulk_ids,
