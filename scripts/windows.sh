@@ -52,8 +52,10 @@ part "clippy (Windows)" cargo clippy --target "$target" --all-targets --quiet --
 work=$(mktemp -d)
 export WINEPREFIX="$work/prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 cleanup() {
+  # -k does not wait: the server may still hold the prefix when rm starts.
   wineserver -k 2>/dev/null || true
-  rm -rf "$work"
+  wineserver -w 2>/dev/null || true
+  rm -rf "$work" || true
 }
 trap cleanup EXIT
 

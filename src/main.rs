@@ -444,14 +444,14 @@ async fn main() -> ExitCode {
                     let rule =
                         oqsbot::browser::client_cert::policy_rule(&args.url, issuer).replace('"', "\\\"");
                     let _ = writeln!(out, "wrote {}", path.display());
-                    // Chromium reads the policy from the first file, by name, that sets it.
+                    // Chromium takes the policy from the last file, by name, that sets it.
                     let effective = oqsbot::browser::policy::rules_in_dir(&args.dir).unwrap_or_default();
                     if !effective
                         .iter()
                         .any(|r| oqsbot::browser::policy::rule_covers(r, &args.url))
                     {
                         eprintln!(
-                            "oqsbot: another file in {} that sorts before {} sets AutoSelectCertificateForUrls too, and the browser reads only that one: put this rule into it",
+                            "oqsbot: another file in {} that sorts after {} sets AutoSelectCertificateForUrls too, and the browser takes the list from that one: put this rule into it",
                             args.dir.display(),
                             path.display()
                         );

@@ -50,11 +50,15 @@ impl PolicySource for SystemPolicy {
                     place: key.clone(),
                     message: e.to_string(),
                 })?;
+            places.push(key);
             // A key that does not exist is no rule, not an error.
             if out.status.success() {
-                rules.extend(rules_in_reg_query(&String::from_utf8_lossy(&out.stdout)));
+                rules = rules_in_reg_query(&String::from_utf8_lossy(&out.stdout));
             }
-            places.push(key);
+            // The machine's list, when it has one, replaces the user's.
+            if !rules.is_empty() {
+                break;
+            }
         }
         Ok((rules, places.join(", ")))
     }
@@ -79,8 +83,8 @@ pub fn registry_key(kind: BrowserKind) -> String {
     format!("SOFTWARE\\Policies\\{vendor}\\{POLICY}")
 }
 
-/// The rules a policy folder gives. Chromium takes a policy from the first
-/// file, in name order, that sets it; a later file's rules are not merged in.
+/// The rules a policy folder gives. Chromium reads every file in it, in name
+/// order, and the last file that sets a policy wins; lists are not merged.
 pub fn rules_in_dir(dir: &Path) -> Result<Vec<String>, PolicyError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -95,12 +99,12 @@ pub fn rules_in_dir(dir: &Path) -> Result<Vec<String>, PolicyError> {
     let mut files: Vec<PathBuf> = entries
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter(|p| p.is_file())
         .collect();
     files.sort();
-    for file in files {
+    for file in files.iter().rev() {
         // Chromium skips a file it cannot parse; so does this.
-        let Ok(text) = std::fs::read_to_string(&file) else {
+        let Ok(text) = std::fs::read_to_string(file) else {
             continue;
         };
         let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else {
@@ -340,20 +344,21 @@ mod tests {
     }
 
     #[test]
-    fn only_the_first_file_that_sets_the_policy_counts() {
+    fn only_the_last_file_that_sets_the_policy_counts() {
         let dir = tempfile::tempdir().expect("dir");
         let write = |name: &str, pattern: &str| {
             let text = serde_json::json!({ POLICY: [rule(pattern)] }).to_string();
             std::fs::write(dir.path().join(name), text).expect("write")
         };
-        write("b-site.json", "https://hweb.example");
-        write("c-other.json", "https://other.example");
+        // Chromium reads files without .json too; unparsable or unrelated ones set nothing.
+        write("a-other.json", "https://other.example");
+        write("b-site", "https://hweb.example");
         std::fs::write(
-            dir.path().join("a-unrelated.json"),
+            dir.path().join("c-unrelated.json"),
             "{\"HomepageLocation\":\"x\"}",
         )
         .expect("write");
-        std::fs::write(dir.path().join("0-broken.json"), "{").expect("write");
+        std::fs::write(dir.path().join("d-broken.json"), "{").expect("write");
         let rules = rules_in_dir(dir.path()).expect("rules");
         assert_eq!(rules.len(), 1);
         assert!(rule_covers(&rules[0], "https://hweb.example/"));

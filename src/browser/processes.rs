@@ -108,7 +108,8 @@ pub fn browser_pids(listing: &str, profile: &str) -> Vec<u32> {
         .lines()
         .filter_map(|line| {
             let (pid, command_line) = line.split_once('\t')?;
-            let pid = pid.trim().parse::<u32>().ok()?;
+            // Windows PowerShell may start its output with a byte-order mark.
+            let pid = pid.trim_start_matches('\u{feff}').trim().parse::<u32>().ok()?;
             split_command_line(command_line)
                 .iter()
                 .any(|a| a.eq_ignore_ascii_case(&needle))

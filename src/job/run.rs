@@ -299,6 +299,8 @@ impl<'b> Runner<'b> {
             .unwrap_or_else(|| "certificate.p12".into());
         let backup = backup_dir.join(name);
         std::fs::copy(&p12, &backup).map_err(|e| RunError::Input(format!("{}: {e}", backup.display())))?;
+        // Absolute, for the journal: a later run may start from another folder.
+        let backup = std::path::absolute(&backup).unwrap_or(backup);
         self.report.certificate = Some(super::report::ReportCertificate {
             file: p12.display().to_string(),
             backup: backup.display().to_string(),
@@ -417,6 +419,17 @@ async fn run_inner(job: &JobFile, options: &RunOptions, started: DateTime<Utc>) 
     let mut downloaded_now = false;
     if let Some(password) = &prepared.cert_password {
         if let Progress::Done { detail, .. } = kept.journal.progress("certificate") {
+            // The report of the run that finishes names the certificate too.
+            if let Some(backup) = detail.as_deref().map(PathBuf::from)
+                && let Ok(info) =
+                    crate::cert::check_file(&backup, password.expose(), &job.institution.code, Utc::now())
+            {
+                kept.report.certificate = Some(super::report::ReportCertificate {
+                    file: backup.display().to_string(),
+                    backup: backup.display().to_string(),
+                    not_after: info.not_after.format("%Y/%m/%d").to_string(),
+                });
+            }
             kept.steps.push(ReportStep {
                 at: Utc::now(),
                 what: "電子証明書のダウンロード".into(),
@@ -442,9 +455,11 @@ async fn run_inner(job: &JobFile, options: &RunOptions, started: DateTime<Utc>) 
         Ok(h) => h,
         Err(e) => return finish(job, kept, &redactor, Err(e)),
     };
+    // Declared before the browser, so it is dropped after it, on every path (Ctrl-C too).
+    let _home = home.clone().map(tls::RemovedOnDrop::new);
     let mut browser_options = options.browser.clone();
     if home.is_some() {
-        browser_options.home = home.clone();
+        browser_options.home = home;
     }
     let browser = match start_browser(browser_options).await {
         Ok(b) => b,
@@ -454,10 +469,6 @@ async fn run_inner(job: &JobFile, options: &RunOptions, started: DateTime<Utc>) 
     let outcome = runner.procedure(&prepared).await;
     kept = runner.keep();
     close_browser(browser).await;
-    if let Some(home) = home {
-        // The database holds the certificate's private key; the .p12 backup stays.
-        let _ = std::fs::remove_dir_all(home);
-    }
     finish(job, kept, &redactor, outcome)
 }
 

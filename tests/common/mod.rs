@@ -61,8 +61,8 @@ pub fn mutual_tls_everywhere() -> bool {
 }
 
 /// The managed policy the tests' browsers read: one file for every test, as
-/// Chromium takes the policy from the first file that sets it.
-pub const TEST_POLICY: &str = "/etc/chromium/policies/managed/00-oqsbot-tests.json";
+/// Chromium takes the policy from the last file, by name, that sets it.
+pub const TEST_POLICY: &str = "/etc/chromium/policies/managed/zz-oqsbot-tests.json";
 
 /// Lets the tests' browsers present the simulator's client certificate to any
 /// port on 127.0.0.1 (not to localhost, which a test uses to see a refusal).

@@ -142,6 +142,12 @@ async fn a_person_installs_the_certificate_then_the_same_job_continues() {
     assert_eq!(events(&s, "upload_received"), 1);
     let r = report(&job);
     assert!(report_says(&r, "作業者がインストール済み"), "{r}");
+    // The report of the run that finished still names the certificate, downloaded by the first.
+    assert_eq!(
+        r["certificate"]["backup"].as_str(),
+        Some(p12.display().to_string().as_str()),
+        "{r}"
+    );
     assert!(!job.output.dir.join("browser-home").exists());
 }
 

@@ -20,6 +20,29 @@ pub(super) fn browser_home(job: &JobFile) -> PathBuf {
     job.output.dir.join("browser-home")
 }
 
+/// The run's certificate database holds the private key: it goes when the run
+/// ends, however it ends. The .p12 backup stays.
+pub(super) struct RemovedOnDrop(Option<PathBuf>);
+
+impl RemovedOnDrop {
+    pub(super) fn new(dir: PathBuf) -> Self {
+        Self(Some(dir))
+    }
+
+    /// Keeps the folder after all, and gives its path back.
+    fn keep(mut self) -> PathBuf {
+        self.0.take().unwrap_or_default()
+    }
+}
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.0 {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 fn step(kept: &mut Kept, what: &str, result: &str) {
     tracing::info!("{what}: {result}");
     kept.steps.push(ReportStep {
@@ -100,7 +123,7 @@ fn import(
 ) -> Result<PathBuf, RunError> {
     if !p12.is_file() {
         return Err(RunError::Input(format!(
-            "the certificate {} is gone: restore it from the backup, or remove the job's output folder to download it again",
+            "the certificate {} is missing: copy the .p12 back there (from the copy of the backup folder), then run the same job again. Keep the output folder: it holds the passwords the portal issued",
             p12.display()
         )));
     }
@@ -112,6 +135,9 @@ fn import(
     }
     crate::owner_only::create_dir(&home)
         .map_err(|e| RunError::Input(format!("cannot create {}: {e}", home.display())))?;
+    // Gone again if the import fails halfway.
+    let partial = RemovedOnDrop::new(home);
+    let home = partial.0.clone().unwrap_or_default();
     crate::browser::client_cert::import_into_nss(&home, p12, password, job.sites.oqs_ca_file.as_deref())
         .map_err(|e| {
             RunError::Input(format!(
@@ -128,5 +154,5 @@ fn import(
         what,
         &format!("{} をこの実行専用のブラウザに読み込みました{ca}", p12.display()),
     );
-    Ok(home)
+    Ok(partial.keep())
 }
