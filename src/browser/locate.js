@@ -196,6 +196,9 @@ function pageText(docs) {
   }).join(' ');
 }
 
+// How long a submitted form counts as a navigation begun, if none follows.
+const SUBMIT_GRACE_MS = 2000;
+
 // Per-document state for telling when a page has settled: a marker that a new
 // document lacks, the time of the last DOM change, a navigation that has begun,
 // and requests in flight.
@@ -207,6 +210,16 @@ function watch(win) {
   new win.MutationObserver(() => { s.last = Date.now(); s.changes++; })
     .observe(doc, { subtree: true, childList: true, characterData: true, attributes: true });
   win.addEventListener('beforeunload', () => { s.nav = true; s.last = Date.now(); });
+  // A form submitted now navigates a moment later, and on a loaded machine the
+  // moment can outlast the quiet time: count it as a navigation begun, for a
+  // while, unless the page cancelled it.
+  win.addEventListener('submit', (e) => { if (!e.defaultPrevented) s.submitted = Date.now(); });
+  const form = win.HTMLFormElement && win.HTMLFormElement.prototype;
+  if (form && !form.__oqsbot) {
+    const submit = form.submit;
+    form.submit = function () { s.submitted = Date.now(); return submit.apply(this, arguments); };
+    form.__oqsbot = true;
+  }
   win.addEventListener('pageshow', () => { s.last = Date.now(); });
   // Work an action defers by a short timer (a form submitted 100 ms after the
   // click) counts as in flight. Only timers set just after an action count, so
@@ -252,7 +265,8 @@ function state(docs) {
   const now = Date.now();
   return docs.map(({ doc, win, path }) => {
     const s = watch(win);
-    const st = { path, id: s.id, ready: doc.readyState, quiet: now - s.last, nav: s.nav, pending: s.pending, changes: s.changes, fresh: s.fresh };
+    const submitting = now - (s.submitted || 0) < SUBMIT_GRACE_MS;
+    const st = { path, id: s.id, ready: doc.readyState, quiet: now - s.last, nav: s.nav || submitting, pending: s.pending, changes: s.changes, fresh: s.fresh };
     s.fresh = false;
     return st;
   });
@@ -352,7 +366,7 @@ switch (req.op) {
     const docs = frameDocs();
     for (const { win } of docs) {
       const s = watch(win);
-      s.nav = false; s.changes = 0; s.last = Date.now(); s.fresh = false; s.armed = Date.now();
+      s.nav = false; s.submitted = 0; s.changes = 0; s.last = Date.now(); s.fresh = false; s.armed = Date.now();
     }
     return { ids: docs.map(({ win }) => win.__oqsbot.id), blocks: blocks(docs), dialogs: dialogs(docs).map(d => norm(d.innerText)) };
   }
