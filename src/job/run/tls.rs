@@ -29,9 +29,9 @@ impl RemovedOnDrop {
         Self(Some(dir))
     }
 
-    /// Keeps the folder after all, and gives its path back.
-    fn keep(mut self) -> PathBuf {
-        self.0.take().unwrap_or_default()
+    /// Keeps the folder after all.
+    fn keep(mut self) {
+        self.0 = None;
     }
 }
 
@@ -136,8 +136,7 @@ fn import(
     crate::owner_only::create_dir(&home)
         .map_err(|e| RunError::Input(format!("cannot create {}: {e}", home.display())))?;
     // Gone again if the import fails halfway.
-    let partial = RemovedOnDrop::new(home);
-    let home = partial.0.clone().unwrap_or_default();
+    let partial = RemovedOnDrop::new(home.clone());
     crate::browser::client_cert::import_into_nss(&home, p12, password, job.sites.oqs_ca_file.as_deref())
         .map_err(|e| {
             RunError::Input(format!(
@@ -154,5 +153,6 @@ fn import(
         what,
         &format!("{} をこの実行専用のブラウザに読み込みました{ca}", p12.display()),
     );
-    Ok(partial.keep())
+    partial.keep();
+    Ok(home)
 }
