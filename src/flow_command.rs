@@ -26,6 +26,8 @@ pub struct FlowCommand {
     pub flows_dir: Option<PathBuf>,
     pub out_dir: Option<PathBuf>,
     pub browser: BrowserChoice,
+    /// Keep a recording of the flow in its output folder.
+    pub record: bool,
 }
 
 #[derive(Default)]
@@ -173,12 +175,32 @@ pub async fn run(cmd: FlowCommand, out: &mut dyn Write) -> Verdict {
     options.driver_path = cmd.browser.chromedriver.clone();
     options.webdriver_url = cmd.browser.webdriver_url.clone();
     options.headed = cmd.browser.headed;
+    let redactor = Redactor::new();
+    let recorder = if cmd.record {
+        crate::owner_only::create_dir(&out_dir)
+            .map_err(|e| CommandError::Input(format!("{}: {e}", out_dir.display())))?;
+        let path = out_dir.join(crate::recording::FILE_NAME);
+        let r = crate::recording::Recorder::create(
+            &path,
+            "flow",
+            redactor.clone(),
+            crate::recording::DEFAULT_CAP_BYTES,
+        )
+        .map_err(|e| CommandError::Input(e.to_string()))?;
+        options.capture_network = true;
+        Some(r)
+    } else {
+        None
+    };
 
     let browser = Browser::start(options)
         .await
         .map_err(|e| CommandError::Input(e.to_string()))?;
     let result = {
-        let mut engine = Engine::new(&browser, library, Redactor::new(), &out_dir.join("artifacts"));
+        let mut engine = Engine::new(&browser, library, redactor, &out_dir.join("artifacts"));
+        if let Some(r) = &recorder {
+            engine.record_to(r.clone());
+        }
         let setup = (|| -> Result<(), CommandError> {
             if let Some(job) = &job {
                 job_vars(job, &mut engine, cmd.login_as.as_deref())?;
@@ -237,6 +259,18 @@ pub async fn run(cmd: FlowCommand, out: &mut dyn Write) -> Verdict {
         }
     };
     browser.quit().await;
+    if let Some(r) = &recorder {
+        let outcome = match &result {
+            Ok(true) => "completed",
+            _ => "stopped",
+        };
+        r.end(outcome, None);
+        eprintln!(
+            "recording: {} ({} KB)",
+            r.path().display(),
+            r.size().div_ceil(1024)
+        );
+    }
     result
 }
 

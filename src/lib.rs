@@ -11,5 +11,6 @@ pub mod job;
 pub mod owner_only;
 pub mod pdf;
 pub mod portal;
+pub mod recording;
 pub mod secret;
 pub mod sim;

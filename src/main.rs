@@ -54,6 +54,25 @@ enum Command {
         #[arg(long)]
         flows: Option<PathBuf>,
         #[command(flatten)]
+        recording: RecordingArgs,
+        #[command(flatten)]
+        browser: BrowserArgs,
+    },
+    /// Serve a recording's responses again offline and run its flows against them in a
+    /// browser, step by step compared with the recording; or, with --html, write its viewer.
+    Replay {
+        /// A recording (recording.oqsrec in a run's output folder).
+        file: PathBuf,
+        /// A folder of flow files to try instead of the built-in ones (a fix, proven on the recording).
+        #[arg(long)]
+        flows: Option<PathBuf>,
+        /// Write a static viewer of the recording to this HTML file, and replay nothing.
+        #[arg(long)]
+        html: Option<PathBuf>,
+        /// Where the replay keeps its downloads and its own recording.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
         browser: BrowserArgs,
     },
     /// 医療機関等コード: check digit, prefecture, 点数表.
@@ -116,8 +135,20 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
         #[command(flatten)]
+        recording: RecordingArgs,
+        #[command(flatten)]
         browser: BrowserArgs,
     },
+}
+
+#[derive(clap::Args)]
+struct RecordingArgs {
+    /// Keep no recording (recording.oqsrec) of the run.
+    #[arg(long)]
+    no_record: bool,
+    /// Bound on the pages, screenshots and responses the recording stores, in MB.
+    #[arg(long, default_value_t = 20)]
+    recording_cap_mb: u64,
 }
 
 #[derive(clap::Args)]
@@ -262,6 +293,16 @@ async fn run_job(job: &oqsbot::job::JobFile, options: &oqsbot::job::run::RunOpti
         }
     };
     let report = dir.join("report.html");
+    let recording = dir.join(oqsbot::recording::FILE_NAME);
+    if options.record
+        && let Ok(meta) = std::fs::metadata(&recording)
+    {
+        eprintln!(
+            "recording (send this file to the support desk): {} ({} KB)",
+            recording.display(),
+            meta.len().div_ceil(1024)
+        );
+    }
     match result {
         Ok(()) => {
             println!("完了: all web steps are done. Report: {}", report.display());
@@ -273,6 +314,102 @@ async fn run_job(job: &oqsbot::job::JobFile, options: &oqsbot::job::run::RunOpti
                 eprintln!("Report: {}", report.display());
             }
             ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// `oqsbot replay`: the viewer, or the recording's flows run again against its responses.
+async fn replay(
+    file: PathBuf,
+    flows: Option<PathBuf>,
+    html: Option<PathBuf>,
+    out_dir: Option<PathBuf>,
+    browser: BrowserArgs,
+) -> ExitCode {
+    use oqsbot::recording::replay::{ReplayOptions, Verdict};
+    let recording = match oqsbot::recording::Recording::open(&file) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("oqsbot: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(html) = html {
+        let title = file.display().to_string();
+        let page = oqsbot::recording::viewer::render(&recording, &title);
+        return match std::fs::write(&html, page) {
+            Ok(()) => {
+                println!("viewer: {}", html.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("oqsbot: cannot write {}: {e}", html.display());
+                ExitCode::from(2)
+            }
+        };
+    }
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let work_dir = out_dir.unwrap_or_else(|| PathBuf::from(format!("runs/replay-{stamp}")));
+    let mut browser_options = oqsbot::browser::BrowserOptions::new(work_dir.join("downloads"));
+    if let Err(code) = apply_browser(&mut browser_options, &browser) {
+        return code;
+    }
+    println!(
+        "replaying {} (oqsbot {}, {} of {}): {} steps{}",
+        file.display(),
+        recording.header.oqsbot,
+        recording.header.command,
+        recording.header.started,
+        recording.steps().count(),
+        if recording.torn_tail {
+            "; its last line was cut short and is left out"
+        } else {
+            ""
+        }
+    );
+    let options = ReplayOptions {
+        flows_dir: flows,
+        browser: browser_options,
+        work_dir,
+    };
+    let outcome = match oqsbot::recording::replay::replay(&recording, options).await {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("oqsbot: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for c in &outcome.comparisons {
+        let step = c.replayed.as_ref().or(c.recorded.as_ref());
+        let what = step
+            .map(|s| format!("{} {} {}", s.flow, s.step, s.action))
+            .unwrap_or_default();
+        let matched = step.and_then(|s| s.matched.clone()).unwrap_or_default();
+        if c.differences.is_empty() {
+            println!("  same     {what} {matched}");
+        } else {
+            println!("  DIFFERS  {what}: {}", c.differences.join("; "));
+        }
+    }
+    println!("the replay's own recording: {}", outcome.recording.display());
+    match outcome.verdict {
+        Verdict::Same => {
+            println!("every step did what it did in the recording");
+            ExitCode::SUCCESS
+        }
+        Verdict::RecordingEnds => {
+            println!(
+                "every recorded step did the same; the recording stops there (its run was stopped before it ended)"
+            );
+            ExitCode::SUCCESS
+        }
+        Verdict::FailurePassesNow => {
+            println!("the step that failed in the recording passes now; the recording ends there");
+            ExitCode::SUCCESS
+        }
+        Verdict::Diverged(i) => {
+            println!("the replay did something else at step {} of the recording", i + 1);
+            ExitCode::from(1)
         }
     }
 }
@@ -378,7 +515,12 @@ async fn main() -> ExitCode {
             drop(out);
             demo(dir, browser).await
         }
-        Command::Run { job, flows, browser } => {
+        Command::Run {
+            job,
+            flows,
+            recording,
+            browser,
+        } => {
             drop(out);
             let job = match oqsbot::job::JobFile::load(&job) {
                 Ok(j) => j,
@@ -389,6 +531,8 @@ async fn main() -> ExitCode {
             };
             let mut options = oqsbot::job::run::RunOptions::new(&job);
             options.flows_dir = flows;
+            options.record = !recording.no_record;
+            options.recording_cap = recording.recording_cap_mb.saturating_mul(1024 * 1024);
             if let Err(code) = apply_browser(&mut options.browser, &browser) {
                 return code;
             }
@@ -477,6 +621,7 @@ async fn main() -> ExitCode {
             login_as,
             flows,
             out: out_dir,
+            recording,
             browser,
         } => {
             let cmd = oqsbot::flow_command::FlowCommand {
@@ -493,8 +638,19 @@ async fn main() -> ExitCode {
                     webdriver_url: browser.webdriver_url,
                     headed: browser.headed,
                 },
+                record: !recording.no_record,
             };
             exit(oqsbot::flow_command::run(cmd, &mut out).await)
+        }
+        Command::Replay {
+            file,
+            flows,
+            html,
+            out: out_dir,
+            browser,
+        } => {
+            drop(out);
+            replay(file, flows, html, out_dir, browser).await
         }
         Command::Cert {
             action:

@@ -13,7 +13,10 @@ use serde_json::Value;
 mod common;
 
 use common::{events, find_account, job, report_in, report_says, sim, sim_with, state};
+use oqsbot::browser::BrowserOptions;
 use oqsbot::job::store::CredentialStore;
+use oqsbot::recording::replay::{ReplayOptions, Verdict, replay};
+use oqsbot::recording::{FILE_NAME, Recording};
 
 const SCENARIO: &str = "needs-reset";
 
@@ -230,10 +233,41 @@ async fn killed_with_the_reset_pdf_saved_but_not_stored() {
 
 #[tokio::test]
 async fn killed_after_the_registration() {
-    crash_and_rerun("after the registration", async |out, _| {
-        journal_has(out, "register:OnsKANRI", "done")
-    })
+    let kept = tempfile::tempdir().expect("dir");
+    let copy = kept.path().join(FILE_NAME);
+    crash_on(
+        sim(SCENARIO).await,
+        "after the registration",
+        async |out, _| journal_has(out, "register:OnsKANRI", "done"),
+        |out| {
+            std::fs::copy(out.join(FILE_NAME), &copy).expect("the killed run left its recording");
+        },
+    )
     .await;
+    // The killed run's recording reads, and replays offline up to its last step.
+    let recording = Recording::open(&copy).expect("a killed run's recording reads");
+    assert!(
+        recording.steps().count() > 20,
+        "the steps before the kill are there"
+    );
+    let work = tempfile::tempdir().expect("dir");
+    let outcome = replay(
+        &recording,
+        ReplayOptions {
+            flows_dir: None,
+            browser: BrowserOptions::new(work.path().join("downloads")),
+            work_dir: work.path().join("replay"),
+        },
+    )
+    .await
+    .expect("the replay runs");
+    assert!(
+        matches!(outcome.verdict, Verdict::RecordingEnds | Verdict::Same),
+        "{:?}: {:?}",
+        outcome.verdict,
+        outcome.comparisons.last()
+    );
+    assert_eq!(outcome.comparisons.len(), recording.steps().count());
 }
 
 #[tokio::test]

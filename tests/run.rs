@@ -7,6 +7,10 @@ use std::path::Path;
 
 use oqs_sim::{RunningSim, Scenario, SimConfig};
 mod common;
+#[path = "run/fixtures.rs"]
+mod fixtures;
+#[path = "run/recording.rs"]
+mod recording;
 
 use common::{
     events, failed_logins, find_account as account, job, report_in, report_says, sim, sim_with, state,
@@ -112,6 +116,8 @@ async fn needs_reset_end_to_end_then_nothing_repeats() {
         1,
         "the .p12 is backed up"
     );
+    recording::keeps_no_secret(&job.output.dir);
+    recording::replays_as_recorded(&job.output.dir).await;
 
     // Again: the admin logs in, the accounts are there, nothing irreversible happens twice.
     let (again, _) = run_job(&path, &sim, None).await;

@@ -405,6 +405,24 @@ switch (req.op) {
     return frameDocs().map(({ doc }) => doc.body ? doc.body.innerText : '').join('\n');
   case 'sources':
     return frameDocs().map(({ doc }) => doc.documentElement.outerHTML);
+  case 'capture': {
+    // For the recording, in one round trip: the markup, and what a screenshot
+    // would show (typed values too, which the markup does not carry).
+    const docs = frameDocs();
+    const shown = [];
+    for (const { doc } of docs) {
+      if (doc.body) shown.push(doc.body.innerText);
+      for (const f of doc.querySelectorAll('input, textarea, select')) {
+        if (f.type !== 'password' && f.type !== 'hidden' && f.value) shown.push(f.value);
+      }
+    }
+    return {
+      sources: docs.map(({ doc }) => doc.documentElement.outerHTML),
+      shown: shown.join('\n'),
+      width: window.innerWidth,
+      height: window.innerHeight,
+    };
+  }
   case 'summary': {
     const body = frameDocs().map(({ doc }) => doc.body ? doc.body.innerText : '').join(' ');
     return body.replace(/\s+/g, ' ').trim().slice(0, 400);

@@ -9,15 +9,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use base64::Engine as _;
 use serde_json::{Value, json};
 use thirtyfour::prelude::*;
 
 pub mod client_cert;
+pub mod network;
 pub mod policy;
 pub mod processes;
 
 const LOCATE_JS: &str = include_str!("locate.js");
 /// How often a wait looks again.
+/// What the browser keeps of one response body for the recording.
+const NETWORK_BODY_LIMIT: u64 = 8 * 1024 * 1024;
+
 pub const POLL: Duration = Duration::from_millis(50);
 
 /// The time limit of a wait on a condition. The only pause in a wait is here,
@@ -69,6 +74,8 @@ pub enum BrowserError {
         "the page did not load within {secs} s. If the site asks for a client certificate, the browser needs the AutoSelectCertificateForUrls policy (oqsbot browser-policy) and the certificate in its NSS database"
     )]
     PageLoadTimeout { secs: u64 },
+    #[error("the browser's screenshot could not be read: {0}")]
+    Screenshot(String),
 }
 
 /// The WebDriver errors a flow reacts to; everything else is `Other`.
@@ -190,6 +197,8 @@ pub struct BrowserOptions {
     pub step_timeout: Duration,
     /// Accept the server's certificate even if no trusted CA issued it (the simulator's own CA).
     pub accept_insecure_certs: bool,
+    /// Keep the HTTP responses the browser receives, for the recording (a WebDriver BiDi session).
+    pub capture_network: bool,
 }
 
 impl BrowserOptions {
@@ -213,6 +222,7 @@ impl BrowserOptions {
             page_load_timeout: Duration::from_secs(30),
             step_timeout: Duration::from_secs(15),
             accept_insecure_certs: false,
+            capture_network: false,
         }
     }
 }
@@ -404,6 +414,18 @@ pub struct Browser {
     downloads: AtomicU64,
     /// WebDriver's context is inside a frame (to act on an element found there).
     in_frame: std::sync::atomic::AtomicBool,
+    network: Option<network::NetworkCapture>,
+}
+
+/// The screen as the recording keeps it.
+#[derive(Debug, Default)]
+pub struct PageCapture {
+    /// Every document's markup, frames after the top one.
+    pub source: String,
+    /// What a screenshot would show: visible text and typed values.
+    pub shown: String,
+    pub width: u64,
+    pub height: u64,
 }
 
 impl Browser {
@@ -430,7 +452,22 @@ impl Browser {
         let binary = options.binary.clone().or_else(|| default_binary(options.kind));
         let caps = capabilities(&options, &download_dir, binary.as_deref())?;
         let driver = WebDriver::new(&url, caps).await?;
+        let network = if options.capture_network {
+            // The BiDi websocket uses rustls' process-wide provider; a second install is refused harmlessly.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            match network::NetworkCapture::start(&driver, NETWORK_BODY_LIMIT).await {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    // The run goes on; its recording holds pages and screenshots but no responses.
+                    tracing::warn!(error = %e, "the browser offers no WebDriver BiDi network capture; the recording keeps no HTTP responses");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let browser = Browser {
+            network,
             main_window: driver.window().await?,
             driver: std::mem::ManuallyDrop::new(driver),
             _process: process,
@@ -496,6 +533,49 @@ impl Browser {
     pub async fn screenshot(&self) -> Result<Vec<u8>, BrowserError> {
         self.count(1);
         Ok(self.driver.screenshot_as_png().await?)
+    }
+
+    /// A small JPEG of the viewport, half size: a recording holds many.
+    pub async fn screenshot_jpeg(&self, width: u64, height: u64) -> Result<Vec<u8>, BrowserError> {
+        self.count(1);
+        let params = json!({
+            "format": "jpeg",
+            "quality": 40,
+            "clip": { "x": 0, "y": 0, "width": width.max(1), "height": height.max(1), "scale": 0.5 },
+        });
+        let cmd = VendorCdp {
+            vendor: self.options.kind.cdp_vendor(),
+            cmd: "Page.captureScreenshot",
+            params,
+        };
+        let value = self.driver.handle().cmd(cmd).await?.value_json()?;
+        let data = value["data"].as_str().unwrap_or_default();
+        base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|e| BrowserError::Screenshot(e.to_string()))
+    }
+
+    /// The page's markup and what is readable on it, in one round trip.
+    pub async fn capture(&self) -> Result<PageCapture, BrowserError> {
+        let v = self.script(json!({ "op": "capture" })).await?;
+        let sources: Vec<&str> = v["sources"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        Ok(PageCapture {
+            source: sources.join("\n<!-- next frame -->\n"),
+            shown: v["shown"].as_str().unwrap_or_default().to_string(),
+            width: v["width"].as_u64().unwrap_or(1280),
+            height: v["height"].as_u64().unwrap_or(1024),
+        })
+    }
+
+    /// The HTTP responses completed since the last call; none without network capture.
+    pub async fn responses(&self) -> Vec<network::CapturedResponse> {
+        match &self.network {
+            Some(n) => n.take().await,
+            None => Vec::new(),
+        }
     }
 
     /// Runs locate.js in the top document; it reaches into the frames itself.
@@ -956,6 +1036,9 @@ fn capabilities(
     caps.set("unhandledPromptBehavior", json!("ignore"))?;
     if options.accept_insecure_certs {
         caps.set("acceptInsecureCerts", json!(true))?;
+    }
+    if options.capture_network {
+        caps.set("webSocketUrl", json!(true))?;
     }
     Ok(caps)
 }

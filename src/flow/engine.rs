@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::model::{Condition, Flow, FlowFileError, FlowLibrary, Locator, Step};
 use crate::browser::{Browser, BrowserError, Deadline, Fault, Snapshot};
+use crate::recording::{CapturedStep, DownloadEvent, FlowStart, Recorder, ResponseEvent, StepEvent};
 use crate::secret::{Redactor, Secret};
 
 /// A flow variable.
@@ -140,6 +141,18 @@ pub struct StepRecord {
     pub millis: u128,
 }
 
+/// A step's error in a line, for the recording.
+fn step_error_text(e: &StepError) -> String {
+    match e {
+        StepError::NotFound { .. } => "nothing matched".into(),
+        StepError::Timeout { what, .. } => format!("{what} did not happen"),
+        StepError::Refused { message, .. } => message.clone(),
+        StepError::Browser(e) => e.to_string(),
+        StepError::Input(m) => m.clone(),
+        StepError::Called(_, _, m) => m.clone(),
+    }
+}
+
 /// Brackets, colons, full-width letters and digits folded; white space removed.
 pub fn normalize(text: &str) -> String {
     text.chars()
@@ -168,6 +181,13 @@ pub struct Engine<'b> {
     before: Option<Snapshot>,
     /// The last action's page may not have settled yet.
     unsettled: bool,
+    recorder: Option<Recorder>,
+    /// How deep in `call`s the running step is; 0 is the flow the caller ran.
+    depth: usize,
+    /// The URL after the last recorded step: the next one's URL before.
+    last_url: Option<String>,
+    /// The last screenshot and the screen it showed, taken again only when the screen changed.
+    last_screen: Option<(String, String, Vec<u8>)>,
 }
 
 type StepResult = Result<Option<String>, StepError>;
@@ -184,7 +204,20 @@ impl<'b> Engine<'b> {
             records: Vec::new(),
             before: None,
             unsettled: false,
+            recorder: None,
+            depth: 0,
+            last_url: None,
+            last_screen: None,
         }
+    }
+
+    /// Records every step from now on.
+    pub fn record_to(&mut self, recorder: Recorder) {
+        self.recorder = Some(recorder);
+    }
+
+    pub fn recorder(&self) -> Option<&Recorder> {
+        self.recorder.as_ref()
     }
 
     pub fn set(&mut self, name: &str, value: &str) {
@@ -194,6 +227,10 @@ impl<'b> Engine<'b> {
     pub fn set_secret(&mut self, name: &str, value: Secret) {
         self.redactor.register(&value);
         self.vars.insert(name.to_string(), Var::Secret(value));
+    }
+
+    pub fn set_file(&mut self, name: &str, path: PathBuf) {
+        self.vars.insert(name.to_string(), Var::File(path));
     }
 
     pub fn text(&self, name: &str) -> Option<&str> {
@@ -223,18 +260,194 @@ impl<'b> Engine<'b> {
     }
 
     async fn run_flow(&mut self, flow: Flow) -> Result<(), Box<FlowError>> {
+        if let Some(recorder) = self.recorder.clone() {
+            if self.depth == 0 {
+                // The caller has read the last flow's files and learnt their secrets by now.
+                recorder.release();
+                // A flow that downloads may show a password the run learns only from the file.
+                if flow.steps.iter().any(|s| s.download.is_some()) {
+                    recorder.hold();
+                }
+            }
+            recorder.flow_started(self.flow_start(&flow.name));
+        }
+        self.depth += 1;
+        let result = self.run_steps(&flow).await;
+        self.depth -= 1;
+        result
+    }
+
+    fn flow_start(&self, flow: &str) -> FlowStart {
+        let mut start = FlowStart {
+            flow: flow.to_string(),
+            depth: self.depth,
+            vars: BTreeMap::new(),
+            secrets: Vec::new(),
+            files: BTreeMap::new(),
+        };
+        for (name, var) in &self.vars {
+            match var {
+                Var::Text(t) => {
+                    start.vars.insert(name.clone(), t.clone());
+                }
+                Var::Secret(_) => start.secrets.push(name.clone()),
+                Var::File(p) => {
+                    let file = p.file_name().map(|f| f.to_string_lossy().into_owned());
+                    start.files.insert(name.clone(), file.unwrap_or_default());
+                }
+                Var::Table(_) => {}
+            }
+        }
+        start.secrets.sort();
+        start
+    }
+
+    /// What the step left on the screen, for the recording.
+    async fn capture(&mut self, step: &Step, event: StepEvent) -> CapturedStep {
+        let mut captured = CapturedStep {
+            event,
+            ..Default::default()
+        };
+        // A called flow's steps captured the screen already.
+        if step.call.is_some() {
+            captured.event.url_after = self.last_url.clone();
+            return captured;
+        }
+        captured.event.url_after = self.browser.current_url().await.ok();
+        self.last_url = captured.event.url_after.clone();
+        match self.browser.capture().await {
+            Ok(page) => {
+                let same = self
+                    .last_screen
+                    .as_ref()
+                    .is_some_and(|(source, shown, _)| *source == page.source && *shown == page.shown);
+                let jpeg = if same {
+                    self.last_screen.as_ref().map(|(_, _, jpeg)| jpeg.clone())
+                } else {
+                    self.browser.screenshot_jpeg(page.width, page.height).await.ok()
+                };
+                if let Some(jpeg) = jpeg {
+                    captured.screenshot = Some(crate::recording::Screenshot {
+                        jpeg: jpeg.clone(),
+                        visible_text: page.shown.clone(),
+                    });
+                    self.last_screen = Some((page.source.clone(), page.shown, jpeg));
+                }
+                captured.page = Some(page.source);
+            }
+            Err(e) => {
+                let why = match self.browser.alert_text().await {
+                    Some(t) => format!("a dialog was open: {t}"),
+                    None => format!("the screen could not be read: {e}"),
+                };
+                captured.event.screenshot_skipped = Some(why);
+            }
+        }
+        for r in self.browser.responses().await {
+            let ct = r.content_type.clone().unwrap_or_default().to_ascii_lowercase();
+            let attachment = r
+                .content_disposition
+                .as_deref()
+                .is_some_and(|d| d.to_ascii_lowercase().contains("attachment"));
+            let file = attachment
+                || ["pdf", "pkcs12", "octet-stream", "csv", "x-x509"]
+                    .iter()
+                    .any(|t| ct.contains(t));
+            captured.event.responses.push(ResponseEvent {
+                method: r.method,
+                url: r.url,
+                status: r.status,
+                content_type: r.content_type,
+                location: r.location,
+                content_disposition: r.content_disposition,
+                body: None,
+                download: file,
+            });
+            // A file the site sent is kept as its summary, never as its bytes.
+            captured.bodies.push(if file { None } else { r.body });
+        }
+        captured
+    }
+
+    /// A file the step downloaded, as its summary and hash.
+    fn record_download(&self, flow: &str, number: usize, into: &str) {
+        let (Some(recorder), Some(Var::File(path))) = (&self.recorder, self.vars.get(into)) else {
+            return;
+        };
+        let Ok(bytes) = std::fs::read(path) else {
+            return;
+        };
+        let password = self.vars.get("cert_password").and_then(Var::text);
+        let digest: String = <sha2::Sha256 as sha2::Digest>::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        recorder.download(DownloadEvent {
+            flow: flow.to_string(),
+            step: number,
+            into: into.to_string(),
+            file_name: path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            sha256: digest,
+            bytes: bytes.len() as u64,
+            summary: crate::recording::standin::summarize(path, &bytes, password),
+        });
+    }
+
+    async fn run_steps(&mut self, flow: &Flow) -> Result<(), Box<FlowError>> {
         for (i, step) in flow.steps.iter().enumerate() {
             let number = i + 1;
             if let Some(cond) = &step.when {
                 match self.holds(cond) {
                     Ok(false) => continue,
                     Ok(true) => {}
-                    Err(e) => return Err(self.fail(&flow, number, step, e).await),
+                    Err(e) => return Err(self.fail(flow, number, step, e).await),
                 }
             }
             let started = Instant::now();
+            let started_ms = crate::recording::now_ms();
             let result = self.step(step).await;
             let millis = started.elapsed().as_millis();
+            if let Some(recorder) = self.recorder.clone() {
+                let skipped = step.optional
+                    && matches!(
+                        &result,
+                        Err(StepError::NotFound { .. } | StepError::Timeout { .. })
+                    );
+                let (outcome, matched, error, tried) = match &result {
+                    Ok(m) => ("ok", m.clone(), None, Vec::new()),
+                    Err(e) => (
+                        if skipped { "skipped" } else { "failed" },
+                        None,
+                        Some(step_error_text(e)),
+                        match e {
+                            StepError::NotFound { tried, .. } => tried.clone(),
+                            _ => Vec::new(),
+                        },
+                    ),
+                };
+                let event = StepEvent {
+                    flow: flow.name.clone(),
+                    step: number,
+                    action: step.action().to_string(),
+                    name: step.name.clone(),
+                    tried,
+                    matched,
+                    url_before: self.last_url.clone(),
+                    started_ms,
+                    ended_ms: crate::recording::now_ms(),
+                    outcome: outcome.to_string(),
+                    error,
+                    ..Default::default()
+                };
+                let captured = self.capture(step, event).await;
+                recorder.step(captured);
+                if let (Ok(_), Some(d)) = (&result, &step.download) {
+                    self.record_download(&flow.name, number, &d.into);
+                }
+            }
             let record = |outcome, matched| StepRecord {
                 flow: flow.name.clone(),
                 step: number,
@@ -254,7 +467,7 @@ impl<'b> Engine<'b> {
                 }
                 Err(e) => {
                     self.records.push(record("failed", None));
-                    return Err(self.fail(&flow, number, step, e).await);
+                    return Err(self.fail(flow, number, step, e).await);
                 }
             }
         }

@@ -61,6 +61,8 @@ pub struct Report {
     pub bulk: Option<ReportBulk>,
     pub credential_store: String,
     pub recording: Option<String>,
+    /// The replayable recording and its size in bytes: the file to send the desk.
+    pub recording_file: Option<(String, u64)>,
     pub windows_steps: Vec<String>,
 }
 
@@ -104,6 +106,7 @@ impl Report {
             bulk: None,
             credential_store: job.output.dir.join(super::store::FILE_NAME).display().to_string(),
             recording: None,
+            recording_file: None,
             windows_steps: Vec::new(),
         }
     }
@@ -249,7 +252,7 @@ table{{border-collapse:collapse;width:100%}} th,td{{border:1px solid #c9d3e0;pad
 <h2>アカウント一括登録</h2>{bulk}
 <h2>実施した作業</h2>
 <table><tr><th>時刻</th><th>作業</th><th>結果</th><th>所要</th></tr>{steps}</table>
-<p>操作の記録: <code>{recording}</code></p>
+<p>操作の記録: <code>{recording}</code></p>{replayable}
 <h2>残りの Windows 作業 (担当者が実施)</h2><ol>{windows}</ol>
 </body></html>"#,
         code = esc(&r.institution_code),
@@ -270,6 +273,14 @@ table{{border-collapse:collapse;width:100%}} th,td{{border:1px solid #c9d3e0;pad
         code_read = esc(r.institution_code_read.as_deref().unwrap_or("(未確認)")),
         store = esc(&r.credential_store),
         recording = esc(r.recording.as_deref().unwrap_or("")),
+        replayable = match &r.recording_file {
+            Some((path, bytes)) => format!(
+                "<p>再現用の記録 (サポート窓口へ送付): <code>{}</code> ({} KB)</p>",
+                esc(path),
+                bytes.div_ceil(1024)
+            ),
+            None => String::new(),
+        },
     )
 }
 

@@ -93,6 +93,10 @@ pub struct RunOptions {
     pub secrets: SecretSource,
     /// Where the browser's AutoSelectCertificateForUrls rules are read from.
     pub policy: Box<dyn PolicySource + Send + Sync>,
+    /// Keep a recording of the run in its output folder.
+    pub record: bool,
+    /// Bound on what the recording stores.
+    pub recording_cap: u64,
 }
 
 impl RunOptions {
@@ -102,6 +106,8 @@ impl RunOptions {
             browser: BrowserOptions::new(job.output.dir.join("downloads")),
             secrets: SecretSource::from_terminal(),
             policy: Box::new(SystemPolicy),
+            record: true,
+            recording_cap: crate::recording::DEFAULT_CAP_BYTES,
         }
     }
 }
@@ -125,8 +131,13 @@ fn pdf_of(engine: &Engine, var: &str) -> Result<(PathBuf, Credentials), RunError
     };
     let bytes =
         std::fs::read(path).map_err(|e| RunError::Input(format!("cannot read {}: {e}", path.display())))?;
-    let creds = crate::pdf::read_credentials(&bytes)
-        .map_err(|e| RunError::Refused(format!("{}: {e}", path.display())))?;
+    let creds = crate::pdf::read_credentials(&bytes).map_err(|e| {
+        // The password the flow's pages showed stays unknown: they are not kept.
+        if let Some(r) = engine.recorder() {
+            r.release_without_pages("the PDF could not be read, so the password it carries is unknown");
+        }
+        RunError::Refused(format!("{}: {e}", path.display()))
+    })?;
     Ok((path.clone(), creds))
 }
 
@@ -339,6 +350,7 @@ struct Kept {
     downloads: PathBuf,
     attempts_left: std::collections::HashMap<String, u32>,
     records: Vec<crate::flow::StepRecord>,
+    recorder: Option<crate::recording::Recorder>,
 }
 
 impl<'b> Runner<'b> {
@@ -366,6 +378,9 @@ impl<'b> Runner<'b> {
             attempts_left: kept.attempts_left,
         };
         runner.engine.records = kept.records;
+        if let Some(r) = kept.recorder {
+            runner.engine.record_to(r);
+        }
         runner.set_vars();
         runner
     }
@@ -378,6 +393,7 @@ impl<'b> Runner<'b> {
             report: self.report,
             downloads: self.downloads,
             attempts_left: self.attempts_left,
+            recorder: self.engine.recorder().cloned(),
             records: self.engine.records,
         }
     }
@@ -414,7 +430,15 @@ async fn run_inner(job: &JobFile, options: &RunOptions, started: DateTime<Utc>) 
         downloads: options.browser.download_dir.clone(),
         attempts_left: std::collections::HashMap::new(),
         records: Vec::new(),
+        recorder: None,
     };
+    if options.record {
+        let path = job.output.dir.join(crate::recording::FILE_NAME);
+        match crate::recording::Recorder::create(&path, "run", redactor.clone(), options.recording_cap) {
+            Ok(r) => kept.recorder = Some(r),
+            Err(e) => tracing::warn!(error = %e, "the run goes on without a recording"),
+        }
+    }
     // ④ in a browser of its own: the certificate it downloads is not in any browser yet.
     let mut downloaded_now = false;
     if let Some(password) = &prepared.cert_password {
@@ -437,7 +461,9 @@ async fn run_inner(job: &JobFile, options: &RunOptions, started: DateTime<Utc>) 
                 millis: 0,
             });
         } else {
-            let browser = match start_browser(options.browser.clone()).await {
+            let mut browser_options = options.browser.clone();
+            browser_options.capture_network |= kept.recorder.is_some();
+            let browser = match start_browser(browser_options).await {
                 Ok(b) => b,
                 Err(e) => return finish(job, kept, &redactor, Err(e)),
             };
@@ -458,6 +484,7 @@ async fn run_inner(job: &JobFile, options: &RunOptions, started: DateTime<Utc>) 
     // Declared before the browser, so it is dropped after it, on every path (Ctrl-C too).
     let _home = home.clone().map(tls::RemovedOnDrop::new);
     let mut browser_options = options.browser.clone();
+    browser_options.capture_network |= kept.recorder.is_some();
     if home.is_some() {
         browser_options.home = home;
     }
@@ -481,6 +508,14 @@ fn finish(
 ) -> Result<(), RunError> {
     kept.report.steps = std::mem::take(&mut kept.steps);
     kept.report.finish(&outcome, &kept.store, job);
+    if let Some(recorder) = &kept.recorder {
+        let (word, error) = match &outcome {
+            Ok(()) => ("completed", None),
+            Err(e) => ("stopped", Some(redactor.redact(&e.to_string()))),
+        };
+        recorder.end(word, error);
+        kept.report.recording_file = Some((recorder.path().display().to_string(), recorder.size()));
+    }
     let recording = job.output.dir.join("steps.jsonl");
     let lines: Vec<String> = kept
         .records

@@ -101,6 +101,11 @@ pub async fn sim_mutual(scenario: &str, extra: &str) -> RunningSim {
     sim_config(scenario, &format!("{extra}\n[tls]\nmutual = true\n")).await
 }
 
+/// As `sim_with`, over plain HTTP whatever `OQS_TLS` says.
+pub async fn sim_config_plain(scenario: &str, extra: &str) -> RunningSim {
+    sim_config(scenario, extra).await
+}
+
 async fn sim_config(scenario: &str, extra: &str) -> RunningSim {
     if extra.contains("mutual = true") {
         ensure_test_policy();

@@ -1,0 +1,228 @@
+//! The HTTP responses the browser receives, through WebDriver BiDi network
+//! data collection, for the recording.
+
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use futures_util::StreamExt;
+use thirtyfour::WebDriver;
+use thirtyfour::bidi::CollectorId;
+use thirtyfour::bidi::events::{ResponseCompleted, ResponseStarted};
+use thirtyfour::bidi::modules::network::DataType;
+
+/// One completed response, with its body when the browser kept it.
+#[derive(Debug, Clone)]
+pub struct CapturedResponse {
+    pub method: String,
+    pub url: String,
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub location: Option<String>,
+    pub content_disposition: Option<String>,
+    pub body: Option<Vec<u8>>,
+}
+
+pub struct NetworkCapture {
+    bidi: thirtyfour::bidi::BiDi,
+    collector: CollectorId,
+    completed: Arc<Mutex<Vec<ResponseCompleted>>>,
+    /// Responses whose headers arrived: a download never completes as a response.
+    started: Arc<Mutex<Vec<ResponseStarted>>>,
+    /// Responses already given from their start; their late completion is not given twice.
+    given: Mutex<std::collections::HashSet<String>>,
+    /// Started, not completed by the last look: given from their start at the next.
+    pending: Mutex<Vec<ResponseStarted>>,
+    listeners: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for NetworkCapture {
+    fn drop(&mut self) {
+        self.listeners.iter().for_each(|l| l.abort());
+    }
+}
+
+/// A file the site sends rather than a page it shows.
+fn is_file(content_type: Option<&str>, content_disposition: Option<&str>) -> bool {
+    let ct = content_type.unwrap_or_default().to_ascii_lowercase();
+    content_disposition.is_some_and(|d| d.to_ascii_lowercase().contains("attachment"))
+        || ["pdf", "pkcs12", "octet-stream", "csv", "x-x509"]
+            .iter()
+            .any(|t| ct.contains(t))
+}
+
+fn header(headers: &[serde_json::Value], name: &str) -> Option<String> {
+    headers.iter().find_map(|h| {
+        let n = h.get("name")?.as_str()?;
+        if !n.eq_ignore_ascii_case(name) {
+            return None;
+        }
+        h.get("value")?.get("value")?.as_str().map(str::to_string)
+    })
+}
+
+impl NetworkCapture {
+    /// Starts collecting; `max_bytes` bounds what the browser keeps per response.
+    pub async fn start(driver: &WebDriver, max_bytes: u64) -> Result<NetworkCapture, String> {
+        let bidi = driver.bidi().await.map_err(|e| e.to_string())?;
+        let collector = bidi
+            .network()
+            .add_data_collector(vec![DataType::Response], max_bytes)
+            .await
+            .map_err(|e| e.to_string())?
+            .collector;
+        let mut events = bidi
+            .subscribe::<ResponseCompleted>()
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut started_events = bidi
+            .subscribe::<ResponseStarted>()
+            .await
+            .map_err(|e| e.to_string())?;
+        let completed = Arc::new(Mutex::new(Vec::new()));
+        let started = Arc::new(Mutex::new(Vec::new()));
+        let sink = completed.clone();
+        let on_complete = tokio::spawn(async move {
+            while let Some(event) = events.next().await {
+                sink.lock().unwrap_or_else(|e| e.into_inner()).push(event);
+            }
+        });
+        let sink = started.clone();
+        let on_start = tokio::spawn(async move {
+            while let Some(event) = started_events.next().await {
+                sink.lock().unwrap_or_else(|e| e.into_inner()).push(event);
+            }
+        });
+        Ok(NetworkCapture {
+            bidi,
+            collector,
+            completed,
+            started,
+            given: Mutex::new(std::collections::HashSet::new()),
+            pending: Mutex::new(Vec::new()),
+            listeners: vec![on_complete, on_start],
+        })
+    }
+
+    /// The responses completed since the last call, bodies fetched and released.
+    pub async fn take(&self) -> Vec<CapturedResponse> {
+        let events: Vec<ResponseCompleted> =
+            std::mem::take(&mut *self.completed.lock().unwrap_or_else(|e| e.into_inner()));
+        let fresh: Vec<ResponseStarted> =
+            std::mem::take(&mut *self.started.lock().unwrap_or_else(|e| e.into_inner()));
+        let carried: Vec<ResponseStarted> =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut out = Vec::new();
+        let completes = |s: &ResponseStarted| {
+            events.iter().any(|e| {
+                e.request.id == s.request.id
+                    && e.request.url == s.request.url
+                    && e.response.status == s.response.status
+            })
+        };
+        let site = |url: &str| url.starts_with("http://") || url.starts_with("https://");
+        let mut still_pending = Vec::new();
+        let starts = carried
+            .into_iter()
+            .map(|s| (s, true))
+            .chain(fresh.into_iter().map(|s| (s, false)));
+        for (s, was_pending) in starts {
+            if completes(&s) || !site(&s.request.url) {
+                continue;
+            }
+            let headers = &s.response.headers;
+            let file = is_file(
+                header(headers, "content-type").as_deref(),
+                header(headers, "content-disposition").as_deref(),
+            );
+            // A download never completes as a response; nor does a page whose window
+            // closed as it loaded (a login popup that sends its opener on). Such a page's
+            // body may still be kept by the browser.
+            if !file && !was_pending {
+                still_pending.push(s);
+                continue;
+            }
+            let key = format!("{:?} {}", s.request.id, s.request.url);
+            self.given.lock().unwrap_or_else(|e| e.into_inner()).insert(key);
+            let body = if file {
+                None
+            } else {
+                self.body(&s.request.id, header(headers, "content-type").as_deref())
+                    .await
+            };
+            out.push(CapturedResponse {
+                method: s.request.method.clone(),
+                url: s.request.url.clone(),
+                status: s.response.status,
+                content_type: header(headers, "content-type"),
+                location: header(headers, "location"),
+                content_disposition: header(headers, "content-disposition"),
+                body,
+            });
+        }
+        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = still_pending;
+        for e in events {
+            // The browser's own pages (a PDF viewer, an extension) are not the site's.
+            if !(e.request.url.starts_with("http://") || e.request.url.starts_with("https://")) {
+                continue;
+            }
+            let key = format!("{:?} {}", e.request.id, e.request.url);
+            if self.given.lock().unwrap_or_else(|e| e.into_inner()).remove(&key) {
+                continue;
+            }
+            let header = |name: &str| header(&e.response.headers, name);
+            // A redirect shares its request's id with the response it leads to: the
+            // data under that id is the final response's, fetched with that one.
+            let redirect = (300..400).contains(&e.response.status);
+            let body = if redirect {
+                None
+            } else {
+                self.body(&e.request.id, header("content-type").as_deref()).await
+            };
+            out.push(CapturedResponse {
+                method: e.request.method.clone(),
+                url: e.request.url.clone(),
+                status: e.response.status,
+                content_type: header("content-type"),
+                location: header("location"),
+                content_disposition: header("content-disposition"),
+                body,
+            });
+        }
+        out
+    }
+}
+
+impl NetworkCapture {
+    /// The body the browser kept for a request, then released; a bounded wait.
+    async fn body(&self, id: &thirtyfour::bidi::RequestId, content_type: Option<&str>) -> Option<Vec<u8>> {
+        let network = self.bidi.network();
+        let fetched = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            network.get_data(DataType::Response, id.clone()),
+        )
+        .await;
+        let body = match fetched {
+            Ok(Ok(data)) => bytes_value(&data.bytes, content_type),
+            _ => None,
+        };
+        let _ = network
+            .disown_data(DataType::Response, self.collector.clone(), id.clone())
+            .await;
+        body
+    }
+}
+
+/// A BiDi `network.BytesValue`: base64, or text the browser already decoded,
+/// which goes back to the encoding the site sent it in (Shift_JIS on many portals).
+fn bytes_value(v: &serde_json::Value, content_type: Option<&str>) -> Option<Vec<u8>> {
+    let value = v.get("value")?.as_str()?;
+    match v.get("type")?.as_str()? {
+        "string" => {
+            let encoding = crate::recording::declared_charset(content_type.unwrap_or(""), value.as_bytes())
+                .unwrap_or(encoding_rs::UTF_8);
+            Some(encoding.encode(value).0.into_owned())
+        }
+        "base64" => base64::engine::general_purpose::STANDARD.decode(value).ok(),
+        _ => None,
+    }
+}

@@ -1,0 +1,439 @@
+//! Replay: the recorded responses served again by wiremock, in recorded order
+//! for each method and path, and the same flows run against them in a real
+//! browser, step by step compared with the recording.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
+
+use super::format::{DownloadEvent, Entry, ResponseEvent, StepEvent};
+use super::{Recorder, Recording};
+use crate::browser::{Browser, BrowserError, BrowserOptions};
+use crate::flow::engine::Engine;
+use crate::flow::model::FlowLibrary;
+use crate::secret::{Redactor, Secret};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Recording(#[from] super::RecordingError),
+    #[error(
+        "the recording holds no HTTP responses (its browser offered no WebDriver BiDi network capture), so it can be viewed with --html but not replayed"
+    )]
+    NoResponses,
+    #[error("the recording holds no flow to replay")]
+    NoFlows,
+    #[error("cannot start the replay's web server: {0}")]
+    Server(String),
+    #[error("cannot prepare the replay's folder {path}: {source}")]
+    Folder { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Browser(#[from] BrowserError),
+}
+
+/// A step of the replay beside the step of the recording.
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    pub recorded: Option<StepEvent>,
+    pub replayed: Option<StepEvent>,
+    /// What differed; empty when the step did the same.
+    pub differences: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every step did what it did in the recording.
+    Same,
+    /// The replay did the same until the step that failed in the recording,
+    /// which passes now (a fixed flow, proven on the recording).
+    FailurePassesNow,
+    /// Every recorded step did the same, and the recording stops there: its
+    /// run was killed before it could write its end.
+    RecordingEnds,
+    /// The replay did something else at this step (0-based).
+    Diverged(usize),
+}
+
+#[derive(Debug)]
+pub struct ReplayOutcome {
+    pub comparisons: Vec<Comparison>,
+    pub verdict: Verdict,
+    /// The replay's own recording, for its viewer.
+    pub recording: PathBuf,
+}
+
+pub struct ReplayOptions {
+    pub flows_dir: Option<PathBuf>,
+    pub browser: BrowserOptions,
+    /// Where the replay keeps its downloads and its own recording.
+    pub work_dir: PathBuf,
+}
+
+/// One recorded response, ready to serve.
+#[derive(Clone)]
+struct Served {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+/// Serves each method and path's responses in recorded order; the last one again after that.
+struct Sequence {
+    by_key: Mutex<HashMap<String, (usize, Vec<Served>)>>,
+}
+
+impl Respond for Sequence {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let key = request_key(request.method.as_ref(), request.url.path(), request.url.query());
+        let mut map = self.by_key.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((next, list)) = map.get_mut(&key) else {
+            return ResponseTemplate::new(404).set_body_string("not in the recording");
+        };
+        let i = (*next).min(list.len().saturating_sub(1));
+        *next += 1;
+        let Some(served) = list.get(i) else {
+            return ResponseTemplate::new(404);
+        };
+        let mut t = ResponseTemplate::new(served.status).set_body_bytes(served.body.clone());
+        for (name, value) in &served.headers {
+            t = t.insert_header(name.as_str(), value.as_str());
+        }
+        t
+    }
+}
+
+fn request_key(method: &str, path: &str, query: Option<&str>) -> String {
+    match query {
+        Some(q) if !q.is_empty() => format!("{} {path}?{q}", method.to_ascii_uppercase()),
+        _ => format!("{} {path}", method.to_ascii_uppercase()),
+    }
+}
+
+fn origin_of(url: &str) -> Option<String> {
+    let u = reqwest::Url::parse(url).ok()?;
+    Some(u.origin().ascii_serialization())
+}
+
+/// The recorded origins served again, each by a server of its own.
+struct Sites {
+    /// Kept alive while the replay runs: dropping one stops it.
+    _servers: Vec<MockServer>,
+    /// Recorded origin to the local server's.
+    origins: BTreeMap<String, String>,
+}
+
+impl Sites {
+    fn rewrite(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (from, to) in &self.origins {
+            out = out.replace(from, to);
+        }
+        out
+    }
+
+    /// A replayed URL with the recorded origin put back, for comparison.
+    fn unrewrite(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (from, to) in &self.origins {
+            out = out.replace(to, from);
+        }
+        out
+    }
+}
+
+async fn serve(recording: &Recording) -> Result<Sites, ReplayError> {
+    let mut origins = BTreeMap::new();
+    for step in recording.steps() {
+        for r in &step.responses {
+            if let Some(o) = origin_of(&r.url) {
+                origins.entry(o).or_insert_with(String::new);
+            }
+        }
+    }
+    if origins.is_empty() {
+        return Err(ReplayError::NoResponses);
+    }
+    let mut servers = Vec::new();
+    for (_, local) in origins.iter_mut() {
+        let server = MockServer::builder().start().await;
+        *local = server.uri();
+        servers.push(server);
+    }
+    let sites = Sites {
+        _servers: Vec::new(),
+        origins,
+    };
+    let mut per_origin: BTreeMap<String, HashMap<String, (usize, Vec<Served>)>> = BTreeMap::new();
+    let downloads: Vec<&DownloadEvent> = recording
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Download(d) => Some(d),
+            _ => None,
+        })
+        .collect();
+    for step in recording.steps() {
+        for r in &step.responses {
+            let Some(origin) = origin_of(&r.url) else { continue };
+            let Ok(url) = reqwest::Url::parse(&r.url) else {
+                continue;
+            };
+            let served = served(recording, &sites, step, r, &downloads);
+            per_origin
+                .entry(origin)
+                .or_default()
+                .entry(request_key(&r.method, url.path(), url.query()))
+                .or_insert_with(|| (0, Vec::new()))
+                .1
+                .push(served);
+        }
+    }
+    for (server, (origin, _)) in servers.iter().zip(sites.origins.iter()) {
+        let by_key = per_origin.remove(origin).unwrap_or_default();
+        Mock::given(wiremock::matchers::any())
+            .respond_with(Sequence {
+                by_key: Mutex::new(by_key),
+            })
+            .mount(server)
+            .await;
+    }
+    Ok(Sites {
+        _servers: servers,
+        ..sites
+    })
+}
+
+fn served(
+    recording: &Recording,
+    sites: &Sites,
+    step: &StepEvent,
+    r: &ResponseEvent,
+    downloads: &[&DownloadEvent],
+) -> Served {
+    let mut headers = Vec::new();
+    if let Some(ct) = &r.content_type {
+        headers.push(("content-type".to_string(), ct.clone()));
+    }
+    if let Some(location) = &r.location {
+        headers.push(("location".to_string(), sites.rewrite(location)));
+    }
+    if let Some(d) = &r.content_disposition {
+        headers.push(("content-disposition".to_string(), d.clone()));
+    }
+    let body = if r.download {
+        // A stand-in built from the file's summary, with placeholder secrets.
+        downloads
+            .iter()
+            .find(|d| d.flow == step.flow && d.step == step.step)
+            .and_then(|d| super::standin::build(&d.summary, &d.file_name).ok())
+            .unwrap_or_default()
+    } else {
+        match r.body.as_deref().and_then(|h| recording.resource(h)) {
+            Some(bytes) => match std::str::from_utf8(&bytes) {
+                Ok(text) => sites.rewrite(text).into_bytes(),
+                Err(_) => bytes,
+            },
+            None => Vec::new(),
+        }
+    };
+    Served {
+        status: r.status,
+        headers,
+        body,
+    }
+}
+
+/// Placeholder for every secret the recorded flow was given.
+const PLACEHOLDER_SECRET: &str = "Replay0000";
+
+/// Runs the recording's flows again against its own responses.
+pub async fn replay(recording: &Recording, options: ReplayOptions) -> Result<ReplayOutcome, ReplayError> {
+    let flows: Vec<&super::FlowStart> = recording
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Flow(f) if f.depth == 0 => Some(f),
+            _ => None,
+        })
+        .collect();
+    if flows.is_empty() {
+        return Err(ReplayError::NoFlows);
+    }
+    let sites = serve(recording).await?;
+    let folder = |path: &Path| {
+        crate::owner_only::create_dir(path).map_err(|source| ReplayError::Folder {
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    folder(&options.work_dir)?;
+    let files_dir = options.work_dir.join("files");
+    folder(&files_dir)?;
+    let redactor = Redactor::new();
+    let own = options.work_dir.join(super::FILE_NAME);
+    let recorder = Recorder::create(&own, "replay", redactor.clone(), super::DEFAULT_CAP_BYTES)?;
+    let mut browser_options = options.browser;
+    browser_options.capture_network = false;
+    let browser = Browser::start(browser_options).await?;
+    let mut engine = Engine::new(
+        &browser,
+        FlowLibrary::new(options.flows_dir.as_deref()),
+        redactor,
+        &options.work_dir.join("failures"),
+    );
+    engine.record_to(recorder.clone());
+    let recorded: Vec<StepEvent> = recording.steps().cloned().collect();
+    let ended = recording.entries.iter().any(|e| matches!(e, Entry::End(_)));
+    let mut comparisons = Vec::new();
+    let mut verdict = Verdict::Same;
+    for flow in flows {
+        for (name, value) in &flow.vars {
+            // A file the run made for the flow (the CSV to upload) is not in the recording: a stand-in is.
+            let path = Path::new(value);
+            if path.is_absolute() && path.extension().is_some() {
+                if let Some(file) = path.file_name() {
+                    let standin = files_dir.join(file);
+                    let _ = std::fs::write(&standin, b"oqsbot replay stand-in\r\n");
+                    engine.set(name, &standin.display().to_string());
+                    continue;
+                }
+            }
+            engine.set(name, &sites.rewrite(value));
+        }
+        for name in &flow.secrets {
+            engine.set_secret(name, Secret::new(PLACEHOLDER_SECRET));
+        }
+        for (name, file) in &flow.files {
+            let path = files_dir.join(if file.is_empty() { name } else { file });
+            let _ = std::fs::write(&path, b"oqsbot replay stand-in\n");
+            engine.set_file(name, path);
+        }
+        // Past the recording's last step nothing was recorded to serve: the flow is cut there.
+        let limit = recorded.len();
+        let beyond = async {
+            while recorder.step_count() <= limit {
+                tokio::time::sleep(crate::browser::POLL).await;
+            }
+        };
+        tokio::select! {
+            _ = engine.run(&flow.flow) => {}
+            _ = beyond => {}
+        }
+        recorder.release();
+        let replayed: Vec<StepEvent> = Recording::open(&own)?.steps().cloned().collect();
+        let (mut list, v) = compare(&recorded, &replayed, &sites);
+        verdict = match v {
+            // A killed run's recording stops mid-way: going on past it is no difference.
+            Verdict::Diverged(i) if !ended && i == recorded.len() => {
+                list.truncate(i);
+                Verdict::RecordingEnds
+            }
+            other => other,
+        };
+        comparisons = list;
+        if verdict != Verdict::Same {
+            break;
+        }
+    }
+    recorder.end("replayed", None);
+    browser.quit().await;
+    // A replay that stopped early left recorded steps it never reached.
+    if verdict == Verdict::Same && comparisons.len() < recorded.len() {
+        let at = comparisons.len();
+        comparisons.push(Comparison {
+            recorded: recorded.get(at).cloned(),
+            replayed: None,
+            differences: vec!["the replay ran no more steps".into()],
+        });
+        verdict = Verdict::Diverged(at);
+    }
+    drop(sites);
+    Ok(ReplayOutcome {
+        comparisons,
+        verdict,
+        recording: own,
+    })
+}
+
+/// The steps so far, side by side, and what to make of them.
+fn compare(recorded: &[StepEvent], replayed: &[StepEvent], sites: &Sites) -> (Vec<Comparison>, Verdict) {
+    let mut out = Vec::new();
+    for (i, now) in replayed.iter().enumerate() {
+        let Some(then) = recorded.get(i) else {
+            out.push(Comparison {
+                recorded: None,
+                replayed: Some(now.clone()),
+                differences: vec!["the recording ends before this step".into()],
+            });
+            return (out, Verdict::Diverged(i));
+        };
+        let differences = differences(then, now, sites);
+        let same = differences.is_empty();
+        let fixed = !same
+            && then.outcome == "failed"
+            && now.outcome == "ok"
+            && then.flow == now.flow
+            && then.step == now.step;
+        out.push(Comparison {
+            recorded: Some(then.clone()),
+            replayed: Some(now.clone()),
+            differences,
+        });
+        if fixed {
+            return (out, Verdict::FailurePassesNow);
+        }
+        if !same {
+            return (out, Verdict::Diverged(i));
+        }
+    }
+    (out, Verdict::Same)
+}
+
+fn differences(then: &StepEvent, now: &StepEvent, sites: &Sites) -> Vec<String> {
+    let mut d = Vec::new();
+    if (then.flow.as_str(), then.step, then.action.as_str())
+        != (now.flow.as_str(), now.step, now.action.as_str())
+    {
+        d.push(format!(
+            "step: recorded {} {} {}, replayed {} {} {}",
+            then.flow, then.step, then.action, now.flow, now.step, now.action
+        ));
+    }
+    if then.outcome != now.outcome {
+        d.push(format!(
+            "outcome: recorded {}, replayed {}",
+            then.outcome, now.outcome
+        ));
+    }
+    // A site's page only: a fresh browser of the recorded run stood on about:blank.
+    let path = |u: &Option<String>| {
+        u.as_deref()
+            .map(|u| sites.unrewrite(u))
+            .and_then(|u| reqwest::Url::parse(&u).ok())
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .map(|u| u.path().to_string())
+    };
+    let (path_then, path_now) = (path(&then.url_after), path(&now.url_after));
+    if then.outcome == "ok"
+        && now.outcome == "ok"
+        && path_then.is_some()
+        && path_now.is_some()
+        && path_then != path_now
+    {
+        d.push(format!(
+            "page after: recorded {}, replayed {}",
+            path(&then.url_after).unwrap_or_default(),
+            path(&now.url_after).unwrap_or_default()
+        ));
+    }
+    if then.outcome == "ok" && now.outcome == "ok" && then.matched != now.matched {
+        d.push(format!(
+            "matched: recorded {}, replayed {}",
+            then.matched.as_deref().unwrap_or("-"),
+            now.matched.as_deref().unwrap_or("-")
+        ));
+    }
+    d
+}
