@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use oqsbot::browser::BrowserOptions;
+use oqsbot::browser::{Browser, BrowserOptions};
 use oqsbot::recording::replay::{ReplayOptions, Verdict, replay};
 use oqsbot::recording::{FILE_NAME, Recording};
 use serde_json::Value;
@@ -129,4 +129,34 @@ pub async fn replays_as_recorded(out: &Path) {
         .collect();
     assert_eq!(outcome.verdict, Verdict::Same, "{differing:?}");
     assert_eq!(outcome.comparisons.len(), recording.steps().count());
+    viewer_renders(&recording, work.path()).await;
+}
+
+/// The static viewer opens from disk in headless Chromium and shows every step with its screenshot.
+async fn viewer_renders(recording: &Recording, dir: &Path) {
+    let page = dir.join("viewer.html");
+    std::fs::write(&page, oqsbot::recording::viewer::render(recording, "viewer")).expect("viewer");
+    let browser = Browser::start(BrowserOptions::new(dir.join("viewer-downloads")))
+        .await
+        .expect("browser");
+    browser
+        .goto(&format!("file://{}", page.display()))
+        .await
+        .expect("the viewer opens");
+    let steps = recording.steps().count();
+    let text = browser.body_text().await.expect("text");
+    assert!(
+        text.contains(&format!("ステップ {steps} 件")),
+        "{}",
+        &text[..text.len().min(400)]
+    );
+    let shown = browser
+        .sources()
+        .await
+        .expect("source")
+        .concat()
+        .matches("data:image/jpeg;base64,")
+        .count();
+    assert!(shown > 10, "the screenshots are shown: {shown}");
+    browser.quit().await;
 }
