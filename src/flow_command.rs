@@ -180,15 +180,21 @@ pub async fn run(cmd: FlowCommand, out: &mut dyn Write) -> Verdict {
         crate::owner_only::create_dir(&out_dir)
             .map_err(|e| CommandError::Input(format!("{}: {e}", out_dir.display())))?;
         let path = out_dir.join(crate::recording::FILE_NAME);
-        let r = crate::recording::Recorder::create(
+        match crate::recording::Recorder::create(
             &path,
             "flow",
             redactor.clone(),
             crate::recording::DEFAULT_CAP_BYTES,
-        )
-        .map_err(|e| CommandError::Input(e.to_string()))?;
-        options.capture_network = true;
-        Some(r)
+        ) {
+            Ok(r) => {
+                options.capture_network = true;
+                Some(r)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the flow goes on without a recording");
+                None
+            }
+        }
     } else {
         None
     };

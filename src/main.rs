@@ -285,6 +285,7 @@ fn apply_browser(options: &mut oqsbot::browser::BrowserOptions, args: &BrowserAr
 }
 
 async fn run_job(job: &oqsbot::job::JobFile, options: &oqsbot::job::run::RunOptions) -> ExitCode {
+    let started = std::time::SystemTime::now();
     let (result, dir) = tokio::select! {
         r = oqsbot::job::run::run(job, options) => r,
         _ = tokio::signal::ctrl_c() => {
@@ -294,8 +295,10 @@ async fn run_job(job: &oqsbot::job::JobFile, options: &oqsbot::job::run::RunOpti
     };
     let report = dir.join("report.html");
     let recording = dir.join(oqsbot::recording::FILE_NAME);
+    // Only this run's: a run refused before it began leaves the last one's in place.
     if options.record
         && let Ok(meta) = std::fs::metadata(&recording)
+        && meta.modified().is_ok_and(|m| m >= started)
     {
         eprintln!(
             "recording (send this file to the support desk): {} ({} KB)",

@@ -122,12 +122,60 @@ fn written_forms(secret: &str) -> Vec<String> {
             }
         }
     }
-    for form in [named, decimal, hex, url.clone(), url.replace("%20", "+")] {
+    // In JSON and script bodies: backslash escapes, and \u escapes of everything but letters and digits.
+    let mut json = String::new();
+    let mut json_unicode = String::new();
+    let mut json_unicode_upper = String::new();
+    for c in secret.chars() {
+        match c {
+            '"' => json.push_str("\\\""),
+            '\\' => json.push_str("\\\\"),
+            '/' => json.push_str("\\/"),
+            c => json.push(c),
+        }
+        if c.is_ascii_alphanumeric() {
+            json_unicode.push(c);
+            json_unicode_upper.push(c);
+        } else {
+            json_unicode.push_str(&format!("\\u{:04x}", c as u32));
+            json_unicode_upper.push_str(&format!("\\u{:04X}", c as u32));
+        }
+    }
+    let url_lower = lowercase_escapes(&url);
+    for form in [
+        named,
+        decimal,
+        hex.clone(),
+        hex.replace("&#x", "&#X"),
+        url.clone(),
+        url.replace("%20", "+"),
+        url_lower,
+        json,
+        json_unicode,
+        json_unicode_upper,
+    ] {
         if !forms.contains(&form) {
             forms.push(form);
         }
     }
     forms
+}
+
+/// `%2F` as `%2f`: percent-encoders differ in case.
+fn lowercase_escapes(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    let mut chars = url.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '%' {
+            for _ in 0..2 {
+                if let Some(h) = chars.next() {
+                    out.push(h.to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    out
 }
 
 /// `text` with each occurrence of `form` masked; with `whole_word`, only
@@ -187,6 +235,21 @@ mod tests {
             "It&#39;s#Ok&lt;2026&gt;",
             "It&#39;s&#35;Ok&#60;2026&#62;",
             "It%27s%23Ok%3C2026%3E",
+        ] {
+            assert_eq!(r.redact(&format!("a {form} b")), "a ******** b", "{form}");
+        }
+    }
+
+    #[test]
+    fn json_escapes_and_lowercase_percent_forms_are_scrubbed() {
+        let r = Redactor::new();
+        r.register(&Secret::new("Ab/c\"d#1"));
+        for form in [
+            "Ab\\/c\\\"d#1",
+            "Ab\\u002fc\\u0022d\\u00231",
+            "Ab\\u002Fc\\u0022d\\u00231",
+            "Ab%2fc%22d%231",
+            "Ab&#X2f;c&#X22;d&#X23;1",
         ] {
             assert_eq!(r.redact(&format!("a {form} b")), "a ******** b", "{form}");
         }

@@ -19,10 +19,10 @@ pub mod policy;
 pub mod processes;
 
 const LOCATE_JS: &str = include_str!("locate.js");
-/// How often a wait looks again.
 /// What the browser keeps of one response body for the recording.
 const NETWORK_BODY_LIMIT: u64 = 8 * 1024 * 1024;
 
+/// How often a wait looks again.
 pub const POLL: Duration = Duration::from_millis(50);
 
 /// The time limit of a wait on a condition. The only pause in a wait is here,
@@ -199,6 +199,8 @@ pub struct BrowserOptions {
     pub accept_insecure_certs: bool,
     /// Keep the HTTP responses the browser receives, for the recording (a WebDriver BiDi session).
     pub capture_network: bool,
+    /// Reach no host but this machine: a replay must never touch the real portal.
+    pub loopback_only: bool,
 }
 
 impl BrowserOptions {
@@ -223,6 +225,7 @@ impl BrowserOptions {
             step_timeout: Duration::from_secs(15),
             accept_insecure_certs: false,
             capture_network: false,
+            loopback_only: false,
         }
     }
 }
@@ -451,8 +454,21 @@ impl Browser {
         };
         let binary = options.binary.clone().or_else(|| default_binary(options.kind));
         let caps = capabilities(&options, &download_dir, binary.as_deref())?;
-        let driver = WebDriver::new(&url, caps).await?;
-        let network = if options.capture_network {
+        let (driver, bidi) = match WebDriver::new(&url, caps).await {
+            Ok(d) => (d, options.capture_network),
+            // An older or remote driver may refuse a BiDi session: the run matters more than its recording.
+            Err(e) if options.capture_network => {
+                tracing::warn!(error = %e, "the driver refused a WebDriver BiDi session; trying without, so the recording keeps no HTTP responses");
+                let plain = BrowserOptions {
+                    capture_network: false,
+                    ..options.clone()
+                };
+                let caps = capabilities(&plain, &download_dir, binary.as_deref())?;
+                (WebDriver::new(&url, caps).await?, false)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let network = if bidi {
             // The BiDi websocket uses rustls' process-wide provider; a second install is refused harmlessly.
             let _ = rustls::crypto::ring::default_provider().install_default();
             match network::NetworkCapture::start(&driver, NETWORK_BODY_LIMIT).await {
@@ -999,6 +1015,9 @@ fn capabilities(
     ];
     if !options.headed {
         args.push("--headless=new".into());
+    }
+    if options.loopback_only {
+        args.push("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost".into());
     }
     // A profile inside the run's folder, not a stray one in /tmp.
     args.push(format!("--user-data-dir={}", options.profile_dir().display()));

@@ -32,6 +32,10 @@ pub struct NetworkCapture {
     given: Mutex<std::collections::HashSet<String>>,
     /// Started, not completed by the last look: given from their start at the next.
     pending: Mutex<Vec<ResponseStarted>>,
+    /// Responses given from their completion: a start that arrives after it is not given again.
+    completed_keys: Mutex<std::collections::HashSet<String>>,
+    /// The browser stopped answering for bodies: no more are asked for.
+    bodies_off: std::sync::atomic::AtomicBool,
     listeners: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -99,6 +103,8 @@ impl NetworkCapture {
             started,
             given: Mutex::new(std::collections::HashSet::new()),
             pending: Mutex::new(Vec::new()),
+            completed_keys: Mutex::new(std::collections::HashSet::new()),
+            bodies_off: std::sync::atomic::AtomicBool::new(false),
             listeners: vec![on_complete, on_start],
         })
     }
@@ -112,13 +118,21 @@ impl NetworkCapture {
         let carried: Vec<ResponseStarted> =
             std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
         let mut out = Vec::new();
+        let batch: std::collections::HashSet<String> = events
+            .iter()
+            .map(|e| key(&e.request.id, &e.request.url, e.response.status))
+            .collect();
         let completes = |s: &ResponseStarted| {
-            events.iter().any(|e| {
-                e.request.id == s.request.id
-                    && e.request.url == s.request.url
-                    && e.response.status == s.response.status
-            })
+            let k = key(&s.request.id, &s.request.url, s.response.status);
+            batch.contains(&k)
+                || self
+                    .completed_keys
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .contains(&k)
         };
+        // One budget for the bodies of one look: a browser that stops answering must not stall the run.
+        let deadline = std::time::Instant::now() + BODIES_BUDGET;
         let site = |url: &str| url.starts_with("http://") || url.starts_with("https://");
         let mut still_pending = Vec::new();
         let starts = carried
@@ -138,16 +152,23 @@ impl NetworkCapture {
             // closed as it loaded (a login popup that sends its opener on). Such a page's
             // body may still be kept by the browser.
             if !file && !was_pending {
-                still_pending.push(s);
+                // Only a page that loaded is worth giving from its start.
+                if (200..300).contains(&s.response.status) {
+                    still_pending.push(s);
+                }
                 continue;
             }
-            let key = format!("{:?} {}", s.request.id, s.request.url);
-            self.given.lock().unwrap_or_else(|e| e.into_inner()).insert(key);
+            let k = key(&s.request.id, &s.request.url, s.response.status);
+            self.given.lock().unwrap_or_else(|e| e.into_inner()).insert(k);
             let body = if file {
                 None
             } else {
-                self.body(&s.request.id, header(headers, "content-type").as_deref())
-                    .await
+                self.body(
+                    &s.request.id,
+                    header(headers, "content-type").as_deref(),
+                    deadline,
+                )
+                .await
             };
             out.push(CapturedResponse {
                 method: s.request.method.clone(),
@@ -165,10 +186,14 @@ impl NetworkCapture {
             if !(e.request.url.starts_with("http://") || e.request.url.starts_with("https://")) {
                 continue;
             }
-            let key = format!("{:?} {}", e.request.id, e.request.url);
-            if self.given.lock().unwrap_or_else(|e| e.into_inner()).remove(&key) {
+            let k = key(&e.request.id, &e.request.url, e.response.status);
+            if self.given.lock().unwrap_or_else(|e| e.into_inner()).remove(&k) {
                 continue;
             }
+            self.completed_keys
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(k);
             let header = |name: &str| header(&e.response.headers, name);
             // A redirect shares its request's id with the response it leads to: the
             // data under that id is the final response's, fetched with that one.
@@ -176,7 +201,8 @@ impl NetworkCapture {
             let body = if redirect {
                 None
             } else {
-                self.body(&e.request.id, header("content-type").as_deref()).await
+                self.body(&e.request.id, header("content-type").as_deref(), deadline)
+                    .await
             };
             out.push(CapturedResponse {
                 method: e.request.method.clone(),
@@ -193,23 +219,45 @@ impl NetworkCapture {
 }
 
 impl NetworkCapture {
-    /// The body the browser kept for a request, then released; a bounded wait.
-    async fn body(&self, id: &thirtyfour::bidi::RequestId, content_type: Option<&str>) -> Option<Vec<u8>> {
+    /// The body the browser kept for a request, then released; none past `deadline`.
+    async fn body(
+        &self,
+        id: &thirtyfour::bidi::RequestId,
+        content_type: Option<&str>,
+        deadline: std::time::Instant,
+    ) -> Option<Vec<u8>> {
+        use std::sync::atomic::Ordering;
+        if self.bodies_off.load(Ordering::Relaxed) {
+            return None;
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
         let network = self.bidi.network();
-        let fetched = tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            network.get_data(DataType::Response, id.clone()),
+        let fetched = tokio::time::timeout(left, network.get_data(DataType::Response, id.clone())).await;
+        let released = tokio::time::timeout(
+            left.min(BODY_WAIT),
+            network.disown_data(DataType::Response, self.collector.clone(), id.clone()),
         )
         .await;
-        let body = match fetched {
-            Ok(Ok(data)) => bytes_value(&data.bytes, content_type),
-            _ => None,
-        };
-        let _ = network
-            .disown_data(DataType::Response, self.collector.clone(), id.clone())
-            .await;
-        body
+        match (fetched, released) {
+            (Err(_), _) | (_, Err(_)) => {
+                tracing::warn!(
+                    "the browser stopped handing over response bodies; the recording keeps no more of them"
+                );
+                self.bodies_off.store(true, Ordering::Relaxed);
+                None
+            }
+            (Ok(Ok(data)), _) => bytes_value(&data.bytes, content_type),
+            (Ok(Err(_)), _) => None,
+        }
     }
+}
+
+/// How long one look may spend fetching bodies, and one release.
+const BODIES_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+const BODY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn key(id: &thirtyfour::bidi::RequestId, url: &str, status: u16) -> String {
+    format!("{id:?} {url} {status}")
 }
 
 /// A BiDi `network.BytesValue`: base64, or text the browser already decoded,

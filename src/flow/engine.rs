@@ -260,20 +260,27 @@ impl<'b> Engine<'b> {
     }
 
     async fn run_flow(&mut self, flow: Flow) -> Result<(), Box<FlowError>> {
+        let top = self.depth == 0;
         if let Some(recorder) = self.recorder.clone() {
-            if self.depth == 0 {
-                // The caller has read the last flow's files and learnt their secrets by now.
-                recorder.release();
-                // A flow that downloads may show a password the run learns only from the file.
-                if flow.steps.iter().any(|s| s.download.is_some()) {
-                    recorder.hold();
-                }
+            // A flow that downloads may show a password the run learns only from the
+            // file: its steps wait until the file is read (see `record_download`).
+            if top && flow.steps.iter().any(|s| s.download.is_some()) {
+                recorder.hold();
             }
             recorder.flow_started(self.flow_start(&flow.name));
         }
         self.depth += 1;
         let result = self.run_steps(&flow).await;
         self.depth -= 1;
+        if let (true, Some(recorder)) = (top, &self.recorder) {
+            match &result {
+                // It ended without its file: its pages showed nothing new to hide.
+                Ok(()) => recorder.release(),
+                Err(_) => recorder.release_without_pages(
+                    "the flow stopped before the file it downloads was read, so a password its pages showed is unknown",
+                ),
+            }
+        }
         result
     }
 
@@ -287,6 +294,8 @@ impl<'b> Engine<'b> {
         };
         for (name, var) in &self.vars {
             match var {
+                // What a wait saw on the screen is for messages, and may quote a shown password.
+                Var::Text(_) if name.ends_with("_text") => {}
                 Var::Text(t) => {
                     start.vars.insert(name.clone(), t.clone());
                 }
@@ -377,6 +386,15 @@ impl<'b> Engine<'b> {
         let Ok(bytes) = std::fs::read(path) else {
             return;
         };
+        // A credential PDF's password is a secret from now on; the held pages that showed it can be written.
+        if bytes.starts_with(b"%PDF") {
+            match crate::pdf::read_credentials(&bytes).ok().and_then(|c| c.password) {
+                Some(p) if !p.is_empty() => self.redactor.register(&Secret::new(p)),
+                _ => recorder.release_without_pages(
+                    "the PDF's password could not be read, so a password the pages showed is unknown",
+                ),
+            }
+        }
         let password = self.vars.get("cert_password").and_then(Var::text);
         let digest: String = <sha2::Sha256 as sha2::Digest>::digest(&bytes)
             .iter()
@@ -394,6 +412,7 @@ impl<'b> Engine<'b> {
             bytes: bytes.len() as u64,
             summary: crate::recording::standin::summarize(path, &bytes, password),
         });
+        recorder.release();
     }
 
     async fn run_steps(&mut self, flow: &Flow) -> Result<(), Box<FlowError>> {

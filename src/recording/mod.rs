@@ -80,6 +80,8 @@ struct Writer {
     stored: u64,
     cap: u64,
     cap_noted: bool,
+    /// A write failed: the file ends where it did.
+    broken: bool,
     redactor: Redactor,
     /// While a flow may show a password the run does not know yet, its steps wait here.
     held: Option<Vec<Pending>>,
@@ -132,6 +134,7 @@ impl Recorder {
                 stored: 0,
                 cap,
                 cap_noted: false,
+                broken: false,
                 redactor,
                 held: None,
             })),
@@ -189,7 +192,8 @@ impl Recorder {
     }
 
     pub fn end(&self, outcome: &str, error: Option<String>) {
-        self.release();
+        // Only a read file or a flow that ended well publishes held pages.
+        self.release_without_pages("the run ended before the file it downloaded was read");
         self.write(Entry::End(format::End {
             ms: now_ms(),
             outcome: outcome.into(),
@@ -258,18 +262,11 @@ impl Writer {
             Ok(v) => self.redactor.redact_json(&v),
             Err(_) => return,
         };
-        let Ok(mut line) = serde_json::to_string(&value) else {
+        let Ok(line) = serde_json::to_string(&value) else {
             return;
         };
-        line.push('\n');
-        // One write per line and a flush per entry: a killed run loses at most the line it was writing.
-        if let Err(e) = self
-            .file
-            .write_all(line.as_bytes())
-            .and_then(|_| self.file.flush())
-        {
-            tracing::warn!(path = %self.path.display(), error = %e, "cannot write the recording");
-        }
+        // One unbuffered write per line: a killed run loses at most the line it was writing.
+        self.append(line);
     }
 
     /// Stores a resource once; its hash, or none when the cap is reached.
@@ -293,8 +290,7 @@ impl Writer {
             }
             return None;
         }
-        self.stored += data.len() as u64;
-        self.written.insert(hash.clone());
+        let stored = data.len() as u64;
         // Written as is: its bytes were redacted before hashing.
         let line = serde_json::to_string(&Entry::Resource(format::Resource {
             hash: hash.clone(),
@@ -302,15 +298,29 @@ impl Writer {
             bytes: bytes.len() as u64,
             encoding: "deflate-base64".into(),
             data,
-        }));
-        if let Ok(mut line) = line {
-            line.push('\n');
-            if let Err(e) = self.file.write_all(line.as_bytes()) {
-                tracing::warn!(path = %self.path.display(), error = %e, "cannot write the recording");
-                return None;
-            }
+        }))
+        .ok()?;
+        if !self.append(line) {
+            return None;
         }
+        self.stored += stored;
+        self.written.insert(hash.clone());
         Some(hash)
+    }
+
+    /// Appends one line; after a failed write (a full disk) nothing more is
+    /// written, so the cut line stays the file's last and the rest still reads.
+    fn append(&mut self, mut line: String) -> bool {
+        if self.broken {
+            return false;
+        }
+        line.push('\n');
+        if let Err(e) = self.file.write_all(line.as_bytes()) {
+            tracing::warn!(path = %self.path.display(), error = %e, "cannot write the recording; it ends here");
+            self.broken = true;
+            return false;
+        }
+        true
     }
 
     fn write_step(&mut self, step: CapturedStep) {
@@ -342,26 +352,47 @@ impl Writer {
     }
 }
 
-/// The body as it may be kept: text redacted in its own encoding, images as
-/// they are, anything else (a PDF, a certificate, unknown bytes) not at all.
+/// The body as it may be kept: text of a known kind redacted in its own
+/// encoding, images as they are, anything else (a PDF, a certificate, an
+/// office file, bytes of no declared kind) not at all.
 pub fn redact_body(redactor: &Redactor, content_type: Option<&str>, body: &[u8]) -> Option<Vec<u8>> {
     let ct = content_type.unwrap_or("").to_ascii_lowercase();
-    let textual = ct.starts_with("text/")
-        || ct.contains("json")
-        || ct.contains("javascript")
-        || ct.contains("xml")
-        || ct.is_empty();
-    if textual {
+    let mime = ct.split(';').next().unwrap_or("").trim();
+    // Files by their first bytes, whatever the header claims: PDF, zip (office files), DER.
+    if body.starts_with(b"%PDF") || body.starts_with(b"PK\x03\x04") || body.starts_with(&[0x30, 0x82]) {
+        return None;
+    }
+    const TEXT: &[&str] = &[
+        "text/html",
+        "text/plain",
+        "text/css",
+        "text/javascript",
+        "application/javascript",
+        "application/x-javascript",
+        "application/json",
+        "application/xhtml+xml",
+        "text/xml",
+        "application/xml",
+    ];
+    if TEXT.contains(&mime) {
+        if let Some((encoding, _)) = encoding_rs::Encoding::for_bom(body) {
+            let (text, had_errors) = encoding.decode_with_bom_removal(body);
+            return (!had_errors).then(|| redactor.redact(&text).into_bytes());
+        }
         if let Ok(text) = std::str::from_utf8(body) {
             return Some(redactor.redact(text).into_bytes());
         }
         let encoding = declared_charset(&ct, body).unwrap_or(encoding_rs::SHIFT_JIS);
-        let (text, _, _) = encoding.decode(body);
+        let (text, _, had_errors) = encoding.decode(body);
+        // Text that does not decode cleanly might hide a secret in a form no scrub finds.
+        if had_errors {
+            return None;
+        }
         let redacted = redactor.redact(&text);
         let (bytes, _, _) = encoding.encode(&redacted);
         return Some(bytes.into_owned());
     }
-    if ct.starts_with("image/") || ct.starts_with("font/") {
+    if mime.starts_with("image/") || mime.starts_with("font/") {
         return Some(body.to_vec());
     }
     None

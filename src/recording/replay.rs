@@ -125,19 +125,49 @@ struct Sites {
 }
 
 impl Sites {
+    /// Longest origin first: `http://h:4432` must not eat into `http://h:44321`.
+    fn by_length(&self) -> Vec<(&String, &String)> {
+        let mut pairs: Vec<_> = self.origins.iter().collect();
+        pairs.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
+        pairs
+    }
+
     fn rewrite(&self, text: &str) -> String {
         let mut out = text.to_string();
-        for (from, to) in &self.origins {
-            out = out.replace(from, to);
+        for (from, to) in self.by_length() {
+            out = out.replace(from.as_str(), to);
+        }
+        out
+    }
+
+    /// As `rewrite`, on bytes in any ASCII-compatible encoding (a Shift_JIS page).
+    fn rewrite_bytes(&self, bytes: &[u8]) -> Vec<u8> {
+        let mut out = bytes.to_vec();
+        for (from, to) in self.by_length() {
+            let (from, to) = (from.as_bytes(), to.as_bytes());
+            let mut next = Vec::with_capacity(out.len());
+            let mut i = 0;
+            while i < out.len() {
+                if out[i..].starts_with(from) {
+                    next.extend_from_slice(to);
+                    i += from.len();
+                } else {
+                    next.push(out[i]);
+                    i += 1;
+                }
+            }
+            out = next;
         }
         out
     }
 
     /// A replayed URL with the recorded origin put back, for comparison.
     fn unrewrite(&self, text: &str) -> String {
+        let mut pairs: Vec<_> = self.origins.iter().collect();
+        pairs.sort_by_key(|(_, to)| std::cmp::Reverse(to.len()));
         let mut out = text.to_string();
-        for (from, to) in &self.origins {
-            out = out.replace(to, from);
+        for (from, to) in pairs {
+            out = out.replace(to.as_str(), from);
         }
         out
     }
@@ -231,10 +261,7 @@ fn served(
             .unwrap_or_default()
     } else {
         match r.body.as_deref().and_then(|h| recording.resource(h)) {
-            Some(bytes) => match std::str::from_utf8(&bytes) {
-                Ok(text) => sites.rewrite(text).into_bytes(),
-                Err(_) => bytes,
-            },
+            Some(bytes) => sites.rewrite_bytes(&bytes),
             None => Vec::new(),
         }
     };
@@ -276,6 +303,7 @@ pub async fn replay(recording: &Recording, options: ReplayOptions) -> Result<Rep
     let recorder = Recorder::create(&own, "replay", redactor.clone(), super::DEFAULT_CAP_BYTES)?;
     let mut browser_options = options.browser;
     browser_options.capture_network = false;
+    browser_options.loopback_only = true;
     let browser = Browser::start(browser_options).await?;
     let mut engine = Engine::new(
         &browser,
@@ -371,7 +399,9 @@ fn compare(recorded: &[StepEvent], replayed: &[StepEvent], sites: &Sites) -> (Ve
         };
         let differences = differences(then, now, sites);
         let same = differences.is_empty();
+        let last_failure = recorded.iter().rposition(|s| s.outcome == "failed") == Some(i);
         let fixed = !same
+            && last_failure
             && then.outcome == "failed"
             && now.outcome == "ok"
             && then.flow == now.flow
