@@ -13,9 +13,8 @@ use serde_json::Value;
 mod common;
 
 use common::{events, find_account, job, report_in, report_says, sim, sim_with, state};
-use oqsbot::browser::BrowserOptions;
 use oqsbot::job::store::CredentialStore;
-use oqsbot::recording::replay::{ReplayOptions, Verdict, replay};
+use oqsbot::recording::replay::Verdict;
 use oqsbot::recording::{FILE_NAME, Recording};
 
 const SCENARIO: &str = "needs-reset";
@@ -251,16 +250,7 @@ async fn killed_after_the_registration() {
         "the steps before the kill are there"
     );
     let work = tempfile::tempdir().expect("dir");
-    let outcome = replay(
-        &recording,
-        ReplayOptions {
-            flows_dir: None,
-            browser: BrowserOptions::new(work.path().join("downloads")),
-            work_dir: work.path().join("replay"),
-        },
-    )
-    .await
-    .expect("the replay runs");
+    let outcome = common::replay_in(&recording, work.path()).await;
     assert!(
         matches!(outcome.verdict, Verdict::RecordingEnds | Verdict::Same),
         "{:?}: {:?}",

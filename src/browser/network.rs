@@ -46,7 +46,7 @@ impl Drop for NetworkCapture {
 }
 
 /// A file the site sends rather than a page it shows.
-fn is_file(content_type: Option<&str>, content_disposition: Option<&str>) -> bool {
+pub fn is_file(content_type: Option<&str>, content_disposition: Option<&str>) -> bool {
     let ct = content_type.unwrap_or_default().to_ascii_lowercase();
     content_disposition.is_some_and(|d| d.to_ascii_lowercase().contains("attachment"))
         || ["pdf", "pkcs12", "octet-stream", "csv", "x-x509"]

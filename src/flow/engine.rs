@@ -353,15 +353,8 @@ impl<'b> Engine<'b> {
             }
         }
         for r in self.browser.responses().await {
-            let ct = r.content_type.clone().unwrap_or_default().to_ascii_lowercase();
-            let attachment = r
-                .content_disposition
-                .as_deref()
-                .is_some_and(|d| d.to_ascii_lowercase().contains("attachment"));
-            let file = attachment
-                || ["pdf", "pkcs12", "octet-stream", "csv", "x-x509"]
-                    .iter()
-                    .any(|t| ct.contains(t));
+            let file =
+                crate::browser::network::is_file(r.content_type.as_deref(), r.content_disposition.as_deref());
             captured.event.responses.push(ResponseEvent {
                 method: r.method,
                 url: r.url,

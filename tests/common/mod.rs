@@ -173,3 +173,28 @@ pub fn report_says(report: &Value, text: &str) -> bool {
         .iter()
         .any(|s| s["result"].as_str().is_some_and(|r| r.contains(text)))
 }
+
+/// The recording replayed offline in a browser of its own, under `dir`.
+pub async fn replay_in(
+    recording: &oqsbot::recording::Recording,
+    dir: &Path,
+) -> oqsbot::recording::replay::ReplayOutcome {
+    let options = oqsbot::recording::replay::ReplayOptions {
+        flows_dir: None,
+        browser: oqsbot::browser::BrowserOptions::new(dir.join("downloads")),
+        work_dir: dir.join("replay"),
+    };
+    oqsbot::recording::replay::replay(recording, options)
+        .await
+        .expect("the replay runs")
+}
+
+/// What differed at each step that did not do the same.
+pub fn differences(outcome: &oqsbot::recording::replay::ReplayOutcome) -> Vec<String> {
+    outcome
+        .comparisons
+        .iter()
+        .filter(|c| !c.differences.is_empty())
+        .map(|c| c.differences.join("; "))
+        .collect()
+}

@@ -6,11 +6,10 @@
 
 use std::path::PathBuf;
 
-use oqsbot::browser::BrowserOptions;
-use oqsbot::recording::replay::{ReplayOptions, Verdict, replay};
+use oqsbot::recording::replay::Verdict;
 use oqsbot::recording::{FILE_NAME, Recording};
 
-use super::common::{job, sim_config_plain};
+use super::common::{differences, job, replay_in, sim_config_plain};
 
 /// Name, scenario, simulator configuration, and whether the run ends 完了.
 const FIXTURES: &[(&str, &str, &str, bool)] = &[
@@ -67,22 +66,8 @@ async fn every_fixture_replays_as_recorded() {
     for path in names {
         let recording = Recording::open(&path).expect("the fixture reads");
         let work = tempfile::tempdir().expect("dir");
-        let outcome = replay(
-            &recording,
-            ReplayOptions {
-                flows_dir: None,
-                browser: BrowserOptions::new(work.path().join("downloads")),
-                work_dir: work.path().join("replay"),
-            },
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let differing: Vec<String> = outcome
-            .comparisons
-            .iter()
-            .filter(|c| !c.differences.is_empty())
-            .map(|c| c.differences.join("; "))
-            .collect();
+        let outcome = replay_in(&recording, work.path()).await;
+        let differing = differences(&outcome);
         assert_eq!(
             outcome.verdict,
             Verdict::Same,

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use oqsbot::browser::{Browser, BrowserOptions};
-use oqsbot::recording::replay::{ReplayOptions, Verdict, replay};
+use oqsbot::recording::replay::Verdict;
 use oqsbot::recording::{FILE_NAME, Recording};
 use serde_json::Value;
 
@@ -115,18 +115,8 @@ pub fn keeps_no_secret(out: &Path) {
 pub async fn replays_as_recorded(out: &Path) {
     let recording = Recording::open(&out.join(FILE_NAME)).expect("recording");
     let work = tempfile::tempdir().expect("dir");
-    let options = ReplayOptions {
-        flows_dir: None,
-        browser: BrowserOptions::new(work.path().join("downloads")),
-        work_dir: work.path().join("replay"),
-    };
-    let outcome = replay(&recording, options).await.expect("the replay runs");
-    let differing: Vec<String> = outcome
-        .comparisons
-        .iter()
-        .filter(|c| !c.differences.is_empty())
-        .map(|c| c.differences.join("; "))
-        .collect();
+    let outcome = super::common::replay_in(&recording, work.path()).await;
+    let differing = super::common::differences(&outcome);
     assert_eq!(outcome.verdict, Verdict::Same, "{differing:?}");
     assert_eq!(outcome.comparisons.len(), recording.steps().count());
     viewer_renders(&recording, work.path()).await;
