@@ -28,6 +28,8 @@ pub struct FlowCommand {
     pub browser: BrowserChoice,
     /// Keep a recording of the flow in its output folder.
     pub record: bool,
+    /// Bound on what the recording stores, in bytes.
+    pub recording_cap: u64,
 }
 
 #[derive(Default)]
@@ -180,12 +182,7 @@ pub async fn run(cmd: FlowCommand, out: &mut dyn Write) -> Verdict {
         crate::owner_only::create_dir(&out_dir)
             .map_err(|e| CommandError::Input(format!("{}: {e}", out_dir.display())))?;
         let path = out_dir.join(crate::recording::FILE_NAME);
-        match crate::recording::Recorder::create(
-            &path,
-            "flow",
-            redactor.clone(),
-            crate::recording::DEFAULT_CAP_BYTES,
-        ) {
+        match crate::recording::Recorder::create(&path, "flow", redactor.clone(), cmd.recording_cap) {
             Ok(r) => {
                 options.capture_network = true;
                 Some(r)

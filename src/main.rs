@@ -374,6 +374,7 @@ async fn replay(
         flows_dir: flows,
         browser: browser_options,
         work_dir,
+        changes: Vec::new(),
     };
     let outcome = match oqsbot::recording::replay::replay(&recording, options).await {
         Ok(o) => o,
@@ -412,6 +413,13 @@ async fn replay(
         }
         Verdict::Diverged(i) => {
             println!("the replay did something else at step {} of the recording", i + 1);
+            if let Some(e) = outcome.failure {
+                let run = oqsbot::job::run::RunError::from_flow(e);
+                println!(
+                    "the replayed flow failed (a run would stop with exit code {}): {run}",
+                    run.exit_code()
+                );
+            }
             ExitCode::from(1)
         }
     }
@@ -642,6 +650,7 @@ async fn main() -> ExitCode {
                     headed: browser.headed,
                 },
                 record: !recording.no_record,
+                recording_cap: recording.recording_cap_mb.saturating_mul(1024 * 1024),
             };
             exit(oqsbot::flow_command::run(cmd, &mut out).await)
         }

@@ -146,3 +146,87 @@ async fn login_as_the_jobs_admin_and_read_the_code() {
     assert_eq!(v["outputs"]["login_result"], "menu");
     assert!(!stdout.contains("OnsAdmin@00369"));
 }
+
+/// The desk's workflow: a flow that fails in the field leaves a recording; the
+/// fixed flow is proven on that recording, offline, before it goes back.
+#[tokio::test]
+async fn a_fixed_flow_is_proven_on_the_recording_of_the_failure() {
+    let sim = sim("carried-over").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let job = job(dir.path(), &sim, "1312304569", "H1312304");
+    let shipped = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/flows/login.toml"))
+        .expect("login.toml");
+    // The field's flow file waits for a button the portal does not have.
+    let broken = dir.path().join("broken");
+    std::fs::create_dir_all(&broken).expect("dir");
+    std::fs::write(
+        broken.join("login.toml"),
+        shipped.replace("システムの利用を始める", "システムを利用する"),
+    )
+    .expect("broken flow");
+    let fixed = dir.path().join("fixed");
+    std::fs::create_dir_all(&fixed).expect("dir");
+    std::fs::write(fixed.join("login.toml"), &shipped).expect("fixed flow");
+    let out_dir = dir.path().join("field");
+    let args: Vec<String> = [
+        "flow",
+        "login",
+        "--job",
+        job.to_str().expect("path"),
+        "--as",
+        "admin",
+        "--flows",
+        broken.to_str().expect("path"),
+        "--out",
+        out_dir.to_str().expect("path"),
+    ]
+    .map(String::from)
+    .to_vec();
+    let failed = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        oqsbot(&args, &[("TEST_ADMIN_PW", "OnsAdmin@00369")])
+    })
+    .await
+    .expect("joined");
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(1), "{stderr}");
+    let recording = out_dir.join(oqsbot::recording::FILE_NAME);
+    assert!(
+        stderr.contains(&format!("recording: {}", recording.display())),
+        "{stderr}"
+    );
+    drop(sim);
+
+    // No simulator from here on: the recording alone.
+    let replay = |flows: std::path::PathBuf, out: &str| {
+        let (recording, out) = (recording.clone(), dir.path().join(out));
+        tokio::task::spawn_blocking(move || {
+            oqsbot(
+                &[
+                    "replay",
+                    recording.to_str().expect("path"),
+                    "--flows",
+                    flows.to_str().expect("path"),
+                    "--out",
+                    out.to_str().expect("path"),
+                ],
+                &[],
+            )
+        })
+    };
+    let same = replay(broken.clone(), "replay-broken").await.expect("joined");
+    let stdout = String::from_utf8_lossy(&same.stdout);
+    assert_eq!(same.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("every step did what it did in the recording"),
+        "{stdout}"
+    );
+
+    let proven = replay(fixed, "replay-fixed").await.expect("joined");
+    let stdout = String::from_utf8_lossy(&proven.stdout);
+    assert_eq!(proven.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("the step that failed in the recording passes now"),
+        "{stdout}"
+    );
+}

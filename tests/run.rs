@@ -11,6 +11,8 @@ mod common;
 mod fixtures;
 #[path = "run/recording.rs"]
 mod recording;
+#[path = "run/replayed_faults.rs"]
+mod replayed_faults;
 
 use common::{
     events, failed_logins, find_account as account, job, report_in, report_says, sim, sim_with, state,

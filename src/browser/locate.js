@@ -276,6 +276,11 @@ function frameDocs() { return documents(req.frames !== false); }
 function fieldShown(docs, label) {
   return docs.some(({ doc }) => labelled(doc, label, true).length > 0);
 }
+// The portal's login form (the manual's 「ユーザID」 and a password field), shown.
+function loginForm(docs) {
+  return fieldShown(docs, 'ユーザID') &&
+    docs.some(({ doc }) => Array.from(doc.querySelectorAll('input[type=password]')).some(visible));
+}
 
 // Whether a condition holds on the screen now. `before` is the screen as it
 // was before the last action; new text is text that was not there then.
@@ -368,7 +373,12 @@ switch (req.op) {
       const s = watch(win);
       s.nav = false; s.submitted = 0; s.changes = 0; s.last = Date.now(); s.fresh = false; s.armed = Date.now();
     }
-    return { ids: docs.map(({ win }) => win.__oqsbot.id), blocks: blocks(docs), dialogs: dialogs(docs).map(d => norm(d.innerText)) };
+    return {
+      ids: docs.map(({ win }) => win.__oqsbot.id),
+      blocks: blocks(docs),
+      dialogs: dialogs(docs).map(d => norm(d.innerText)),
+      login: loginForm(docs),
+    };
   }
   case 'observe': {
     // One look: how the screen stands, and which condition holds on it.
@@ -421,6 +431,26 @@ switch (req.op) {
       shown: shown.join('\n'),
       width: window.innerWidth,
       height: window.innerHeight,
+    };
+  }
+  case 'diagnose': {
+    // What a screen no flow step expected is: each document's HTTP status, and
+    // the page's own title and top headings (never its notes or running text).
+    const docs = frameDocs();
+    let status = 0;
+    const titles = [];
+    for (const { doc, win } of docs) {
+      try {
+        const nav = win.performance.getEntriesByType('navigation')[0];
+        if (nav && nav.responseStatus > status) status = nav.responseStatus;
+      } catch (e) { /* a document without timing entries */ }
+      if (doc.title) titles.push(doc.title);
+      for (const h of doc.querySelectorAll('h1,h2')) if (visible(h)) titles.push(h.innerText || '');
+    }
+    return {
+      status,
+      titles: titles.map(t => t.replace(/\s+/g, ' ').trim()).filter(t => t).slice(0, 6),
+      login: loginForm(docs),
     };
   }
   case 'summary': {

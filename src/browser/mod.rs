@@ -367,6 +367,27 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
 #[derive(Debug, Clone)]
 pub struct Snapshot(Value);
 
+impl Snapshot {
+    /// The portal's login form was on the screen.
+    pub fn showed_login_form(&self) -> bool {
+        self.0.get("login").and_then(Value::as_bool).unwrap_or(false)
+    }
+}
+
+/// What a screen that no step expected is, beyond the flow's own words.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct PageDiagnosis {
+    /// The highest HTTP status among the screen's documents; 0 when unknown.
+    #[serde(default)]
+    pub status: u16,
+    /// The documents' titles and shown `<h1>`/`<h2>` headings.
+    #[serde(default)]
+    pub titles: Vec<String>,
+    /// The portal's login form is shown.
+    #[serde(default)]
+    pub login: bool,
+}
+
 /// How one document of the screen stands.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 struct DocState {
@@ -773,6 +794,13 @@ impl Browser {
             .as_array()
             .map(|a| a.iter().filter_map(|d| d.as_str().map(str::to_string)).collect())
             .unwrap_or_default())
+    }
+
+    /// The screen's HTTP status, title and headings, and whether it is the
+    /// login form; none when the screen cannot be read (a dialog, a closed window).
+    pub async fn diagnose(&self) -> Option<PageDiagnosis> {
+        let v = self.script(json!({ "op": "diagnose" })).await.ok()?;
+        serde_json::from_value(v).ok()
     }
 
     /// What the page says, in a line, for error messages.

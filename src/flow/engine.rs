@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::diagnosis::{PortalFault, portal_fault};
 use super::model::{Condition, Flow, FlowFileError, FlowLibrary, Locator, Step};
 use crate::browser::{Browser, BrowserError, Deadline, Fault, Snapshot};
 use crate::recording::{CapturedStep, DownloadEvent, FlowStart, Recorder, ResponseEvent, StepEvent};
@@ -47,6 +48,10 @@ pub enum FailureKind {
     Browser,
     /// The flow or its inputs are wrong.
     Input,
+    /// The portal could not go on: a server error or maintenance page.
+    Unavailable,
+    /// The portal ended the session: its login form came back.
+    SessionEnded,
 }
 
 #[derive(Debug)]
@@ -505,12 +510,48 @@ impl<'b> Engine<'b> {
                 outcome = o;
                 (FailureKind::Refused, message)
             }
-            StepError::Browser(e) => (FailureKind::Browser, e.to_string()),
+            StepError::Browser(e) => match e {
+                // WebDriver's own words for it name the renderer, not the portal.
+                BrowserError::WebDriver {
+                    fault: Fault::Timeout,
+                    ..
+                } => (
+                    FailureKind::Timeout,
+                    format!(
+                        "the portal did not answer: its page had not loaded {} s later",
+                        self.browser.options.page_load_timeout.as_secs()
+                    ),
+                ),
+                e @ BrowserError::PageLoadTimeout { .. } => (FailureKind::Timeout, e.to_string()),
+                e => (FailureKind::Browser, e.to_string()),
+            },
             StepError::Input(m) => (FailureKind::Input, m),
             StepError::Called(kind, o, m) => {
                 outcome = o;
                 (kind, m)
             }
+        };
+        // A screen no step expected may be the portal's doing, not the flow's.
+        let (kind, message) = match kind {
+            FailureKind::NotFound | FailureKind::Timeout => {
+                let login_before = self.before.as_ref().map(|b| b.showed_login_form());
+                match self
+                    .browser
+                    .diagnose()
+                    .await
+                    .and_then(|d| portal_fault(&d, login_before))
+                {
+                    Some(fault) => {
+                        let kind = match fault {
+                            PortalFault::SessionEnded => FailureKind::SessionEnded,
+                            _ => FailureKind::Unavailable,
+                        };
+                        (kind, format!("{}; {message}", fault.explain()))
+                    }
+                    None => (kind, message),
+                }
+            }
+            other => (other, message),
         };
         let page = self.redactor.redact(&self.browser.summary().await);
         let stem = format!("{}-step{number}", flow.name);

@@ -1,5 +1,6 @@
 //! Flows are data (`flows/*.toml`), the engine is code.
 
+pub mod diagnosis;
 pub mod engine;
 pub mod model;
 pub mod table;

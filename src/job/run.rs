@@ -43,6 +43,10 @@ pub enum RunError {
     TimedOut(String),
     #[error("{0}")]
     NeedsPerson(String),
+    /// The portal could not go on (a server error, maintenance, an ended
+    /// session); the same job, run again, continues.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("{0}")]
     Browser(String),
     #[error(transparent)]
@@ -63,11 +67,12 @@ impl RunError {
             },
             RunError::TimedOut(_) => 4,
             RunError::NeedsPerson(_) => 5,
+            RunError::Unavailable(_) => 7,
             RunError::Browser(_) | RunError::Store(_) | RunError::Journal(_) => 6,
         }
     }
 
-    fn from_flow(e: Box<FlowError>) -> Self {
+    pub fn from_flow(e: Box<FlowError>) -> Self {
         let text = e.to_string();
         if let Some(outcome) = &e.outcome {
             return RunError::Answered {
@@ -83,6 +88,7 @@ impl RunError {
             )),
             FailureKind::Browser => RunError::Browser(text),
             FailureKind::Input => RunError::Input(text),
+            FailureKind::Unavailable | FailureKind::SessionEnded => RunError::Unavailable(text),
         }
     }
 }

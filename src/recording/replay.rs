@@ -11,7 +11,7 @@ use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
 use super::format::{DownloadEvent, Entry, ResponseEvent, StepEvent};
 use super::{Recorder, Recording};
 use crate::browser::{Browser, BrowserError, BrowserOptions};
-use crate::flow::engine::Engine;
+use crate::flow::engine::{Engine, FlowError};
 use crate::flow::model::FlowLibrary;
 use crate::secret::{Redactor, Secret};
 
@@ -62,6 +62,8 @@ pub struct ReplayOutcome {
     pub verdict: Verdict,
     /// The replay's own recording, for its viewer.
     pub recording: PathBuf,
+    /// How the last replayed flow failed, if it did: what a run would have reported.
+    pub failure: Option<Box<FlowError>>,
 }
 
 pub struct ReplayOptions {
@@ -69,7 +71,36 @@ pub struct ReplayOptions {
     pub browser: BrowserOptions,
     /// Where the replay keeps its downloads and its own recording.
     pub work_dir: PathBuf,
+    /// Recorded answers served otherwise: the portal's answers a simulator
+    /// cannot give on demand (a server error, a maintenance page, a changed
+    /// label, a response that never comes), on an otherwise recorded run.
+    pub changes: Vec<ChangedAnswer>,
 }
+
+/// One request's answer, served otherwise than recorded.
+#[derive(Debug, Clone)]
+pub struct ChangedAnswer {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The path, with the query if the recorded request had one.
+    pub path: String,
+    /// Which request to that method and path, from 1.
+    pub nth: usize,
+    pub answer: Answer,
+}
+
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// This status and HTML page instead.
+    Page { status: u16, html: String },
+    /// The recorded answer with one text replaced by another.
+    Edited { from: String, to: String },
+    /// Headers and body never come.
+    Never,
+}
+
+/// Long enough to outlast any page-load timeout; the server's thread ends the wait when it stops.
+const NEVER: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
 /// One recorded response, ready to serve.
 #[derive(Clone)]
@@ -82,6 +113,8 @@ struct Served {
 /// Serves each method and path's responses in recorded order; the last one again after that.
 struct Sequence {
     by_key: Mutex<HashMap<String, (usize, Vec<Served>)>>,
+    /// By request key and 1-based count.
+    changes: HashMap<(String, usize), Answer>,
 }
 
 impl Respond for Sequence {
@@ -96,12 +129,42 @@ impl Respond for Sequence {
         let Some(served) = list.get(i) else {
             return ResponseTemplate::new(404);
         };
-        let mut t = ResponseTemplate::new(served.status).set_body_bytes(served.body.clone());
+        let mut body = served.body.clone();
+        match self.changes.get(&(key, *next)) {
+            Some(Answer::Page { status, html }) => {
+                return ResponseTemplate::new(*status)
+                    .insert_header("content-type", "text/html; charset=utf-8")
+                    .set_body_bytes(html.as_bytes().to_vec());
+            }
+            Some(Answer::Never) => return ResponseTemplate::new(200).set_delay(NEVER),
+            Some(Answer::Edited { from, to }) => body = replace_bytes(&body, from.as_bytes(), to.as_bytes()),
+            None => {}
+        }
+        let mut t = ResponseTemplate::new(served.status).set_body_bytes(body);
         for (name, value) in &served.headers {
             t = t.insert_header(name.as_str(), value.as_str());
         }
         t
     }
+}
+
+/// Every `from` in `bytes` replaced by `to`.
+fn replace_bytes(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    if from.is_empty() {
+        return bytes.to_vec();
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(from) {
+            out.extend_from_slice(to);
+            i += from.len();
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 fn request_key(method: &str, path: &str, query: Option<&str>) -> String {
@@ -144,19 +207,7 @@ impl Sites {
     fn rewrite_bytes(&self, bytes: &[u8]) -> Vec<u8> {
         let mut out = bytes.to_vec();
         for (from, to) in self.by_length() {
-            let (from, to) = (from.as_bytes(), to.as_bytes());
-            let mut next = Vec::with_capacity(out.len());
-            let mut i = 0;
-            while i < out.len() {
-                if out[i..].starts_with(from) {
-                    next.extend_from_slice(to);
-                    i += from.len();
-                } else {
-                    next.push(out[i]);
-                    i += 1;
-                }
-            }
-            out = next;
+            out = replace_bytes(&out, from.as_bytes(), to.as_bytes());
         }
         out
     }
@@ -173,7 +224,7 @@ impl Sites {
     }
 }
 
-async fn serve(recording: &Recording) -> Result<Sites, ReplayError> {
+async fn serve(recording: &Recording, changes: &[ChangedAnswer]) -> Result<Sites, ReplayError> {
     let mut origins = BTreeMap::new();
     for step in recording.steps() {
         for r in &step.responses {
@@ -187,7 +238,10 @@ async fn serve(recording: &Recording) -> Result<Sites, ReplayError> {
     }
     let mut servers = Vec::new();
     for (_, local) in origins.iter_mut() {
-        let server = MockServer::builder().start().await;
+        // Bound here, so that a failure is an error rather than wiremock's panic.
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .map_err(|e| ReplayError::Server(format!("cannot listen on 127.0.0.1: {e}")))?;
+        let server = MockServer::builder().listener(listener).start().await;
         *local = server.uri();
         servers.push(server);
     }
@@ -220,11 +274,22 @@ async fn serve(recording: &Recording) -> Result<Sites, ReplayError> {
                 .push(served);
         }
     }
+    let changes: HashMap<(String, usize), Answer> = changes
+        .iter()
+        .map(|c| {
+            let (path, query) = match c.path.split_once('?') {
+                Some((p, q)) => (p, Some(q)),
+                None => (c.path.as_str(), None),
+            };
+            ((request_key(&c.method, path, query), c.nth), c.answer.clone())
+        })
+        .collect();
     for (server, (origin, _)) in servers.iter().zip(sites.origins.iter()) {
         let by_key = per_origin.remove(origin).unwrap_or_default();
         Mock::given(wiremock::matchers::any())
             .respond_with(Sequence {
                 by_key: Mutex::new(by_key),
+                changes: changes.clone(),
             })
             .mount(server)
             .await;
@@ -272,6 +337,27 @@ fn served(
     }
 }
 
+/// The file name of a variable that held an absolute file path when it was
+/// recorded, on this system or the other (a Windows terminal's `C:\…\a.csv`
+/// replayed on Linux, and back).
+fn recorded_file_name(value: &str) -> Option<&str> {
+    let bytes = value.as_bytes();
+    let windows_absolute = (bytes.len() > 3
+        && bytes[0].is_ascii_alphabetic()
+        && bytes[1] == b':'
+        && matches!(bytes[2], b'\\' | b'/'))
+        || value.starts_with("\\\\");
+    if !(value.starts_with('/') || windows_absolute) || value.contains('\n') {
+        return None;
+    }
+    let name = value.rsplit(['/', '\\']).next()?;
+    // A file, not a folder or a URL path: it has an extension.
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() => Some(name),
+        _ => None,
+    }
+}
+
 /// Placeholder for every secret the recorded flow was given.
 const PLACEHOLDER_SECRET: &str = "Replay0000";
 
@@ -288,7 +374,7 @@ pub async fn replay(recording: &Recording, options: ReplayOptions) -> Result<Rep
     if flows.is_empty() {
         return Err(ReplayError::NoFlows);
     }
-    let sites = serve(recording).await?;
+    let sites = serve(recording, &options.changes).await?;
     let folder = |path: &Path| {
         crate::owner_only::create_dir(path).map_err(|source| ReplayError::Folder {
             path: path.display().to_string(),
@@ -316,17 +402,15 @@ pub async fn replay(recording: &Recording, options: ReplayOptions) -> Result<Rep
     let ended = recording.entries.iter().any(|e| matches!(e, Entry::End(_)));
     let mut comparisons = Vec::new();
     let mut verdict = Verdict::Same;
+    let mut failure = None;
     for flow in flows {
         for (name, value) in &flow.vars {
             // A file the run made for the flow (the CSV to upload) is not in the recording: a stand-in is.
-            let path = Path::new(value);
-            if path.is_absolute() && path.extension().is_some() {
-                if let Some(file) = path.file_name() {
-                    let standin = files_dir.join(file);
-                    let _ = std::fs::write(&standin, b"oqsbot replay stand-in\r\n");
-                    engine.set(name, &standin.display().to_string());
-                    continue;
-                }
+            if let Some(file) = recorded_file_name(value) {
+                let standin = files_dir.join(file);
+                let _ = std::fs::write(&standin, b"oqsbot replay stand-in\r\n");
+                engine.set(name, &standin.display().to_string());
+                continue;
             }
             engine.set(name, &sites.rewrite(value));
         }
@@ -345,10 +429,10 @@ pub async fn replay(recording: &Recording, options: ReplayOptions) -> Result<Rep
                 tokio::time::sleep(crate::browser::POLL).await;
             }
         };
-        tokio::select! {
-            _ = engine.run(&flow.flow) => {}
-            _ = beyond => {}
-        }
+        failure = tokio::select! {
+            result = engine.run(&flow.flow) => result.err(),
+            _ = beyond => None,
+        };
         recorder.release();
         let replayed: Vec<StepEvent> = Recording::open(&own)?.steps().cloned().collect();
         let (mut list, v) = compare(&recorded, &replayed, &sites);
@@ -382,6 +466,7 @@ pub async fn replay(recording: &Recording, options: ReplayOptions) -> Result<Rep
         comparisons,
         verdict,
         recording: own,
+        failure,
     })
 }
 
@@ -466,4 +551,46 @@ fn differences(then: &StepEvent, now: &StepEvent, sites: &Sites) -> Vec<String> 
         ));
     }
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_path_is_known_from_either_system() {
+        assert_eq!(
+            recorded_file_name("/home/a/runs/accounts.csv"),
+            Some("accounts.csv")
+        );
+        assert_eq!(
+            recorded_file_name(r"C:\oqsbot\runs\2713107890\accounts.csv"),
+            Some("accounts.csv")
+        );
+        assert_eq!(recorded_file_name(r"\\server\share\a.p12"), Some("a.p12"));
+        assert_eq!(recorded_file_name("C:/runs/a.csv"), Some("a.csv"));
+    }
+
+    #[test]
+    fn other_values_are_not_files() {
+        for value in [
+            "accounts.csv",
+            "http://127.0.0.1/a.csv",
+            "/runs/folder",
+            "/runs/.hidden",
+            "H2713107",
+            "2026/11/25",
+        ] {
+            assert_eq!(recorded_file_name(value), None, "{value}");
+        }
+    }
+
+    #[test]
+    fn a_changed_answer_edits_every_occurrence() {
+        assert_eq!(
+            replace_bytes("初期化 と 初期化".as_bytes(), "初期化".as_bytes(), b"reset"),
+            b"reset \xe3\x81\xa8 reset".to_vec()
+        );
+        assert_eq!(replace_bytes(b"abc", b"", b"x"), b"abc".to_vec());
+    }
 }

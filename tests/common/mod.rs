@@ -183,6 +183,7 @@ pub async fn replay_in(
         flows_dir: None,
         browser: oqsbot::browser::BrowserOptions::new(dir.join("downloads")),
         work_dir: dir.join("replay"),
+        changes: Vec::new(),
     };
     oqsbot::recording::replay::replay(recording, options)
         .await
