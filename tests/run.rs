@@ -9,6 +9,8 @@ use oqs_sim::{RunningSim, Scenario, SimConfig};
 mod common;
 #[path = "run/fixtures.rs"]
 mod fixtures;
+#[path = "run/portal_faults.rs"]
+mod portal_faults;
 #[path = "run/recording.rs"]
 mod recording;
 #[path = "run/replayed_faults.rs"]

@@ -1,0 +1,66 @@
+//! The simulator's own faults through a whole run: the portal's trouble stops
+//! the run with exit 7 and spends nothing, and the same job, run again once the
+//! portal is back, continues to the end without repeating what was done.
+
+use super::common::{events, failed_logins, job, sim_with, state};
+use super::run_job;
+
+async fn patch_config(sim: &oqs_sim::RunningSim, patch: serde_json::Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/__sim/config", sim.base_url))
+        .json(&patch)
+        .send()
+        .await
+        .expect("config");
+    assert!(resp.status().is_success(), "config patch refused");
+}
+
+#[tokio::test]
+async fn maintenance_stops_before_any_login_and_the_job_continues_afterwards() {
+    let sim = sim_with("needs-reset", "[faults]\nmaintenance = true\n").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = job(dir.path(), &sim, false);
+    let (result, _) = run_job(&path, &sim, None).await;
+    let err = result.expect_err("the portal is under maintenance");
+    assert_eq!(err.exit_code(), 7, "{err}");
+    assert!(err.to_string().contains("「メンテナンス中」"), "{err}");
+    let s = state(&sim).await;
+    assert_eq!(
+        events(&s, "login") + events(&s, "login_failed"),
+        0,
+        "no login attempt was spent"
+    );
+
+    patch_config(&sim, serde_json::json!({"faults": {"maintenance": false}})).await;
+    let (result, _) = run_job(&path, &sim, None).await;
+    result.unwrap_or_else(|e| panic!("after the maintenance: {e}"));
+    assert_eq!(failed_logins(&state(&sim).await), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_server_error_after_the_reset_stops_and_the_rerun_does_not_reset_again() {
+    // The second search of the accounts: the first page after the master's reset.
+    let sim = sim_with(
+        "needs-reset",
+        "[[faults.http_500]]\npath = \"/oqs/account/search\"\nnth = 3\n",
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = job(dir.path(), &sim, false);
+    let (result, _) = run_job(&path, &sim, None).await;
+    let err = result.expect_err("the portal failed");
+    assert_eq!(err.exit_code(), 7, "{err}");
+    assert!(err.to_string().contains("HTTP 500"), "{err}");
+    let resets = events(&state(&sim).await, "password_reset");
+    assert_eq!(resets, 1, "the master was reset before the error");
+
+    let (result, _) = run_job(&path, &sim, None).await;
+    result.unwrap_or_else(|e| panic!("the second run: {e}"));
+    let s = state(&sim).await;
+    assert_eq!(
+        events(&s, "password_reset"),
+        resets,
+        "the rerun does not reset again"
+    );
+    assert_eq!(failed_logins(&s), Vec::<String>::new());
+}
