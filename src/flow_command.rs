@@ -159,6 +159,7 @@ pub async fn run(cmd: FlowCommand, out: &mut dyn Write) -> Verdict {
         Some(p) => Some(JobFile::load(p).map_err(|e| CommandError::Input(e.to_string()))?),
         None => None,
     };
+    crate::owner_only::private_umask();
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
     let out_dir = cmd
         .out_dir

@@ -295,8 +295,11 @@ async fn run_job(job: &oqsbot::job::JobFile, options: &oqsbot::job::run::RunOpti
     };
     let report = dir.join("report.html");
     let recording = dir.join(oqsbot::recording::FILE_NAME);
-    // Only this run's: a run refused before it began leaves the last one's in place.
+    // Only this run's: a run refused before it began leaves the last one's in place,
+    // and a folder another run holds is that run's.
+    let busy = matches!(result, Err(oqsbot::job::run::RunError::Lock(_)));
     if options.record
+        && !busy
         && let Ok(meta) = std::fs::metadata(&recording)
         && meta.modified().is_ok_and(|m| m >= started)
     {
@@ -394,6 +397,15 @@ async fn replay(
         } else {
             println!("  DIFFERS  {what}: {}", c.differences.join("; "));
         }
+        for note in &c.notes {
+            println!("           ({note})");
+        }
+    }
+    if !outcome.unmatched.is_empty() {
+        println!(
+            "requests the recording has no answer for (answered 404): {}",
+            outcome.unmatched.join(", ")
+        );
     }
     println!("the replay's own recording: {}", outcome.recording.display());
     match outcome.verdict {
@@ -490,15 +502,7 @@ async fn demo(dir: PathBuf, browser: BrowserArgs) -> ExitCode {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        // Progress is shown by default; RUST_LOG overrides it.
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("oqsbot=info,oqs_sim=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    oqsbot::logging::init();
     let cli = Cli::parse();
     let mut out = std::io::stdout().lock();
     match cli.command {

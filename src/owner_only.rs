@@ -27,6 +27,18 @@ pub fn create_dir(path: &Path) -> io::Result<()> {
     imp::create_dir(path)
 }
 
+/// From now on, everything this process and its children create (the
+/// browser's downloads, its profile, every report) is owner-only from its
+/// first byte, not fixed up afterwards. Unix only: on Windows, files inherit
+/// the owner-only access list of the folder they are made in.
+pub fn private_umask() {
+    #[cfg(unix)]
+    // SAFETY: umask(2) only sets this process's file mode creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 /// Makes an existing file or folder owner-only.
 pub fn restrict(path: &Path) -> io::Result<()> {
     imp::restrict(path)

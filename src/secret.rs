@@ -39,15 +39,33 @@ pub struct Redactor {
     secrets: Arc<RwLock<Vec<String>>>,
 }
 
+/// Every secret any redactor of this process was given.
+fn log_redactor() -> &'static Redactor {
+    static LOG: std::sync::OnceLock<Redactor> = std::sync::OnceLock::new();
+    LOG.get_or_init(Redactor::new)
+}
+
+/// `text` with every secret this process knows scrubbed, for a log line.
+pub fn redact_for_log(text: &str) -> String {
+    log_redactor().redact(text)
+}
+
 impl Redactor {
     pub fn new() -> Self {
         Self::default()
     }
 
     pub fn register(&self, secret: &Secret) {
-        let value = secret.expose();
-        // Too short to scrub without scrubbing ordinary text too (a 4-digit PIN is still
-        // registered: it never appears as page text we keep).
+        self.insert(secret.expose());
+        // A dependency may log what the bot typed: the log scrubs every secret of the process.
+        let log = log_redactor();
+        if !std::ptr::eq(self, log) {
+            log.insert(secret.expose());
+        }
+    }
+
+    fn insert(&self, value: &str) {
+        // An empty secret would match everywhere.
         if value.is_empty() {
             return;
         }

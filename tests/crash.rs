@@ -347,3 +347,150 @@ async fn killed_when_the_master_password_was_changed() {
     })
     .await;
 }
+
+/// A second `oqsbot run` of the same job, started while the first works, is
+/// refused at once, names the first, and leaves its browser alone.
+#[tokio::test]
+async fn a_second_run_of_the_same_job_is_refused_and_the_first_goes_on() {
+    let sim = sim(SCENARIO).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = job(dir.path(), &sim, false);
+    let out = dir.path().join("out");
+    let mut first = start_bot(&path, &sim);
+    let first_pid = first.id();
+    // The first run's browser is up: ④ has begun.
+    wait_while_running(&mut first, async || browsers_of(&out) > 0).await;
+
+    let second = {
+        let (path, sim_secret) = (path.clone(), sim.scenario().master.secret_number.clone());
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_oqsbot"))
+                .arg("run")
+                .arg(&path)
+                .env("T_CERT", "1357")
+                .env("T_SECRET", sim_secret)
+                .stdin(Stdio::null())
+                .output()
+                .expect("the second oqsbot runs")
+        })
+        .await
+        .expect("joined")
+    };
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains("another oqsbot is working"), "{stderr}");
+    assert!(stderr.contains(&format!("process {first_pid}")), "{stderr}");
+    assert!(!stderr.contains("recording (send this file"), "{stderr}");
+
+    let output = tokio::task::spawn_blocking(move || first.wait_with_output())
+        .await
+        .expect("joined")
+        .expect("waited");
+    assert!(
+        output.status.success(),
+        "the first run was disturbed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_finished_once(&sim, &out, "two runs at once").await;
+}
+
+/// Waits until `ready` holds while the bot runs; fails if it ends first.
+async fn wait_while_running(bot: &mut Child, mut ready: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    loop {
+        tick.tick().await;
+        if ready().await {
+            return;
+        }
+        if let Some(status) = bot.try_wait().expect("status") {
+            panic!("the bot ended ({status}) before the second run could start");
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the first run's browser never came up"
+        );
+    }
+}
+
+/// Every secret a run's credential store holds: passwords current, earlier
+/// and refused, and the other secrets.
+fn stored_secrets(out: &Path) -> Vec<String> {
+    fn walk(v: &Value, key: &str, found: &mut Vec<String>) {
+        match v {
+            Value::Object(map) => map.iter().for_each(|(k, x)| walk(x, k, found)),
+            Value::Array(list) => list.iter().for_each(|x| walk(x, key, found)),
+            Value::String(s) if !matches!(key, "origin" | "recorded_at") => found.push(s.clone()),
+            _ => {}
+        }
+    }
+    let text = std::fs::read_to_string(out.join("credentials.json")).expect("credentials.json");
+    let mut found = Vec::new();
+    walk(&serde_json::from_str(&text).expect("JSON"), "", &mut found);
+    found
+}
+
+/// Whether `secret` stands in `text` as itself, not inside a longer run of
+/// letters and digits (a 4-digit PIN inside a port number or a time).
+fn stands_in(text: &str, secret: &str) -> bool {
+    text.match_indices(secret).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + secret.len()..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_alphanumeric())
+            && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+    })
+}
+
+/// The most talkative log there is holds none of the run's secrets, whoever
+/// logs them: oqsbot, or a dependency that logs what was typed.
+#[tokio::test]
+async fn a_run_at_rust_log_trace_prints_no_secret() {
+    let sim = sim(SCENARIO).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = job(dir.path(), &sim, false);
+    let out = dir.path().join("out");
+    let secret_number = sim.scenario().master.secret_number.clone();
+    let output = {
+        let (path, secret_number) = (path.clone(), secret_number.clone());
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_oqsbot"))
+                .arg("run")
+                .arg(&path)
+                .env("T_CERT", "1357")
+                .env("T_SECRET", secret_number)
+                .env("RUST_LOG", "trace")
+                .stdin(Stdio::null())
+                .output()
+                .expect("oqsbot runs")
+        })
+        .await
+        .expect("joined")
+    };
+    let log = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        log.lines().rev().take(30).collect::<Vec<_>>().join("\n")
+    );
+    assert!(
+        log.lines().count() > 100,
+        "a trace log says a lot: {} lines",
+        log.lines().count()
+    );
+    let mut secrets = stored_secrets(&out);
+    secrets.push(secret_number);
+    secrets.push("1357".into());
+    assert!(secrets.len() >= 6, "{} secrets found", secrets.len());
+    for secret in &secrets {
+        let found = if secret.len() < 8 {
+            stands_in(&log, secret)
+        } else {
+            log.contains(secret.as_str())
+        };
+        assert!(!found, "a secret of {} characters is in the log", secret.len());
+    }
+}

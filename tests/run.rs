@@ -120,6 +120,11 @@ async fn needs_reset_end_to_end_then_nothing_repeats() {
         1,
         "the .p12 is backed up"
     );
+    assert_eq!(
+        common::not_owner_only(&job.output.dir),
+        Vec::<String>::new(),
+        "everything in the output folder, the browser's downloads included, is owner-only"
+    );
     recording::keeps_no_secret(&job.output.dir);
     recording::replays_as_recorded(&job.output.dir).await;
 

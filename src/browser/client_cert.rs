@@ -23,6 +23,8 @@ pub enum ClientCertError {
 fn run(tool: &str, args: &[&str]) -> Result<(), ClientCertError> {
     let out = Command::new(tool)
         .args(args)
+        .env_clear()
+        .envs(super::launch::child_environment())
         .output()
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => ClientCertError::ToolMissing {

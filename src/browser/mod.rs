@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use thirtyfour::prelude::*;
 
 pub mod client_cert;
+mod launch;
 pub mod network;
 pub mod policy;
 pub mod processes;
@@ -1099,34 +1100,46 @@ async fn spawn_driver(options: &BrowserOptions) -> Result<(String, DriverProcess
         .ok_or_else(|| BrowserError::DriverMissing {
             what: name.to_string(),
         })?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|source| BrowserError::Spawn {
-            program: program.display().to_string(),
-            source,
-        })?
-        .port();
     let mut cmd = Command::new(&program);
-    cmd.arg(format!("--port={port}"))
+    // The driver picks a free port itself and says which: a port probed here
+    // and bound by the driver later could be taken by another process between.
+    cmd.arg("--port=0")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .env_clear()
+        .envs(launch::child_environment());
     if let Some(home) = &options.home {
         cmd.env("HOME", home);
     }
     // Its own process group, so the driver and what it starts can be ended together.
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let child = cmd.spawn().map_err(|source| BrowserError::Spawn {
+    let mut child = cmd.spawn().map_err(|source| BrowserError::Spawn {
         program: program.display().to_string(),
         source,
     })?;
     let pid_file = driver_pid_file(options);
-    let _ = std::fs::write(&pid_file, child.id().to_string());
+    if let Ok(mut f) = crate::owner_only::create_file(&pid_file) {
+        use std::io::Write;
+        let _ = f.write_all(child.id().to_string().as_bytes());
+    }
+    let announced = child.stdout.take().map(launch::announced_port);
     let process = DriverProcess {
         child,
         profile: options.profile_dir().display().to_string(),
         pid_file,
+    };
+    let wait = Duration::from_secs(20);
+    let port = match announced {
+        Some(rx) => tokio::time::timeout(wait, rx).await.ok().and_then(Result::ok),
+        None => None,
+    };
+    let Some(port) = port else {
+        return Err(BrowserError::DriverNotReady {
+            url: format!("{} --port=0", program.display()),
+            secs: wait.as_secs(),
+        });
     };
     let url = format!("http://127.0.0.1:{port}");
     let status = format!("{url}/status");
@@ -1134,7 +1147,6 @@ async fn spawn_driver(options: &BrowserOptions) -> Result<(String, DriverProcess
         .timeout(Duration::from_secs(2))
         .build()
         .map_err(|e| BrowserError::other(e.to_string()))?;
-    let wait = Duration::from_secs(20);
     let deadline = Deadline::after(wait);
     loop {
         if let Ok(r) = client.get(&status).send().await

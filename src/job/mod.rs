@@ -3,6 +3,7 @@
 
 pub mod demo;
 pub mod journal;
+pub mod lock;
 pub mod outcome;
 pub mod report;
 pub mod run;

@@ -53,6 +53,9 @@ pub enum RunError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Journal(#[from] JournalError),
+    /// Another oqsbot works in the output folder.
+    #[error(transparent)]
+    Lock(#[from] super::lock::LockError),
 }
 
 impl RunError {
@@ -68,7 +71,7 @@ impl RunError {
             RunError::TimedOut(_) => 4,
             RunError::NeedsPerson(_) => 5,
             RunError::Unavailable(_) => 7,
-            RunError::Browser(_) | RunError::Store(_) | RunError::Journal(_) => 6,
+            RunError::Browser(_) | RunError::Store(_) | RunError::Journal(_) | RunError::Lock(_) => 6,
         }
     }
 
@@ -419,6 +422,9 @@ async fn close_browser(browser: Browser) {
 }
 
 async fn run_inner(job: &JobFile, options: &RunOptions, started: DateTime<Utc>) -> Result<(), RunError> {
+    crate::owner_only::private_umask();
+    // Before anything in the folder is read or written, and before any leftover browser is ended.
+    let _lock = super::lock::FolderLock::acquire(&job.output.dir, "run")?;
     let mut store = CredentialStore::open(&job.output.dir)?;
     let prepared = prepare(job, options, &mut store)?;
     let journal = Journal::open(&job.output.dir)?;

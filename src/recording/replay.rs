@@ -40,6 +40,9 @@ pub struct Comparison {
     pub replayed: Option<StepEvent>,
     /// What differed; empty when the step did the same.
     pub differences: Vec<String>,
+    /// What differed without counting as a difference: with other flows, a
+    /// step may match another of its alternatives.
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +67,8 @@ pub struct ReplayOutcome {
     pub recording: PathBuf,
     /// How the last replayed flow failed, if it did: what a run would have reported.
     pub failure: Option<Box<FlowError>>,
+    /// Requests the recording holds no answer for (answered 404), in order.
+    pub unmatched: Vec<String>,
 }
 
 pub struct ReplayOptions {
@@ -113,6 +118,8 @@ struct Served {
 /// Serves each method and path's responses in recorded order; the last one again after that.
 struct Sequence {
     by_key: Mutex<HashMap<String, (usize, Vec<Served>)>>,
+    /// Requests with no recorded answer, shared by every site's server.
+    unmatched: std::sync::Arc<Mutex<Vec<String>>>,
     /// By request key and 1-based count.
     changes: HashMap<(String, usize), Answer>,
 }
@@ -122,6 +129,12 @@ impl Respond for Sequence {
         let key = request_key(request.method.as_ref(), request.url.path(), request.url.query());
         let mut map = self.by_key.lock().unwrap_or_else(|e| e.into_inner());
         let Some((next, list)) = map.get_mut(&key) else {
+            let mut unmatched = self.unmatched.lock().unwrap_or_else(|e| e.into_inner());
+            // Bounded: a page that polls an unknown path must not grow this
+            // without end. The browser's own favicon request is no page's.
+            if unmatched.len() < 100 && !unmatched.contains(&key) && request.url.path() != "/favicon.ico" {
+                unmatched.push(key);
+            }
             return ResponseTemplate::new(404).set_body_string("not in the recording");
         };
         let i = (*next).min(list.len().saturating_sub(1));
@@ -183,6 +196,7 @@ fn origin_of(url: &str) -> Option<String> {
 struct Sites {
     /// Kept alive while the replay runs: dropping one stops it.
     _servers: Vec<MockServer>,
+    unmatched: std::sync::Arc<Mutex<Vec<String>>>,
     /// Recorded origin to the local server's.
     origins: BTreeMap<String, String>,
 }
@@ -247,6 +261,7 @@ async fn serve(recording: &Recording, changes: &[ChangedAnswer]) -> Result<Sites
     }
     let sites = Sites {
         _servers: Vec::new(),
+        unmatched: Default::default(),
         origins,
     };
     let mut per_origin: BTreeMap<String, HashMap<String, (usize, Vec<Served>)>> = BTreeMap::new();
@@ -289,6 +304,7 @@ async fn serve(recording: &Recording, changes: &[ChangedAnswer]) -> Result<Sites
         Mock::given(wiremock::matchers::any())
             .respond_with(Sequence {
                 by_key: Mutex::new(by_key),
+                unmatched: sites.unmatched.clone(),
                 changes: changes.clone(),
             })
             .mount(server)
@@ -374,6 +390,7 @@ pub async fn replay(recording: &Recording, options: ReplayOptions) -> Result<Rep
     if flows.is_empty() {
         return Err(ReplayError::NoFlows);
     }
+    crate::owner_only::private_umask();
     let sites = serve(recording, &options.changes).await?;
     let folder = |path: &Path| {
         crate::owner_only::create_dir(path).map_err(|source| ReplayError::Folder {
@@ -435,7 +452,7 @@ pub async fn replay(recording: &Recording, options: ReplayOptions) -> Result<Rep
         };
         recorder.release();
         let replayed: Vec<StepEvent> = Recording::open(&own)?.steps().cloned().collect();
-        let (mut list, v) = compare(&recorded, &replayed, &sites);
+        let (mut list, v) = compare(&recorded, &replayed, &sites, options.flows_dir.is_some());
         verdict = match v {
             // A killed run's recording stops mid-way: going on past it is no difference.
             Verdict::Diverged(i) if !ended && i == recorded.len() => {
@@ -458,20 +475,30 @@ pub async fn replay(recording: &Recording, options: ReplayOptions) -> Result<Rep
             recorded: recorded.get(at).cloned(),
             replayed: None,
             differences: vec!["the replay ran no more steps".into()],
+            notes: Vec::new(),
         });
         verdict = Verdict::Diverged(at);
     }
+    let unmatched = sites.unmatched.lock().map(|u| u.clone()).unwrap_or_default();
     drop(sites);
     Ok(ReplayOutcome {
         comparisons,
         verdict,
         recording: own,
         failure,
+        unmatched,
     })
 }
 
 /// The steps so far, side by side, and what to make of them.
-fn compare(recorded: &[StepEvent], replayed: &[StepEvent], sites: &Sites) -> (Vec<Comparison>, Verdict) {
+/// `other_flows`: the replay runs flows other than the recorded ones, so a
+/// step matching another of its alternatives is a note, not a difference.
+fn compare(
+    recorded: &[StepEvent],
+    replayed: &[StepEvent],
+    sites: &Sites,
+    other_flows: bool,
+) -> (Vec<Comparison>, Verdict) {
     let mut out = Vec::new();
     for (i, now) in replayed.iter().enumerate() {
         let Some(then) = recorded.get(i) else {
@@ -479,10 +506,15 @@ fn compare(recorded: &[StepEvent], replayed: &[StepEvent], sites: &Sites) -> (Ve
                 recorded: None,
                 replayed: Some(now.clone()),
                 differences: vec!["the recording ends before this step".into()],
+                notes: Vec::new(),
             });
             return (out, Verdict::Diverged(i));
         };
-        let differences = differences(then, now, sites);
+        let (differences, notes): (Vec<Difference>, Vec<Difference>) = differences(then, now, sites)
+            .into_iter()
+            .partition(|d| !(other_flows && d.kind == DifferenceKind::Matched));
+        let differences: Vec<String> = differences.into_iter().map(|d| d.text).collect();
+        let notes: Vec<String> = notes.into_iter().map(|d| d.text).collect();
         let same = differences.is_empty();
         let last_failure = recorded.iter().rposition(|s| s.outcome == "failed") == Some(i);
         let fixed = !same
@@ -495,6 +527,7 @@ fn compare(recorded: &[StepEvent], replayed: &[StepEvent], sites: &Sites) -> (Ve
             recorded: Some(then.clone()),
             replayed: Some(now.clone()),
             differences,
+            notes,
         });
         if fixed {
             return (out, Verdict::FailurePassesNow);
@@ -506,21 +539,47 @@ fn compare(recorded: &[StepEvent], replayed: &[StepEvent], sites: &Sites) -> (Ve
     (out, Verdict::Same)
 }
 
-fn differences(then: &StepEvent, now: &StepEvent, sites: &Sites) -> Vec<String> {
+/// Whether a step ends on a settled page. An action ends as soon as it is done
+/// and leaves the page to load for the next step, so the URL it ended on is
+/// a matter of timing; the next step's page is compared instead.
+fn leaves_settled_page(action: &str) -> bool {
+    !matches!(
+        action,
+        "click" | "double_click" | "ok" | "popup" | "open" | "download" | "call" | "main_window"
+    )
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DifferenceKind {
+    Step,
+    Outcome,
+    Page,
+    Matched,
+}
+
+struct Difference {
+    kind: DifferenceKind,
+    text: String,
+}
+
+fn differences(then: &StepEvent, now: &StepEvent, sites: &Sites) -> Vec<Difference> {
     let mut d = Vec::new();
     if (then.flow.as_str(), then.step, then.action.as_str())
         != (now.flow.as_str(), now.step, now.action.as_str())
     {
-        d.push(format!(
-            "step: recorded {} {} {}, replayed {} {} {}",
-            then.flow, then.step, then.action, now.flow, now.step, now.action
-        ));
+        d.push(Difference {
+            kind: DifferenceKind::Step,
+            text: format!(
+                "step: recorded {} {} {}, replayed {} {} {}",
+                then.flow, then.step, then.action, now.flow, now.step, now.action
+            ),
+        });
     }
     if then.outcome != now.outcome {
-        d.push(format!(
-            "outcome: recorded {}, replayed {}",
-            then.outcome, now.outcome
-        ));
+        d.push(Difference {
+            kind: DifferenceKind::Outcome,
+            text: format!("outcome: recorded {}, replayed {}", then.outcome, now.outcome),
+        });
     }
     // A site's page only: a fresh browser of the recorded run stood on about:blank.
     let path = |u: &Option<String>| {
@@ -533,22 +592,29 @@ fn differences(then: &StepEvent, now: &StepEvent, sites: &Sites) -> Vec<String> 
     let (path_then, path_now) = (path(&then.url_after), path(&now.url_after));
     if then.outcome == "ok"
         && now.outcome == "ok"
+        && leaves_settled_page(&then.action)
         && path_then.is_some()
         && path_now.is_some()
         && path_then != path_now
     {
-        d.push(format!(
-            "page after: recorded {}, replayed {}",
-            path(&then.url_after).unwrap_or_default(),
-            path(&now.url_after).unwrap_or_default()
-        ));
+        d.push(Difference {
+            kind: DifferenceKind::Page,
+            text: format!(
+                "page after: recorded {}, replayed {}",
+                path_then.unwrap_or_default(),
+                path_now.unwrap_or_default()
+            ),
+        });
     }
     if then.outcome == "ok" && now.outcome == "ok" && then.matched != now.matched {
-        d.push(format!(
-            "matched: recorded {}, replayed {}",
-            then.matched.as_deref().unwrap_or("-"),
-            now.matched.as_deref().unwrap_or("-")
-        ));
+        d.push(Difference {
+            kind: DifferenceKind::Matched,
+            text: format!(
+                "matched: recorded {}, replayed {}",
+                then.matched.as_deref().unwrap_or("-"),
+                now.matched.as_deref().unwrap_or("-")
+            ),
+        });
     }
     d
 }
@@ -583,6 +649,74 @@ mod tests {
         ] {
             assert_eq!(recorded_file_name(value), None, "{value}");
         }
+    }
+
+    fn step(matched: &str) -> StepEvent {
+        StepEvent {
+            flow: "reset-master-password".into(),
+            step: 2,
+            action: "click".into(),
+            matched: Some(matched.into()),
+            url_after: Some("http://127.0.0.1:1/oqs/account/search".into()),
+            outcome: "ok".into(),
+            ..StepEvent::default()
+        }
+    }
+
+    #[test]
+    fn another_alternative_counts_only_when_the_flows_are_the_recorded_ones() {
+        let sites = Sites {
+            _servers: Vec::new(),
+            unmatched: Default::default(),
+            origins: BTreeMap::new(),
+        };
+        let recorded = [step("text アカウント管理(更新)")];
+        let replayed = [step("text アカウント管理(新)")];
+        let (list, verdict) = compare(&recorded, &replayed, &sites, false);
+        assert_eq!(verdict, Verdict::Diverged(0));
+        assert!(
+            list[0].differences[0].starts_with("matched:"),
+            "{:?}",
+            list[0].differences
+        );
+
+        let (list, verdict) = compare(&recorded, &replayed, &sites, true);
+        assert_eq!(verdict, Verdict::Same);
+        assert!(list[0].differences.is_empty());
+        assert!(
+            list[0].notes[0].contains("アカウント管理(新)"),
+            "{:?}",
+            list[0].notes
+        );
+    }
+
+    #[test]
+    fn where_an_action_left_the_browser_is_timing_where_a_wait_ended_is_not() {
+        let sites = Sites {
+            _servers: Vec::new(),
+            unmatched: Default::default(),
+            origins: BTreeMap::new(),
+        };
+        let at = |action: &str, path: &str| StepEvent {
+            action: action.into(),
+            url_after: Some(format!("http://127.0.0.1:1{path}")),
+            ..step("text ログイン")
+        };
+        let (_, verdict) = compare(
+            &[at("click", "/oqs/menu")],
+            &[at("click", "/oqs/login")],
+            &sites,
+            false,
+        );
+        assert_eq!(verdict, Verdict::Same);
+        let (list, verdict) = compare(
+            &[at("wait_for", "/oqs/menu")],
+            &[at("wait_for", "/oqs/login")],
+            &sites,
+            false,
+        );
+        assert_eq!(verdict, Verdict::Diverged(0));
+        assert!(list[0].differences[0].starts_with("page after:"));
     }
 
     #[test]

@@ -86,7 +86,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -367,29 +367,29 @@ impl Timeline<'_> {
             write!(out, " <span class=\"depth\">呼び出し 深さ {depth}</span>")?;
         }
         writeln!(out, "</h2>")?;
-        if let Some(f) = start {
-            if !f.vars.is_empty() || !f.secrets.is_empty() || !f.files.is_empty() {
-                writeln!(out, "<details><summary>変数</summary><table class=\"kv\">")?;
-                for (k, v) in &f.vars {
-                    writeln!(
-                        out,
-                        "<tr><th>{}</th><td><code>{}</code></td></tr>",
-                        Esc(k),
-                        Esc(v)
-                    )?;
-                }
-                for k in &f.secrets {
-                    writeln!(
-                        out,
-                        "<tr><th>{}</th><td class=\"muted\">秘密（値は記録されません）</td></tr>",
-                        Esc(k)
-                    )?;
-                }
-                for (k, v) in &f.files {
-                    writeln!(out, "<tr><th>{}</th><td>ファイル {}</td></tr>", Esc(k), Esc(v))?;
-                }
-                writeln!(out, "</table></details>")?;
+        if let Some(f) = start
+            && (!f.vars.is_empty() || !f.secrets.is_empty() || !f.files.is_empty())
+        {
+            writeln!(out, "<details><summary>変数</summary><table class=\"kv\">")?;
+            for (k, v) in &f.vars {
+                writeln!(
+                    out,
+                    "<tr><th>{}</th><td><code>{}</code></td></tr>",
+                    Esc(k),
+                    Esc(v)
+                )?;
             }
+            for k in &f.secrets {
+                writeln!(
+                    out,
+                    "<tr><th>{}</th><td class=\"muted\">秘密（値は記録されません）</td></tr>",
+                    Esc(k)
+                )?;
+            }
+            for (k, v) in &f.files {
+                writeln!(out, "<tr><th>{}</th><td>ファイル {}</td></tr>", Esc(k), Esc(v))?;
+            }
+            writeln!(out, "</table></details>")?;
         }
         self.flow = Some(name.to_string());
         Ok(())

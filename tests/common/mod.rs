@@ -199,3 +199,43 @@ pub fn differences(outcome: &oqsbot::recording::replay::ReplayOutcome) -> Vec<St
         .map(|c| c.differences.join("; "))
         .collect()
 }
+
+/// Every file and folder under `dir` that someone other than its owner may
+/// read, write or enter, with its mode. Symbolic links carry no mode of their own.
+#[cfg(unix)]
+pub fn not_owner_only(dir: &Path) -> Vec<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = Vec::new();
+    if let Ok(meta) = std::fs::metadata(dir)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        found.push(format!(
+            "{} {:o}",
+            dir.display(),
+            meta.permissions().mode() & 0o777
+        ));
+    }
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if meta.file_type().is_symlink() {
+                continue;
+            }
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                found.push(format!("{} {mode:o}", path.display()));
+            }
+            if meta.is_dir() {
+                folders.push(path);
+            }
+        }
+    }
+    found
+}

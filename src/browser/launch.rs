@@ -1,0 +1,144 @@
+//! Starting the driver: with no more of oqsbot's environment than a browser
+//! needs (the job's secrets are given to oqsbot as environment variables, and
+//! a child's environment can be read by other local processes), and on the
+//! port the driver itself chose and announced.
+
+use std::ffi::OsString;
+use std::io::BufRead;
+
+/// Variables a driver and its browser may need: where programs, fonts, the
+/// display, temporary files and the user's folders are; the language and
+/// zone; a proxy of the clinic's network; and Windows' own.
+const PASSED_ON: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TMPDIR",
+    "DISPLAY",
+    "WAYLAND_DISPLAY",
+    "XAUTHORITY",
+    "DBUS_SESSION_BUS_ADDRESS",
+    "FONTCONFIG_FILE",
+    "FONTCONFIG_PATH",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "SYSTEMROOT",
+    "SYSTEMDRIVE",
+    "WINDIR",
+    "COMSPEC",
+    "PATHEXT",
+    "TEMP",
+    "TMP",
+    "USERPROFILE",
+    "USERNAME",
+    "USERDOMAIN",
+    "COMPUTERNAME",
+    "APPDATA",
+    "LOCALAPPDATA",
+    "PROGRAMDATA",
+    "PROGRAMFILES",
+    "PROGRAMFILES(X86)",
+    "PROGRAMW6432",
+    "COMMONPROGRAMFILES",
+    "COMMONPROGRAMFILES(X86)",
+    "NUMBER_OF_PROCESSORS",
+    "PROCESSOR_ARCHITECTURE",
+    "OS",
+];
+
+/// Whether a variable of this name is passed to the driver.
+pub fn passed_on(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    PASSED_ON.contains(&upper.as_str()) || upper.starts_with("LC_") || upper.starts_with("XDG_")
+}
+
+/// This process's environment, as far as a driver and its browser need it.
+pub fn child_environment() -> Vec<(OsString, OsString)> {
+    std::env::vars_os()
+        .filter(|(name, _)| name.to_str().is_some_and(passed_on))
+        .collect()
+}
+
+/// The port in chromedriver's (or msedgedriver's) "… started successfully on port 44167."
+pub fn parse_announced_port(line: &str) -> Option<u16> {
+    if !line.contains("successfully") {
+        return None;
+    }
+    let (_, after) = line.rsplit_once("port")?;
+    let digits: String = after
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok().filter(|p| *p != 0)
+}
+
+/// Reads the driver's standard output on a thread of its own until the port
+/// is announced, then keeps draining it so the driver never blocks on a full pipe.
+pub fn announced_port(stdout: std::process::ChildStdout) -> tokio::sync::oneshot::Receiver<u16> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(port) = parse_announced_port(&line)
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(port);
+            }
+        }
+    });
+    rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_port_is_the_one_the_driver_announced() {
+        assert_eq!(
+            parse_announced_port("ChromeDriver was started successfully on port 44167."),
+            Some(44167)
+        );
+        assert_eq!(
+            parse_announced_port("Microsoft Edge WebDriver was started successfully on port 9515."),
+            Some(9515)
+        );
+        assert_eq!(
+            parse_announced_port("Starting ChromeDriver 156.0.8078.114 (…) on port 0"),
+            None
+        );
+        assert_eq!(parse_announced_port("Only local connections are allowed."), None);
+    }
+
+    #[test]
+    fn secrets_in_the_environment_stay_with_oqsbot() {
+        for name in [
+            "T_CERT",
+            "OQS_ADMIN_PW",
+            "CERT_PASSWORD",
+            "SECRET_NUMBER",
+            "AWS_SECRET_ACCESS_KEY",
+        ] {
+            assert!(!passed_on(name), "{name}");
+        }
+        for name in [
+            "PATH",
+            "HOME",
+            "LC_ALL",
+            "XDG_RUNTIME_DIR",
+            "SystemRoot",
+            "LOCALAPPDATA",
+            "DISPLAY",
+        ] {
+            assert!(passed_on(name), "{name}");
+        }
+    }
+}
