@@ -4,7 +4,7 @@
 //! irreversible step is journaled before and after, so a second run continues.
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
@@ -106,6 +106,11 @@ pub struct RunOptions {
     pub record: bool,
     /// Bound on what the recording stores.
     pub recording_cap: u64,
+    /// How often the run starts again by itself when the portal could not go
+    /// on (a server error, maintenance, an ended session).
+    pub portal_retries: u32,
+    /// The wait before the first such retry; each next one waits as long again.
+    pub portal_retry_wait: Duration,
 }
 
 impl RunOptions {
@@ -117,6 +122,8 @@ impl RunOptions {
             policy: Box::new(SystemPolicy),
             record: true,
             recording_cap: crate::recording::DEFAULT_CAP_BYTES,
+            portal_retries: 2,
+            portal_retry_wait: Duration::from_secs(60),
         }
     }
 }
@@ -346,8 +353,29 @@ pub use super::report::write_report;
 pub async fn run(job: &JobFile, options: &RunOptions) -> (Result<(), RunError>, PathBuf) {
     let started = Utc::now();
     let report_dir = job.output.dir.clone();
-    let result = run_inner(job, options, started).await;
-    (result, report_dir)
+    let mut retries: Vec<(DateTime<Utc>, String)> = Vec::new();
+    loop {
+        let result = run_inner(job, options, started, &retries).await;
+        // The portal's trouble may pass: the run starts again the way a rerun of the
+        // job does, from its journal, with a fresh browser and a fresh login.
+        if let Err(RunError::Unavailable(reason)) = &result
+            && (retries.len() as u32) < options.portal_retries
+        {
+            retries.push((Utc::now(), reason.clone()));
+            let wait = options.portal_retry_wait * retries.len() as u32;
+            tracing::warn!(
+                "{reason}\n  trying again in {} s ({} of {})",
+                wait.as_secs(),
+                retries.len(),
+                options.portal_retries
+            );
+            // Nothing the run can reach tells when the portal is back (site B
+            // answers only a browser holding the certificate): the wait is the backoff.
+            tokio::time::sleep(wait).await;
+            continue;
+        }
+        return (result, report_dir);
+    }
 }
 
 /// What a run carries from one browser to the next: everything but the engine.
@@ -421,7 +449,13 @@ async fn close_browser(browser: Browser) {
     let _ = std::fs::remove_dir_all(profile);
 }
 
-async fn run_inner(job: &JobFile, options: &RunOptions, started: DateTime<Utc>) -> Result<(), RunError> {
+/// `retries`: when and why the portal stopped the earlier attempts of this run.
+async fn run_inner(
+    job: &JobFile,
+    options: &RunOptions,
+    started: DateTime<Utc>,
+    retries: &[(DateTime<Utc>, String)],
+) -> Result<(), RunError> {
     crate::owner_only::private_umask();
     // Before anything in the folder is read or written, and before any leftover browser is ended.
     let _lock = super::lock::FolderLock::acquire(&job.output.dir, "run")?;
@@ -437,7 +471,15 @@ async fn run_inner(job: &JobFile, options: &RunOptions, started: DateTime<Utc>) 
     let mut kept = Kept {
         store,
         journal,
-        steps: Vec::new(),
+        steps: retries
+            .iter()
+            .map(|(at, reason)| ReportStep {
+                at: *at,
+                what: "ポータルの一時的な問題のため、最初から再実行".into(),
+                result: redactor.redact(reason),
+                millis: 0,
+            })
+            .collect(),
         report: Report::new(job, started),
         downloads: options.browser.download_dir.clone(),
         attempts_left: std::collections::HashMap::new(),
