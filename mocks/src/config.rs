@@ -391,6 +391,19 @@ pub struct UiVariants {
     pub receipt_suffix: ReceiptSuffix,
     pub frames: Frames,
     pub charset: Charset,
+    /// What a request of an expired session gets.
+    pub session_end: SessionEnd,
+}
+
+/// What the manual leaves open about a session that timed out.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum SessionEnd {
+    /// An error page with a link back to the top.
+    #[default]
+    ErrorPage,
+    /// The login form again, with the time-out message above it.
+    LoginForm,
 }
 
 impl Default for UiVariants {
@@ -426,6 +439,7 @@ impl Default for UiVariants {
             receipt_suffix: ReceiptSuffix::Uploader,
             frames: Frames::None,
             charset: Charset::Utf8,
+            session_end: SessionEnd::ErrorPage,
         }
     }
 }

@@ -9,8 +9,8 @@
 
 use crate::config::{
     ButtonStyle, Charset, ConfirmStyle, Frames, HeaderShows, LabelStyle, MenuItemStyle, MenuLabels,
-    MenuOpensIn, NoticeStyle, PasswordDisplay, ReceiptSuffix, RefusalStyle, ResultsButton, SimConfig,
-    TextVariant,
+    MenuOpensIn, NoticeStyle, PasswordDisplay, ReceiptSuffix, RefusalStyle, ResultsButton, SessionEnd,
+    SimConfig, TextVariant,
 };
 use crate::wording::Message;
 
@@ -70,6 +70,7 @@ pub fn resolve(config: &SimConfig) -> SimConfig {
     use ConfirmStyle as C;
     use NoticeStyle as N;
     draw!(menu_opens_in, [MenuOpensIn::Popup, MenuOpensIn::Opener]);
+    draw!(session_end, [SessionEnd::ErrorPage, SessionEnd::LoginForm]);
     draw!(initial_change_notice, [N::Page, N::Modal, N::Alert]);
     draw!(change_done_notice, [N::Page, N::Modal, N::Alert]);
     draw!(logout_confirm, [C::Confirm, C::Modal]);

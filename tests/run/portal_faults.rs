@@ -65,3 +65,34 @@ async fn a_server_error_after_the_reset_is_survived_without_resetting_again() {
     assert_eq!(retried.len(), 1, "{report}");
     assert!(retried[0].contains("HTTP 500"), "{retried:?}");
 }
+
+#[tokio::test]
+async fn a_session_that_ends_mid_run_is_logged_in_again_and_the_run_completes() {
+    // The upload page's first request finds the session gone; the portal shows its login form.
+    let sim = sim_with(
+        "needs-reset",
+        "[ui]\nsession_end = \"login-form\"\n[[faults.expire_session]]\npath = \"/oqs/bulk/upload\"\nnth = 1\n",
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = job(dir.path(), &sim, false);
+    let (result, job) = run_job(&path, &sim, None).await;
+    result.unwrap_or_else(|e| panic!("the run logs in again and completes: {e}"));
+    let s = state(&sim).await;
+    assert_eq!(events(&s, "upload_received"), 1, "one upload");
+    assert_eq!(events(&s, "password_reset"), 1, "one reset");
+    assert_eq!(failed_logins(&s), Vec::<String>::new());
+    let report = super::report(&job);
+    let retried = report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|step| {
+            step["what"].as_str().is_some_and(|w| w.contains("再実行"))
+                && step["result"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("the session ended"))
+        })
+        .count();
+    assert_eq!(retried, 1, "{report}");
+}

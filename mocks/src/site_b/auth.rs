@@ -36,7 +36,7 @@ pub async fn start_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Resp
     ctx.finish(Html(page.render(&ui)))
 }
 
-fn login_form(app: &App, ctx: &Ctx, user_id: &str, error: Option<Message>) -> Response {
+pub(super) fn login_form(app: &App, ctx: &Ctx, user_id: &str, error: Option<Message>) -> Response {
     let config = app.config();
     let ui = Ui { v: &config.ui };
     let error = error.map(|e| ui.refusal(ui.say(e))).unwrap_or_default();

@@ -222,6 +222,9 @@ pub fn screen_with_head(
 /// A page for a visitor with no usable session.
 pub fn not_logged_in(app: &App, ctx: &Ctx) -> Response {
     let config = app.config();
+    if ctx.expired && config.ui.session_end == crate::config::SessionEnd::LoginForm {
+        return auth::login_form(app, ctx, "", Some(Message::SessionTimeout));
+    }
     let ui = Ui { v: &config.ui };
     let message = if ctx.expired {
         ui.say(Message::SessionTimeout)
