@@ -3,7 +3,7 @@
 //! that starts after a crash reads it to continue instead of repeating. It
 //! holds no secrets.
 
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, Utc};
@@ -15,12 +15,18 @@ pub const FILE_NAME: &str = "journal.jsonl";
 pub enum JournalError {
     #[error("journal {path}: {source}")]
     Io { path: String, source: std::io::Error },
-    #[error("journal {path}, line {line}: {reason}")]
+    #[error(
+        "journal {path} is damaged at line {line} ({reason}); it records which portal steps were already done, so the run stops rather than guess: keep a copy, then fix or remove that line by hand"
+    )]
     Damaged {
         path: String,
         line: usize,
         reason: String,
     },
+    #[error(
+        "journal {path} changed while it was being read; is another oqsbot run using the same output folder? Let it finish, then start again"
+    )]
+    Changed { path: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,36 +72,85 @@ pub struct Journal {
     entries: Vec<Entry>,
 }
 
+/// One line of the journal, or why it is not an entry.
+fn parse(line: &[u8]) -> Result<Entry, String> {
+    let text = std::str::from_utf8(line).map_err(|_| "not UTF-8 text".to_string())?;
+    serde_json::from_str(text).map_err(|e| format!("not a journal entry: {e}"))
+}
+
 impl Journal {
-    /// Opens the journal in `dir`. A last line cut short by a crash is ignored;
-    /// damage anywhere else is an error.
+    /// Opens the journal in `dir`, creating it (owner-only) if there is none.
+    /// A last line cut short by a crash is dropped from the file, so the next
+    /// entry starts on a line of its own; damage anywhere else is an error and
+    /// leaves the file as it is.
     pub fn open(dir: &Path) -> Result<Self, JournalError> {
         let path = dir.join(FILE_NAME);
+        let shown = path.display().to_string();
         let io = |source| JournalError::Io {
-            path: path.display().to_string(),
+            path: shown.clone(),
             source,
         };
         std::fs::create_dir_all(dir).map_err(io)?;
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let f = crate::owner_only::create_file(&path).map_err(io)?;
+                f.sync_all().map_err(io)?;
+                // Without this a power loss can take the new file's name away again.
+                crate::job::store::sync_dir(dir).map_err(io)?;
+                return Ok(Self {
+                    path,
+                    entries: Vec::new(),
+                });
+            }
             Err(e) => return Err(io(e)),
         };
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        let mut entries = Vec::with_capacity(lines.len());
-        for (i, line) in lines.iter().enumerate() {
-            match serde_json::from_str::<Entry>(line) {
-                Ok(e) => entries.push(e),
-                Err(_) if i + 1 == lines.len() && !text.ends_with('\n') => {}
-                Err(e) => {
-                    return Err(JournalError::Damaged {
-                        path: path.display().to_string(),
-                        line: i + 1,
-                        reason: e.to_string(),
-                    });
+        // Every line is written with its '\n'; bytes after the last one are a
+        // line whose writing was cut short, or one whose '\n' was.
+        let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let (complete, tail) = bytes.split_at(whole);
+        let mut entries = Vec::new();
+        for (i, line) in complete.split(|&b| b == b'\n').enumerate() {
+            if line.trim_ascii().is_empty() {
+                continue;
+            }
+            entries.push(parse(line).map_err(|reason| JournalError::Damaged {
+                path: shown.clone(),
+                line: i + 1,
+                reason,
+            })?);
+        }
+        if tail.is_empty() {
+            return Ok(Self { path, entries });
+        }
+        // Checked before writing: another run appending now would lose its line to a truncation.
+        let mut f = std::fs::OpenOptions::new().write(true).open(&path).map_err(io)?;
+        if f.metadata().map_err(io)?.len() != bytes.len() as u64 {
+            return Err(JournalError::Changed { path: shown.clone() });
+        }
+        match parse(tail) {
+            // Whole but for its '\n' (the process stopped between the two): kept,
+            // and ended so the next entry does not join it.
+            Ok(entry) => {
+                entries.push(entry);
+                f.seek(SeekFrom::End(0)).map_err(io)?;
+                f.write_all(b"\n").map_err(io)?;
+            }
+            // Truncating in place keeps the file's owner-only permissions.
+            Err(_) => {
+                f.set_len(whole as u64).map_err(io)?;
+                if !tail.trim_ascii().is_empty() {
+                    // Its content is not logged: it could hold anything.
+                    tracing::warn!(
+                        journal = %shown,
+                        line = complete.iter().filter(|&&b| b == b'\n').count() + 1,
+                        bytes = tail.len(),
+                        "dropped a half-written last line of the journal, left by a run that was interrupted while writing it"
+                    );
                 }
             }
         }
+        f.sync_all().map_err(io)?;
         Ok(Self { path, entries })
     }
 
@@ -116,8 +171,8 @@ impl Journal {
         };
         let mut line = serde_json::to_string(&entry).map_err(|e| io(std::io::Error::other(e)))?;
         line.push('\n');
+        // Not created here: `open` made it owner-only, and a journal gone since is an error.
         let mut f = std::fs::OpenOptions::new()
-            .create(true)
             .append(true)
             .open(&self.path)
             .map_err(io)?;
@@ -187,21 +242,194 @@ mod tests {
         ));
     }
 
+    fn journal_bytes(dir: &Path) -> Vec<u8> {
+        std::fs::read(dir.join(FILE_NAME)).expect("read journal")
+    }
+
+    fn add_bytes(dir: &Path, bytes: &[u8]) {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join(FILE_NAME))
+            .expect("open journal");
+        f.write_all(bytes).expect("write journal");
+    }
+
+    /// Every line of the file on disk, each a whole entry.
+    fn lines_on_disk(dir: &Path) -> Vec<Entry> {
+        let text = String::from_utf8(journal_bytes(dir)).expect("text");
+        assert!(
+            text.ends_with('\n'),
+            "the journal ends with a whole line: {text:?}"
+        );
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+            .collect()
+    }
+
     #[test]
-    fn a_torn_last_line_is_ignored_but_other_damage_is_not() {
+    fn a_torn_last_line_is_dropped_and_the_next_entry_starts_afresh() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut j = Journal::open(dir.path()).expect("open");
+        j.intend("reset:H2713107", None).expect("intend");
+        j.done("reset:H2713107", Some("master_pdf=downloads/001/H2713107.pdf"))
+            .expect("done");
+        drop(j);
+        let before = journal_bytes(dir.path());
+        // Killed while writing the next line.
+        add_bytes(dir.path(), b"{\"at\":\"2026-11-25T0");
+
+        let mut j = Journal::open(dir.path()).expect("reopen");
+        assert_eq!(j.entries().len(), 2);
+        assert_eq!(
+            journal_bytes(dir.path()),
+            before,
+            "cut back to the last whole line"
+        );
+        j.intend("register:OnsKANRI", None).expect("intend");
+        drop(j);
+
+        let j = Journal::open(dir.path()).expect("open again");
+        let actions: Vec<_> = j.entries().iter().map(|e| (e.action.as_str(), e.phase)).collect();
+        assert_eq!(
+            actions,
+            [
+                ("reset:H2713107", Phase::Intent),
+                ("reset:H2713107", Phase::Done),
+                ("register:OnsKANRI", Phase::Intent),
+            ]
+        );
+        assert_eq!(lines_on_disk(dir.path()), j.entries());
+    }
+
+    #[test]
+    fn a_line_torn_inside_a_character_is_dropped_too() {
         let dir = tempfile::tempdir().expect("dir");
         let mut j = Journal::open(dir.path()).expect("open");
         j.intend("upload:accounts.csv", None).expect("intend");
+        drop(j);
+        let line = "{\"at\":\"2026-11-25T01:02:03Z\",\"action\":\"upload:accounts.csv\",\"phase\":\"failed\",\"detail\":\"受付";
+        // Cut between the bytes of 付.
+        add_bytes(dir.path(), &line.as_bytes()[..line.len() - 1]);
+        let j = Journal::open(dir.path()).expect("reopen");
+        assert_eq!(j.entries().len(), 1);
+        assert_eq!(lines_on_disk(dir.path()).len(), 1);
+    }
+
+    #[test]
+    fn a_whole_last_line_without_its_newline_is_kept_and_ended() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut j = Journal::open(dir.path()).expect("open");
+        j.intend("reset:H2713107", None).expect("intend");
+        drop(j);
+        // Killed between the line and its '\n'.
+        let mut bytes = journal_bytes(dir.path());
+        assert_eq!(bytes.pop(), Some(b'\n'));
+        std::fs::write(dir.path().join(FILE_NAME), &bytes).expect("write");
+
+        let mut j = Journal::open(dir.path()).expect("reopen");
+        assert_eq!(
+            j.progress("reset:H2713107"),
+            Progress::Unknown {
+                since: j.entries()[0].at
+            }
+        );
+        j.done("reset:H2713107", None).expect("done");
+        drop(j);
+
+        let on_disk = lines_on_disk(dir.path());
+        assert_eq!(on_disk.len(), 2);
+        let j = Journal::open(dir.path()).expect("open again");
+        assert_eq!(j.entries(), on_disk);
+        assert!(matches!(j.progress("reset:H2713107"), Progress::Done { .. }));
+    }
+
+    #[test]
+    fn damage_before_the_last_line_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut j = Journal::open(dir.path()).expect("open");
+        j.intend("reset:H2713107", None).expect("intend");
+        j.done("reset:H2713107", None).expect("done");
+        drop(j);
+        let text = String::from_utf8(journal_bytes(dir.path())).expect("text");
+        let (first, second) = text.split_once('\n').expect("two lines");
+        // A damaged middle line, and a torn last one that must not be repaired then.
+        let damaged = format!("{first}\n{{\"at\":\"2026-11-25T0\n{second}{{\"at\"");
+        std::fs::write(dir.path().join(FILE_NAME), &damaged).expect("write");
+
+        let err = Journal::open(dir.path()).err().expect("refused");
+        assert!(matches!(err, JournalError::Damaged { line: 2, .. }), "{err:?}");
+        let message = err.to_string();
+        assert!(message.contains("damaged at line 2"), "{message}");
+        assert!(message.contains("by hand"), "{message}");
+        assert_eq!(
+            journal_bytes(dir.path()),
+            damaged.as_bytes(),
+            "the file is untouched"
+        );
+    }
+
+    #[test]
+    fn a_repaired_journal_stays_owner_only() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut j = Journal::open(dir.path()).expect("open");
         let path = dir.path().join(FILE_NAME);
-        let mut text = std::fs::read_to_string(&path).expect("read");
-        text.push_str("{\"at\":\"2026-11-25T0");
-        std::fs::write(&path, &text).expect("tear");
-        assert_eq!(Journal::open(dir.path()).expect("reopen").entries().len(), 1);
-        std::fs::write(&path, format!("garbage\n{text}\n")).expect("damage");
-        assert!(matches!(
-            Journal::open(dir.path()),
-            Err(JournalError::Damaged { line: 1, .. })
-        ));
+        assert_eq!(crate::owner_only::exposure(&path).expect("check"), None);
+        j.intend("upload:accounts.csv", None).expect("intend");
+        drop(j);
+        add_bytes(dir.path(), b"{\"at\"");
+        Journal::open(dir.path()).expect("reopen");
+        assert_eq!(crate::owner_only::exposure(&path).expect("check"), None);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+    }
+
+    #[test]
+    fn the_warning_names_no_content_of_the_dropped_line() {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Log(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Log {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().expect("log").extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let dir = tempfile::tempdir().expect("dir");
+        Journal::open(dir.path()).expect("open");
+        add_bytes(dir.path(), b"{\"at\":\"2026\",\"action\":\"secret-ish");
+        let log = Log::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || Journal::open(dir.path()).expect("reopen"));
+        let text = String::from_utf8(log.0.lock().expect("log").clone()).expect("text");
+        assert!(text.contains("WARN"), "{text}");
+        assert!(text.contains("half-written"), "{text}");
+        assert!(text.contains("interrupted"), "{text}");
+        assert!(!text.contains("secret-ish"), "{text}");
+    }
+
+    #[test]
+    fn a_new_journal_exists_on_disk_at_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        let j = Journal::open(&dir.path().join("run")).expect("open");
+        assert!(j.entries().is_empty());
+        assert_eq!(journal_bytes(&dir.path().join("run")), b"");
+        assert!(
+            Journal::open(&dir.path().join("run"))
+                .expect("reopen")
+                .entries()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -76,6 +76,27 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
     }
 }
 
+/// Makes a file created, renamed or removed in `dir` survive a power loss:
+/// the file's own fsync does not cover its entry in the folder. Windows cannot
+/// open a folder as a file to flush it, so there this does nothing.
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        // `a.json`'s parent is the empty path: the current folder.
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        std::fs::File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
 impl CredentialStore {
     /// Opens the store in `dir`, creating it empty if there is none.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
@@ -123,10 +144,9 @@ impl CredentialStore {
             f.sync_all().map_err(io(&tmp))?;
         }
         std::fs::rename(&tmp, &self.path).map_err(io(&self.path))?;
-        if let Some(dir) = self.path.parent()
-            && let Ok(d) = std::fs::File::open(dir)
-        {
-            let _ = d.sync_all();
+        // The file's own content is on disk already; the rename is made durable as best we can.
+        if let Some(dir) = self.path.parent() {
+            let _ = sync_dir(dir);
         }
         Ok(())
     }
@@ -311,6 +331,13 @@ mod tests {
         );
         assert_eq!(store.failed_count("H2713107"), 0);
         assert_eq!(store.password("H2713107").map(|(_, o)| o), Some(Origin::Portal));
+    }
+
+    #[test]
+    fn a_folder_can_be_synced() {
+        let dir = tempfile::tempdir().expect("dir");
+        sync_dir(dir.path()).expect("sync");
+        sync_dir(Path::new("")).expect("the current folder");
     }
 
     #[test]
