@@ -8,6 +8,7 @@ pub mod commands;
 pub mod flow;
 pub mod flow_command;
 pub mod job;
+pub mod net;
 pub mod owner_only;
 pub mod pdf;
 pub mod portal;
