@@ -37,6 +37,8 @@ pub struct BrowserChoice {
     pub kind: Option<String>,
     pub chromedriver: Option<PathBuf>,
     pub webdriver_url: Option<String>,
+    /// Accept a plain http `webdriver_url` on another machine (with a warning).
+    pub allow_plain_webdriver: bool,
     pub headed: bool,
 }
 
@@ -177,7 +179,16 @@ pub async fn run(cmd: FlowCommand, out: &mut dyn Write) -> Verdict {
     }
     options.driver_path = cmd.browser.chromedriver.clone();
     options.webdriver_url = cmd.browser.webdriver_url.clone();
+    options.allow_plain_webdriver = cmd.browser.allow_plain_webdriver;
     options.headed = cmd.browser.headed;
+    // Before the output folder or a browser: the flow types passwords through the driver.
+    if let Some(url) = &options.webdriver_url {
+        let warning = crate::net::check_webdriver_url(url, options.allow_plain_webdriver)
+            .map_err(|e| CommandError::Input(e.to_string()))?;
+        if let Some(w) = warning {
+            eprintln!("{w}");
+        }
+    }
     let redactor = Redactor::new();
     let recorder = if cmd.record {
         crate::owner_only::create_dir(&out_dir)

@@ -9,6 +9,7 @@ pub mod flow;
 pub mod flow_command;
 pub mod job;
 pub mod logging;
+pub mod net;
 pub mod owner_only;
 pub mod pdf;
 pub mod portal;

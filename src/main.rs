@@ -171,9 +171,14 @@ struct BrowserArgs {
     /// The driver binary, when it is not on PATH.
     #[arg(long)]
     chromedriver: Option<PathBuf>,
-    /// Use a running WebDriver (a Selenium Grid, say) instead of spawning one.
+    /// Use a running WebDriver (a Selenium Grid, say) instead of spawning one: https://, or
+    /// http:// on this machine (127.0.0.1, ::1, localhost).
     #[arg(long)]
     webdriver_url: Option<String>,
+    /// Accept a plain http:// --webdriver-url on another machine; passwords then cross the
+    /// network in clear.
+    #[arg(long, requires = "webdriver_url")]
+    allow_plain_webdriver: bool,
     /// Show the browser window.
     #[arg(long)]
     headed: bool,
@@ -280,7 +285,14 @@ fn apply_browser(options: &mut oqsbot::browser::BrowserOptions, args: &BrowserAr
     }
     options.driver_path = args.chromedriver.clone();
     options.webdriver_url = args.webdriver_url.clone();
+    options.allow_plain_webdriver = args.allow_plain_webdriver;
     options.headed = args.headed;
+    // A refused URL is reported by the run's input checks (or the replay's start), with exit code 2.
+    if let Some(url) = &args.webdriver_url
+        && let Ok(Some(warning)) = oqsbot::net::check_webdriver_url(url, args.allow_plain_webdriver)
+    {
+        eprintln!("{warning}");
+    }
     Ok(())
 }
 
@@ -651,6 +663,7 @@ async fn main() -> ExitCode {
                     kind: browser.browser,
                     chromedriver: browser.chromedriver,
                     webdriver_url: browser.webdriver_url,
+                    allow_plain_webdriver: browser.allow_plain_webdriver,
                     headed: browser.headed,
                 },
                 record: !recording.no_record,

@@ -277,3 +277,109 @@ fn run_refuses_a_secret_file_others_can_read_before_any_browser() {
         "no browser was started"
     );
 }
+
+/// A job that stops in its input checks (an unset secret), whatever the browser options.
+fn job_stopping_at_input(dir: &std::path::Path) -> std::path::PathBuf {
+    let job = dir.join("job.toml");
+    std::fs::write(
+        &job,
+        "[institution]\ncode = \"2713107890\"\nname = \"なにわ整形外科医院\"\n\
+         [sites]\ncert_url = \"http://127.0.0.1:9/cert/\"\noqs_url = \"http://127.0.0.1:9/oqs/\"\n\
+         [certificate]\nrequest_id = \"1\"\nreference_id = \"2\"\npassword_env = \"OQSBOT_TEST_UNSET_CERT\"\n\
+         [master]\nuser_id = \"H2713107\"\nsecret_number_env = \"OQSBOT_TEST_UNSET_SECRET\"\n\
+         [output]\ndir = \"out\"\n",
+    )
+    .expect("job");
+    job
+}
+
+#[test]
+fn run_refuses_a_plain_webdriver_elsewhere_before_any_browser() {
+    let dir = tempfile::tempdir().expect("dir");
+    let job = job_stopping_at_input(dir.path());
+    let job = job.to_str().expect("utf-8 path");
+    // TEST-NET-1: never reached, the run stops while it checks its input.
+    let grid = "http://192.0.2.1:4444";
+    let out = oqsbot(&["run", job, "--webdriver-url", grid], &[], None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--webdriver-url \"http://192.0.2.1:4444\" is plain http://")
+            && err.contains("in clear")
+            && err.contains("--allow-plain-webdriver"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("out/browser-profile").exists(),
+        "no browser was started"
+    );
+
+    // Allowed: a warning, and the run stops only on the job's own problem.
+    let allowed = oqsbot(
+        &["run", job, "--webdriver-url", grid, "--allow-plain-webdriver"],
+        &[],
+        None,
+    );
+    let err = String::from_utf8_lossy(&allowed.stderr);
+    assert_eq!(allowed.status.code(), Some(2), "{err}");
+    assert!(err.contains("warning: --allow-plain-webdriver"), "{err}");
+    assert!(!err.contains("is plain http://"), "{err}");
+    assert!(err.contains("OQSBOT_TEST_UNSET_SECRET"), "{err}");
+
+    // On this machine plain http needs no flag.
+    let local = oqsbot(&["run", job, "--webdriver-url", "http://127.0.0.1:9"], &[], None);
+    let err = String::from_utf8_lossy(&local.stderr);
+    assert_eq!(local.status.code(), Some(2), "{err}");
+    assert!(
+        !err.contains("--webdriver-url") && !err.contains("warning: --allow-plain-webdriver"),
+        "{err}"
+    );
+    assert!(err.contains("OQSBOT_TEST_UNSET_SECRET"), "{err}");
+}
+
+#[test]
+fn run_refuses_bad_numbers_and_urls_in_the_job() {
+    let dir = tempfile::tempdir().expect("dir");
+    let job = dir.path().join("job.toml");
+    std::fs::write(
+        &job,
+        "[institution]\ncode = \"2713107890\"\nname = \"なにわ整形外科医院\"\n\
+         [sites]\ncert_url = \"http://cert.example/\"\noqs_url = \"https://hweb.oqs-st.onshikaku.org/\"\n\
+         [master]\nuser_id = \"H2713107\"\n\
+         [output]\ndir = \"out\"\nstatus_interval_secs = nan\nstatus_timeout_secs = -1\n",
+    )
+    .expect("job");
+    let out = oqsbot(&["run", job.to_str().expect("utf-8 path")], &[], None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for what in [
+        "cert_url \"http://cert.example/\" must start with https://",
+        "接続検証環境",
+        "status_interval_secs = NaN",
+        "status_timeout_secs = -1.0",
+    ] {
+        assert!(err.contains(what), "{what}: {err}");
+    }
+}
+
+#[test]
+fn flow_refuses_a_plain_webdriver_elsewhere_before_its_output_folder() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out_dir = dir.path().join("flow-out");
+    let out = oqsbot(
+        &[
+            "flow",
+            "logout",
+            "--out",
+            out_dir.to_str().expect("utf-8 path"),
+            "--webdriver-url",
+            "http://192.0.2.1:4444",
+        ],
+        &[],
+        None,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("in clear"), "{err}");
+    assert!(!out_dir.exists(), "nothing was started");
+}

@@ -77,6 +77,8 @@ pub enum BrowserError {
     PageLoadTimeout { secs: u64 },
     #[error("the browser's screenshot could not be read: {0}")]
     Screenshot(String),
+    #[error(transparent)]
+    WebDriverUrl(#[from] crate::net::WebDriverUrlError),
 }
 
 /// The WebDriver errors a flow reacts to; everything else is `Other`.
@@ -187,6 +189,8 @@ pub struct BrowserOptions {
     pub driver_path: Option<PathBuf>,
     /// Attach to this WebDriver instead of spawning one.
     pub webdriver_url: Option<String>,
+    /// Let `webdriver_url` be plain http to another machine (`--allow-plain-webdriver`).
+    pub allow_plain_webdriver: bool,
     /// The browser binary; the usual places when unset.
     pub binary: Option<PathBuf>,
     pub headed: bool,
@@ -218,6 +222,7 @@ impl BrowserOptions {
             kind: BrowserKind::default(),
             driver_path: None,
             webdriver_url: None,
+            allow_plain_webdriver: false,
             binary: None,
             headed: false,
             download_dir,
@@ -455,6 +460,10 @@ pub struct PageCapture {
 
 impl Browser {
     pub async fn start(options: BrowserOptions) -> Result<Browser, BrowserError> {
+        // The commands check it first; this keeps every other caller to the same rule.
+        if let Some(url) = &options.webdriver_url {
+            crate::net::check_webdriver_url(url, options.allow_plain_webdriver)?;
+        }
         std::fs::create_dir_all(&options.download_dir).map_err(|source| BrowserError::DownloadDir {
             path: options.download_dir.display().to_string(),
             source,
@@ -1171,6 +1180,20 @@ mod tests {
         let mut o = BrowserOptions::new(PathBuf::from("/runs/r1/downloads"));
         o.kind = kind;
         o
+    }
+
+    #[tokio::test]
+    async fn a_plain_remote_webdriver_is_refused_before_anything_starts() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut o = BrowserOptions::new(dir.path().join("downloads"));
+        // TEST-NET: never reached, the check comes first.
+        o.webdriver_url = Some("http://192.0.2.1:4444".into());
+        match Browser::start(o.clone()).await {
+            Err(BrowserError::WebDriverUrl(e)) => assert!(e.to_string().contains("in clear"), "{e}"),
+            Err(e) => panic!("another error: {e}"),
+            Ok(_) => panic!("a browser started"),
+        }
+        assert!(!dir.path().join("downloads").exists(), "nothing was prepared");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::diagnosis::{PortalFault, portal_fault};
-use super::model::{Condition, Flow, FlowFileError, FlowLibrary, Locator, Step};
+use super::model::{Condition, Flow, FlowFileError, FlowLibrary, Locator, Step, WaitSecs};
 use crate::browser::{Browser, BrowserError, Deadline, Fault, Snapshot};
 use crate::recording::{CapturedStep, DownloadEvent, FlowStart, Recorder, ResponseEvent, StepEvent};
 use crate::secret::{Redactor, Secret};
@@ -1274,17 +1274,13 @@ impl<'b> Engine<'b> {
         let key = normalize(&self.expand(&w.key)?);
         let pending: Vec<String> = w.pending.iter().map(|p| normalize(p)).collect();
         let started = Instant::now();
-        let seconds = |t: &str| -> Result<Duration, StepError> {
-            let v = self.expand(t)?;
-            v.trim()
-                .parse::<f64>()
-                .ok()
-                .and_then(|s| Duration::try_from_secs_f64(s.max(0.0)).ok())
-                .ok_or_else(|| StepError::Input(format!("{t:?} is not a number of seconds ({v:?})")))
-        };
-        let timeout = seconds(&w.timeout_secs)?;
+        let timeout = wait_seconds(WaitSecs::Timeout, &w.timeout_secs, &self.expand(&w.timeout_secs)?)?;
         // The portal's own refresh rhythm, from the flow file or the job: the one deliberate pause.
-        let interval = seconds(&w.interval_secs)?.max(Duration::from_millis(50));
+        let interval = wait_seconds(
+            WaitSecs::Interval,
+            &w.interval_secs,
+            &self.expand(&w.interval_secs)?,
+        )?;
         loop {
             self.settle(self.step_timeout).await?;
             let rows = self.table_now(&table).await?.unwrap_or_default();
@@ -1335,6 +1331,18 @@ impl<'b> Engine<'b> {
     }
 }
 
+/// A `wait_until` number, expanded from its template: out of range or not a
+/// number stops the step, never a silent default (FlowError names the step).
+fn wait_seconds(which: WaitSecs, template: &str, value: &str) -> Result<Duration, StepError> {
+    which.parse(value).map_err(|e| {
+        if template.trim() == value.trim() {
+            StepError::Input(e)
+        } else {
+            StepError::Input(format!("{e} (from {template})"))
+        }
+    })
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Act {
     Click,
@@ -1346,4 +1354,33 @@ enum FieldAction<'a> {
     Fill(&'a str),
     Select(&'a str),
     Upload(&'a Path),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_wait_number_is_a_step_input_error() {
+        assert_eq!(
+            wait_seconds(WaitSecs::Interval, "{status_interval_secs}", "1").ok(),
+            Some(Duration::from_secs(1))
+        );
+        for (which, value) in [
+            (WaitSecs::Interval, "NaN"),
+            (WaitSecs::Interval, "-3"),
+            (WaitSecs::Interval, "0"),
+            (WaitSecs::Timeout, "inf"),
+            (WaitSecs::Timeout, "1e20"),
+            (WaitSecs::Timeout, "soon"),
+        ] {
+            match wait_seconds(which, "{v}", value) {
+                Err(StepError::Input(m)) => assert!(
+                    m.contains(which.key()) && m.contains(&format!("{value:?}")) && m.contains("(from {v})"),
+                    "{m}"
+                ),
+                other => panic!("{value}: {other:?}"),
+            }
+        }
+    }
 }

@@ -2,7 +2,9 @@
 //! defaults are embedded in the binary; `--flows DIR` overrides them by name.
 
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 use std::path::Path;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -178,6 +180,60 @@ pub struct WaitUntil {
     /// Also keep the whole final row, as a one-row table.
     #[serde(default)]
     pub row_into: Option<String>,
+}
+
+/// A `wait_until`'s two numbers of seconds. The job's `[output]` keys feed them,
+/// and the job is checked against the same bounds before any browser starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitSecs {
+    Interval,
+    Timeout,
+}
+
+impl WaitSecs {
+    pub fn key(self) -> &'static str {
+        match self {
+            WaitSecs::Interval => "interval_secs",
+            WaitSecs::Timeout => "timeout_secs",
+        }
+    }
+
+    pub fn range(self) -> RangeInclusive<f64> {
+        match self {
+            // Each look reloads アカウント一括登録結果, which refreshes itself every
+            // minute anyway: more than two looks a second only loads the portal
+            // (the simulator's tests use 0.5), and 10 minutes apart a finished
+            // registration is left waiting for nothing.
+            WaitSecs::Interval => 0.5..=600.0,
+            // Under 10 s not even the simulator finishes a registration; over a
+            // day is a typo: nobody waits at the customer's site that long.
+            WaitSecs::Timeout => 10.0..=86_400.0,
+        }
+    }
+
+    /// What to write instead of a bad value.
+    pub fn allowed(self) -> String {
+        let r = self.range();
+        format!("a number of seconds from {} to {}", r.start(), r.end())
+    }
+
+    /// The value in range, as a duration; `None` for NaN, infinity or out of range.
+    pub fn duration(self, secs: f64) -> Option<Duration> {
+        if secs.is_finite() && self.range().contains(&secs) {
+            Duration::try_from_secs_f64(secs).ok()
+        } else {
+            None
+        }
+    }
+
+    /// A template's expanded text as a duration, or what is wrong with it.
+    pub fn parse(self, text: &str) -> Result<Duration, String> {
+        text.trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(|s| self.duration(s))
+            .ok_or_else(|| format!("wait_until {} is {text:?}: give {}", self.key(), self.allowed()))
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -386,6 +442,19 @@ impl Flow {
                     i + 1
                 )));
             }
+            // A literal (no `{variable}`) is checked now; a template when it is expanded.
+            if let Some(w) = &step.wait_until {
+                for (which, text) in [
+                    (WaitSecs::Interval, &w.interval_secs),
+                    (WaitSecs::Timeout, &w.timeout_secs),
+                ] {
+                    if !text.contains('{')
+                        && let Err(e) = which.parse(text)
+                    {
+                        return Err(invalid(format!("step {}: {e}", i + 1)));
+                    }
+                }
+            }
         }
         Ok(flow)
     }
@@ -450,5 +519,47 @@ mod tests {
         assert!(err.to_string().contains("exactly one action"), "{err}");
         let err = Flow::parse("name = \"x\"\n[[step]]\nclik = { text = \"b\" }\n", "test").unwrap_err();
         assert!(err.to_string().contains("clik"), "{err}");
+    }
+
+    #[test]
+    fn wait_seconds_are_bounded_numbers() {
+        assert_eq!(WaitSecs::Interval.parse(" 1 "), Ok(Duration::from_secs(1)));
+        assert_eq!(WaitSecs::Interval.parse("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(WaitSecs::Timeout.parse("120"), Ok(Duration::from_secs(120)));
+        for bad in ["", "ten", "NaN", "inf", "-1", "0", "0.1", "601", "1e300"] {
+            let e = WaitSecs::Interval.parse(bad).expect_err(bad);
+            assert!(
+                e.contains("interval_secs")
+                    && e.contains("from 0.5 to 600")
+                    && e.contains(&format!("{bad:?}")),
+                "{e}"
+            );
+        }
+        for bad in ["5", "86401", "-inf"] {
+            let e = WaitSecs::Timeout.parse(bad).expect_err(bad);
+            assert!(
+                e.contains("timeout_secs") && e.contains("from 10 to 86400"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_literal_wait_is_checked_when_the_flow_loads() {
+        let flow = |interval: &str, timeout: &str| {
+            Flow::parse(
+                &format!(
+                    "name = \"x\"\n[[step]]\nwait_until = {{ table = \"t\", key_column = \"k\", key = \"1\", column = \"c\", pending = [], interval_secs = \"{interval}\", timeout_secs = \"{timeout}\", into = \"v\" }}\n"
+                ),
+                "test",
+            )
+        };
+        assert!(flow("1", "60").is_ok());
+        // Templates are checked once expanded, by the engine.
+        assert!(flow("{a}", "{b}").is_ok());
+        let err = flow("1", "-5").expect_err("refused").to_string();
+        assert!(err.contains("step 1: wait_until timeout_secs is \"-5\""), "{err}");
+        let err = flow("inf", "60").expect_err("refused").to_string();
+        assert!(err.contains("interval_secs"), "{err}");
     }
 }

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::flow::model::WaitSecs;
+use crate::net;
 use crate::portal::{InstitutionCode, Kind};
 use crate::secret::Secret;
 use secrets::SecretRef;
@@ -201,6 +203,71 @@ pub struct Output {
     pub status_timeout_secs: f64,
 }
 
+impl Output {
+    /// The two numbers must be ones the bulk-status flow's `wait_until` takes
+    /// (NaN, infinity or a negative number would otherwise reach a Duration).
+    fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let checks = [
+            (
+                "status_interval_secs",
+                self.status_interval_secs,
+                WaitSecs::Interval,
+            ),
+            ("status_timeout_secs", self.status_timeout_secs, WaitSecs::Timeout),
+        ];
+        for (key, value, which) in checks {
+            if which.duration(value).is_none() {
+                out.push(format!("[output] {key} = {value:?}: give {}", which.allowed()));
+            }
+        }
+        if out.is_empty() && self.status_interval_secs > self.status_timeout_secs {
+            out.push(format!(
+                "[output] status_interval_secs ({}) is longer than status_timeout_secs ({}): the run would look at アカウント一括登録結果 only once",
+                self.status_interval_secs, self.status_timeout_secs
+            ));
+        }
+        out
+    }
+}
+
+/// What is wrong with a `[sites]` URL, if anything: https on the network,
+/// plain http only on this machine (the simulator), never the 接続検証環境.
+fn site_url_problem(name: &str, url: &str) -> Option<String> {
+    let parsed = match reqwest::Url::parse(url) {
+        Ok(u) => u,
+        Err(e) => {
+            return Some(format!(
+                "[sites] {name} {url:?} is not a URL ({e}): write the whole address, starting with https://"
+            ));
+        }
+    };
+    match parsed.scheme() {
+        "https" => {}
+        // Plain http stays allowed only where it never crosses a network.
+        "http" if net::is_loopback(&parsed) => {}
+        "http" => {
+            return Some(format!(
+                "[sites] {name} {url:?} must start with https://: passwords would cross the network in clear (plain http:// is only for the simulator on this machine: 127.0.0.1, ::1, localhost)"
+            ));
+        }
+        _ => return Some(format!("[sites] {name} {url:?} must start with https://")),
+    }
+    // Worded as a 接続検証環境 PDF is refused (run/prepare.rs check_pdf).
+    if net::is_verification_host(&parsed) {
+        let production = if name == "oqs_url" {
+            format!(" (https://{}/)", net::PRODUCTION_HOST)
+        } else {
+            String::new()
+        };
+        return Some(format!(
+            "[sites] {name} {url:?} is for 接続検証環境 ({}), not 本番環境: use the production site{production}",
+            net::VERIFICATION_HOST
+        ));
+    }
+    None
+}
+
 fn default_status_interval() -> f64 {
     10.0
 }
@@ -291,12 +358,9 @@ impl JobFile {
             ("cert_url", &self.sites.cert_url),
             ("oqs_url", &self.sites.oqs_url),
         ] {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                out.push(format!(
-                    "[sites] {name} {url:?} must start with https:// (or http:// for the simulator)"
-                ));
-            }
+            out.extend(site_url_problem(name, url));
         }
+        out.extend(self.output.problems());
         if self.certificate.is_some() && self.client_certificate.is_some() {
             out.push(
                 "[client_certificate] names a certificate downloaded earlier, and [certificate] downloads a new one: keep only one".into(),
@@ -545,5 +609,152 @@ mod tests {
             .expect_err("refused")
             .to_string();
         assert!(err.contains("user_id"), "{err}");
+    }
+
+    fn problems_of(text: &str) -> Vec<String> {
+        let dir = tempfile::tempdir().expect("dir");
+        match JobFile::load(&write(dir.path(), text)) {
+            Ok(_) => Vec::new(),
+            Err(JobError::Problems { problems, .. }) => problems,
+            Err(e) => panic!("not a validation problem: {e}"),
+        }
+    }
+
+    fn with_output(extra: &str) -> String {
+        GOOD.replace("dir = \"runs\"\n", &format!("dir = \"runs\"\n{extra}"))
+    }
+
+    #[test]
+    fn the_status_numbers_are_bounded() {
+        // The defaults, the demo's and the integration tests' values.
+        assert!(problems_of(GOOD).is_empty());
+        for ok in [
+            "status_interval_secs = 1\nstatus_timeout_secs = 120\n",
+            "status_interval_secs = 0.5\nstatus_timeout_secs = 60\n",
+            "status_interval_secs = 600\nstatus_timeout_secs = 86400\n",
+        ] {
+            assert_eq!(problems_of(&with_output(ok)), Vec::<String>::new(), "{ok}");
+        }
+        for (bad, key, range) in [
+            (
+                "status_interval_secs = nan\n",
+                "status_interval_secs = NaN",
+                "from 0.5 to 600",
+            ),
+            (
+                "status_interval_secs = inf\n",
+                "status_interval_secs = inf",
+                "from 0.5 to 600",
+            ),
+            (
+                "status_interval_secs = -1\n",
+                "status_interval_secs = -1.0",
+                "from 0.5 to 600",
+            ),
+            (
+                "status_interval_secs = 0\n",
+                "status_interval_secs = 0.0",
+                "from 0.5 to 600",
+            ),
+            (
+                "status_timeout_secs = 1e300\n",
+                "status_timeout_secs = 1e300",
+                "from 10 to 86400",
+            ),
+            (
+                "status_timeout_secs = -inf\n",
+                "status_timeout_secs = -inf",
+                "from 10 to 86400",
+            ),
+            (
+                "status_timeout_secs = 5\n",
+                "status_timeout_secs = 5.0",
+                "from 10 to 86400",
+            ),
+        ] {
+            let problems = problems_of(&with_output(bad));
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.starts_with(&format!("[output] {key}")) && p.contains(range)),
+                "{bad}: {problems:?}"
+            );
+        }
+        let slow = problems_of(&with_output(
+            "status_interval_secs = 300\nstatus_timeout_secs = 60\n",
+        ));
+        assert!(
+            slow.iter().any(|p| p.contains("longer than status_timeout_secs")),
+            "{slow:?}"
+        );
+    }
+
+    #[test]
+    fn the_demo_numbers_are_valid() {
+        let demo = Output {
+            dir: PathBuf::from("run"),
+            status_interval_secs: 1.0,
+            status_timeout_secs: 120.0,
+        };
+        assert!(demo.problems().is_empty());
+    }
+
+    fn with_sites(cert_url: &str, oqs_url: &str) -> String {
+        GOOD.replace("https://cert.example/", cert_url)
+            .replace("https://hweb.oqs.onshikaku.org/", oqs_url)
+    }
+
+    #[test]
+    fn plain_http_is_only_for_this_machine() {
+        for (cert, oqs) in [
+            ("http://127.0.0.1:8400/cert/", "http://127.0.0.1:8400/oqs/"),
+            ("http://localhost:8400/cert/", "http://[::1]:8400/oqs/"),
+            ("https://cert.example/", "https://10.0.0.5/oqs/"),
+        ] {
+            assert_eq!(problems_of(&with_sites(cert, oqs)), Vec::<String>::new(), "{oqs}");
+        }
+        let problems = problems_of(&with_sites(
+            "http://cert.example/",
+            "http://192.168.1.10:8400/oqs/",
+        ));
+        for name in ["cert_url", "oqs_url"] {
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.starts_with(&format!("[sites] {name}"))
+                        && p.contains("must start with https://")),
+                "{name}: {problems:?}"
+            );
+        }
+        let other = problems_of(&with_sites(
+            "ftp://127.0.0.1/cert/",
+            "https://hweb.oqs.onshikaku.org/",
+        ));
+        assert!(other.iter().any(|p| p.contains("cert_url")), "{other:?}");
+    }
+
+    #[test]
+    fn the_verification_environment_is_refused() {
+        let problems = problems_of(&with_sites(
+            "https://cert.example/",
+            "https://hweb.oqs-st.onshikaku.org/",
+        ));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("[sites] oqs_url")
+                && problems[0].contains("接続検証環境")
+                && problems[0].contains("not 本番環境")
+                && problems[0].contains("https://hweb.oqs.onshikaku.org/"),
+            "{problems:?}"
+        );
+        let cert = problems_of(&with_sites(
+            "https://HWEB.oqs-st.onshikaku.org/cert/",
+            "https://hweb.oqs.onshikaku.org/",
+        ));
+        assert!(
+            cert.iter()
+                .any(|p| p.contains("cert_url") && p.contains("接続検証環境")),
+            "{cert:?}"
+        );
     }
 }

@@ -207,6 +207,12 @@ pub(super) fn prepare(
             Ok(_) => {}
         }
     }
+    // The WebDriver protocol carries every password the run types.
+    if let Some(url) = &options.browser.webdriver_url
+        && let Err(e) = crate::net::check_webdriver_url(url, options.browser.allow_plain_webdriver)
+    {
+        problems.push(e.to_string());
+    }
     // A browser without the policy would wait for a certificate picker nobody sees.
     if options.browser.webdriver_url.is_none()
         && let Err(e) = crate::browser::policy::check(
