@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use oqs_sim::config::{DrawOrder, PdfFont, PdfOptions};
 use oqs_sim::pdf::{CredentialNotice, render};
-use oqsbot::pdf::{PdfError, read_credentials};
+use oqsbot::pdf::{PdfError, Work, read_credentials};
 use proptest::prelude::*;
 use std::fmt::Write as _;
 
@@ -196,6 +196,14 @@ const F1: &str = "/Font << /F1 4 0 R >>";
 /// A one-page PDF with `content` as its page content, `resources` inside its
 /// resource dictionary, and `extra` as more objects from number 6 on.
 fn handmade_pdf(content: &[u8], resources: &str, extra: &[Vec<u8>]) -> Vec<u8> {
+    let mut page = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
+    page.extend_from_slice(content);
+    page.extend_from_slice(b"\nendstream");
+    handmade_pdf_with(page, resources, extra)
+}
+
+/// `handmade_pdf` with the page's content stream object given whole.
+fn handmade_pdf_with(page: Vec<u8>, resources: &str, extra: &[Vec<u8>]) -> Vec<u8> {
     let mut objects: Vec<Vec<u8>> = vec![
         b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
@@ -205,9 +213,6 @@ fn handmade_pdf(content: &[u8], resources: &str, extra: &[Vec<u8>]) -> Vec<u8> {
         .into_bytes(),
         b"<< /Type /Font /Subtype /Type0 /BaseFont /HeiseiKakuGo-W5 /Encoding /UniJIS-UCS2-H /DescendantFonts [<< /Type /Font /Subtype /CIDFontType0 /BaseFont /HeiseiKakuGo-W5 /CIDSystemInfo << /Registry (Adobe) /Ordering (Japan1) /Supplement 2 >> /DW 1000 >>] >>".to_vec(),
     ];
-    let mut page = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
-    page.extend_from_slice(content);
-    page.extend_from_slice(b"\nendstream");
     objects.push(page);
     objects.extend(extra.iter().cloned());
     let mut out = b"%PDF-1.7\n".to_vec();
@@ -330,11 +335,52 @@ fn a_tagged_pdf_with_a_scaled_flipped_ctm_and_actual_text() {
     assert_eq!(creds.issued, NaiveDate::from_ymd_opt(2021, 6, 24));
 }
 
-fn too_complex(result: Result<oqsbot::pdf::Credentials, PdfError>, what: &str) -> String {
+/// The budget error for `work`, and its message.
+fn over_budget(result: Result<oqsbot::pdf::Credentials, PdfError>, work: Work, what: &str) -> String {
     match result {
-        Err(e @ PdfError::TooComplex(_)) => e.to_string(),
-        other => panic!("{what}: expected TooComplex, got {other:?}"),
+        Err(e @ PdfError::TooMuchWork { work: w, .. }) if w == work => {
+            let message = e.to_string();
+            assert!(
+                message.contains("more work than a ユーザ設定情報 PDF needs")
+                    && message.contains("not one the portal issued"),
+                "{what}: {message}"
+            );
+            message
+        }
+        other => panic!("{what}: expected TooMuchWork {{ {work:?} }}, got {other:?}"),
     }
+}
+
+/// A FlateDecode stream object holding `content`, and extra dictionary entries.
+fn compressed_stream(content: Vec<u8>, dict: &str) -> Vec<u8> {
+    let mut stream = lopdf::Stream::new(lopdf::Dictionary::new(), content);
+    stream.compress().expect("compresses");
+    let mut object = format!(
+        "<< {dict} /Filter /FlateDecode /Length {} >>\nstream\n",
+        stream.content.len()
+    )
+    .into_bytes();
+    object.extend_from_slice(&stream.content);
+    object.extend_from_slice(b"\nendstream");
+    object
+}
+
+#[test]
+fn millions_of_trivial_operators_run_out_of_work() {
+    // Two million `q`/`Q` in one page's content: 4 MB of operators from a few KB on disk.
+    let content = b"q\nQ\n".repeat(1_000_000);
+    let bytes = handmade_pdf_with(compressed_stream(content, ""), F1, &[]);
+    assert!(bytes.len() < 64 << 10, "the file is small: {}", bytes.len());
+    let message = over_budget(read_credentials(&bytes), Work::Operators, "trivial operators");
+    assert!(message.contains("drawing operators"), "{message}");
+    // A real notice still reads under the same budget.
+    let opts = PdfOptions {
+        font: PdfFont::Embedded,
+        ..PdfOptions::default()
+    };
+    let real = render(&notice(Some("x7Kp2#qLm9Az")), &opts, Some(&font_data())).expect("renders");
+    let creds = read_credentials(&real).expect("a real notice reads");
+    assert_eq!(creds.user_id.as_deref(), Some("H2713107"));
 }
 
 #[test]
@@ -351,17 +397,12 @@ fn a_form_drawn_over_and_over_runs_out_of_work() {
         &format!("{F1} /XObject << /X 6 0 R >>"),
         &[form.into_bytes()],
     );
-    let started = std::time::Instant::now();
-    let message = too_complex(read_credentials(&bytes), "endless forms");
-    assert!(message.contains("drawing operations"), "{message}");
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(60),
-        "stopped in good time"
-    );
+    over_budget(read_credentials(&bytes), Work::Operators, "endless forms");
 }
 
 #[test]
 fn a_huge_font_map_runs_out_of_entries() {
+    // 64 bfranges over 0000-FFFF: 4 million ToUnicode entries asked for.
     let mut cmap = String::from("1 begincodespacerange <0000> <FFFF> endcodespacerange\n");
     for _ in 0..64 {
         cmap.push_str("1 beginbfrange <0000> <FFFF> <4E00> endbfrange\n");
@@ -373,25 +414,20 @@ fn a_huge_font_map_runs_out_of_entries() {
         "/Font << /F2 6 0 R >>",
         &[font, to_unicode.into_bytes()],
     );
-    let message = too_complex(read_credentials(&bytes), "huge ToUnicode");
+    let message = over_budget(read_credentials(&bytes), Work::MapEntries, "huge ToUnicode");
     assert!(message.contains("font maps"), "{message}");
 }
 
 #[test]
 fn a_decompression_bomb_is_refused() {
     // 80 MiB of spaces in a form XObject, a few dozen KB on disk.
-    let mut stream = lopdf::Stream::new(lopdf::Dictionary::new(), vec![b' '; 80 << 20]);
-    stream.compress().expect("compresses");
-    assert!(stream.content.len() < 1 << 20, "the bomb is small on disk");
-    let mut form = format!(
-        "<< /Type /XObject /Subtype /Form /BBox [0 0 1 1] /Filter /FlateDecode /Length {} >>\nstream\n",
-        stream.content.len()
-    )
-    .into_bytes();
-    form.extend_from_slice(&stream.content);
-    form.extend_from_slice(b"\nendstream");
+    let form = compressed_stream(
+        vec![b' '; 80 << 20],
+        "/Type /XObject /Subtype /Form /BBox [0 0 1 1]",
+    );
+    assert!(form.len() < 1 << 20, "the bomb is small on disk");
     let bytes = handmade_pdf(b"/X Do", "/XObject << /X 6 0 R >>", &[form]);
-    let message = too_complex(read_credentials(&bytes), "decompression bomb");
+    let message = over_budget(read_credentials(&bytes), Work::StreamBytes, "decompression bomb");
     assert!(message.contains("MiB"), "{message}");
 }
 

@@ -10,79 +10,15 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use lopdf::content::{Content, Operation};
-use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
+use lopdf::{Dictionary, Document, Object, ObjectId};
 
 use super::PdfError;
+use super::budget::{Work, WorkBudget};
 use super::font::{Font, load_font};
 use crate::portal::text::fold_ideographs;
 
-/// Operators, shown bytes and pages one PDF may make the reader process. A
-/// ユーザ設定情報 notice has a few thousand.
-const MAX_WORK: usize = 5_000_000;
-/// ToUnicode and width entries over all fonts. A subset CJK font has a few
-/// hundred; a complete one about 20,000.
-const MAX_MAP_ENTRIES: usize = 1_000_000;
-/// Decompressed content, font map and form bytes (a notice has well under 1 MiB).
-const MAX_STREAM_BYTES: usize = 64 << 20;
-/// Pieces of text one PDF may hold (a notice has about a thousand).
-const MAX_RUNS: usize = 200_000;
 /// How deep forms may draw forms.
 const MAX_FORM_DEPTH: u8 = 8;
-
-/// What reading one PDF may cost; hostile input runs out instead of hanging
-/// the job or filling memory.
-#[derive(Debug)]
-pub(super) struct Budget {
-    work: usize,
-    map: usize,
-    bytes: usize,
-}
-
-impl Default for Budget {
-    fn default() -> Self {
-        Self {
-            work: MAX_WORK,
-            map: MAX_MAP_ENTRIES,
-            bytes: MAX_STREAM_BYTES,
-        }
-    }
-}
-
-impl Budget {
-    pub(super) fn spend_work(&mut self, n: usize) -> Result<(), PdfError> {
-        self.work = self.work.checked_sub(n).ok_or_else(|| {
-            PdfError::TooComplex(format!("more than {MAX_WORK} drawing operations and characters"))
-        })?;
-        Ok(())
-    }
-
-    pub(super) fn spend_map(&mut self, n: usize) -> Result<(), PdfError> {
-        self.map = self.map.checked_sub(n).ok_or_else(|| {
-            PdfError::TooComplex(format!("font maps with more than {MAX_MAP_ENTRIES} entries"))
-        })?;
-        Ok(())
-    }
-
-    /// A stream's decoded bytes, within what is left of the byte budget.
-    pub(super) fn decompress(&mut self, stream: &Stream) -> Result<Vec<u8>, PdfError> {
-        let too_big = || {
-            PdfError::TooComplex(format!(
-                "more than {} MiB of page content once decompressed",
-                MAX_STREAM_BYTES >> 20
-            ))
-        };
-        let bytes = match stream.decompressed_content_with_limit(self.bytes) {
-            Ok(bytes) => bytes,
-            Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { .. })) => {
-                return Err(too_big());
-            }
-            // A filter that fails: read the stream as stored, as viewers do.
-            Err(_) => stream.content.clone(),
-        };
-        self.bytes = self.bytes.checked_sub(bytes.len()).ok_or_else(too_big)?;
-        Ok(bytes)
-    }
-}
 
 /// A piece of text with no whitespace in it, placed on the page.
 #[derive(Debug, Clone, PartialEq)]
@@ -175,17 +111,17 @@ pub(super) struct Extracted {
     pub unreadable: Vec<String>,
 }
 
-pub(super) fn extract(doc: &Document) -> Result<Extracted, PdfError> {
+pub(super) fn extract(doc: &Document, budget: &mut WorkBudget) -> Result<Extracted, PdfError> {
     let mut walker = Walker {
         doc,
-        budget: Budget::default(),
+        budget,
         fonts: HashMap::new(),
         runs: Vec::new(),
         unreadable: Vec::new(),
         page: 0,
     };
     for (number, page) in doc.get_pages() {
-        walker.budget.spend_work(1)?;
+        walker.budget.spend(Work::Operators, 1)?;
         walker.page = number;
         let mut content = Vec::new();
         for id in doc.get_page_contents(page) {
@@ -222,9 +158,9 @@ struct Piece {
     size: f32,
 }
 
-struct Walker<'d> {
+struct Walker<'d, 'b> {
     doc: &'d Document,
-    budget: Budget,
+    budget: &'b mut WorkBudget,
     /// Fonts by object, so a form drawn many times loads its fonts once.
     fonts: HashMap<ObjectId, Rc<Font>>,
     runs: Vec<Run>,
@@ -250,7 +186,7 @@ struct State {
     marked: Vec<Marked>,
 }
 
-impl Walker<'_> {
+impl Walker<'_, '_> {
     fn fonts_of(&mut self, resources: Option<&Dictionary>) -> Result<HashMap<Vec<u8>, Rc<Font>>, PdfError> {
         let doc = self.doc;
         let mut fonts = HashMap::new();
@@ -258,7 +194,7 @@ impl Walker<'_> {
             return Ok(fonts);
         };
         for (name, f) in dict.iter() {
-            self.budget.spend_work(1)?;
+            self.budget.spend(Work::Operators, 1)?;
             let cached = f.as_reference().ok().and_then(|id| self.fonts.get(&id).cloned());
             let font = match cached {
                 Some(font) => font,
@@ -266,7 +202,7 @@ impl Walker<'_> {
                     let Ok(font_dict) = deref(doc, f).as_dict() else {
                         continue;
                     };
-                    let font = Rc::new(load_font(doc, font_dict, &mut self.budget)?);
+                    let font = Rc::new(load_font(doc, font_dict, self.budget)?);
                     if let Ok(id) = f.as_reference() {
                         self.fonts.insert(id, font.clone());
                     }
@@ -297,11 +233,7 @@ impl Walker<'_> {
         for (index, c) in text.chars().chain(std::iter::once(' ')).enumerate() {
             if c.is_whitespace() {
                 if !word.is_empty() {
-                    if self.runs.len() >= MAX_RUNS {
-                        return Err(PdfError::TooComplex(format!(
-                            "more than {MAX_RUNS} pieces of text"
-                        )));
-                    }
+                    self.budget.spend(Work::TextPieces, 1)?;
                     self.runs.push(Run {
                         page: self.page,
                         x0: x0 + per_char * start as f32,
@@ -329,7 +261,8 @@ impl Walker<'_> {
 
     /// Shows one string: advances the text matrix glyph by glyph and places the text.
     fn show(&mut self, st: &mut State, bytes: &[u8]) -> Result<(), PdfError> {
-        self.budget.spend_work(bytes.len())?;
+        // Decoding allocates per character: a huge string costs as many operators.
+        self.budget.spend(Work::Operators, bytes.len())?;
         let Some(font) = st.font.clone() else {
             return Ok(());
         };
@@ -463,7 +396,7 @@ impl Walker<'_> {
         // damaged stream still gives the text before the damage.
         for op in Content::decode_iter(content) {
             let Ok(op) = op else { break };
-            self.budget.spend_work(1)?;
+            self.budget.spend(Work::Operators, 1)?;
             self.operate(&mut st, &op, &fonts, resources, depth)?;
         }
         // Marked content left open at the end still counts.
@@ -548,7 +481,7 @@ impl Walker<'_> {
                 let Some(items) = a.first().and_then(|o| o.as_array().ok()) else {
                     return Ok(());
                 };
-                self.budget.spend_work(items.len())?;
+                self.budget.spend(Work::Operators, items.len())?;
                 for item in items {
                     match item {
                         Object::String(bytes, _) => self.show(st, bytes)?,

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use lopdf::{Dictionary, Document, Object};
 
 use super::PdfError;
-use super::content::{Budget, deref, name_of, num};
+use super::budget::{Work, WorkBudget};
+use super::content::{deref, name_of, num};
 
 enum Decoder {
     Utf16Be,
@@ -162,7 +163,7 @@ type CMap = (HashMap<(u8, u32), String>, Vec<u8>);
 
 /// A ToUnicode CMap: bfchar and bfrange entries, codes of 1 to 4 bytes. Every
 /// entry is charged to the budget, so a hostile map cannot grow without end.
-fn parse_to_unicode(text: &str, budget: &mut Budget) -> Result<CMap, PdfError> {
+fn parse_to_unicode(text: &str, budget: &mut WorkBudget) -> Result<CMap, PdfError> {
     let tokens = tokens(text);
     let mut map = HashMap::new();
     let mut lengths: Vec<u8> = Vec::new();
@@ -203,7 +204,7 @@ fn parse_to_unicode(text: &str, budget: &mut Budget) -> Result<CMap, PdfError> {
             }
             "beginbfchar" if i + 1 < tokens.len() => {
                 if let (Some((len, c)), Some(d)) = (code(t), dst(tokens[i + 1])) {
-                    budget.spend_map(1)?;
+                    budget.spend(Work::MapEntries, 1)?;
                     map.insert((len, c), String::from_utf16_lossy(&utf16_units(&d)));
                     lengths.push(len);
                 }
@@ -223,7 +224,7 @@ fn parse_to_unicode(text: &str, budget: &mut Budget) -> Result<CMap, PdfError> {
                     while j < tokens.len() && tokens[j] != "]" {
                         if let Some(d) = dst(tokens[j]) {
                             if c <= hi {
-                                budget.spend_map(1)?;
+                                budget.spend(Work::MapEntries, 1)?;
                                 map.insert((len, c), String::from_utf16_lossy(&utf16_units(&d)));
                             }
                             c = c.saturating_add(1);
@@ -233,7 +234,10 @@ fn parse_to_unicode(text: &str, budget: &mut Budget) -> Result<CMap, PdfError> {
                     i = j + 1;
                 } else {
                     if let Some(d) = dst(tokens[i + 2]) {
-                        budget.spend_map((hi.saturating_sub(lo) as usize).saturating_add(1))?;
+                        budget.spend(
+                            Work::MapEntries,
+                            (hi.saturating_sub(lo) as usize).saturating_add(1),
+                        )?;
                         let mut units = utf16_units(&d);
                         for c in lo..=hi {
                             map.insert((len, c), String::from_utf16_lossy(&units));
@@ -257,14 +261,14 @@ fn read_cid_widths(
     doc: &Document,
     w: &[Object],
     out: &mut HashMap<u32, f32>,
-    budget: &mut Budget,
+    budget: &mut WorkBudget,
 ) -> Result<(), PdfError> {
     let mut i = 0;
     while i < w.len() {
         let first = num(deref(doc, &w[i])) as u32;
         match w.get(i + 1).map(|o| deref(doc, o)) {
             Some(Object::Array(list)) => {
-                budget.spend_map(list.len())?;
+                budget.spend(Work::MapEntries, list.len())?;
                 for (k, v) in list.iter().enumerate() {
                     out.insert(first.saturating_add(k as u32), num(deref(doc, v)));
                 }
@@ -273,7 +277,10 @@ fn read_cid_widths(
             Some(last) => {
                 let last = (num(last) as u32).min(first.saturating_add(0xFFFF));
                 let width = w.get(i + 2).map(|o| num(deref(doc, o))).unwrap_or(1000.0);
-                budget.spend_map((last.saturating_sub(first) as usize).saturating_add(1))?;
+                budget.spend(
+                    Work::MapEntries,
+                    (last.saturating_sub(first) as usize).saturating_add(1),
+                )?;
                 for c in first..=last {
                     out.insert(c, width);
                 }
@@ -285,7 +292,11 @@ fn read_cid_widths(
     Ok(())
 }
 
-pub(super) fn load_font(doc: &Document, font: &Dictionary, budget: &mut Budget) -> Result<Font, PdfError> {
+pub(super) fn load_font(
+    doc: &Document,
+    font: &Dictionary,
+    budget: &mut WorkBudget,
+) -> Result<Font, PdfError> {
     let subtype = name_of(doc, font, b"Subtype").unwrap_or_default();
     let to_unicode = match font
         .get(b"ToUnicode")
@@ -397,7 +408,7 @@ mod tests {
         let cmap = "/CIDInit /ProcSet findresource begin 1 begincodespacerange <0000> <FFFF> endcodespacerange\n\
                     2 beginbfchar <0003> <0041> <0004> <30D1> endbfchar\n\
                     2 beginbfrange <0010> <0012> <0030> <0020> <0021> [<3042> <3044>] endbfrange";
-        let (map, lengths) = parse_to_unicode(cmap, &mut Budget::default()).expect("parses");
+        let (map, lengths) = parse_to_unicode(cmap, &mut WorkBudget::default()).expect("parses");
         assert_eq!(lengths, vec![2]);
         assert_eq!(map.get(&(2, 3)).map(String::as_str), Some("A"));
         assert_eq!(map.get(&(2, 4)).map(String::as_str), Some("パ"));
@@ -407,22 +418,32 @@ mod tests {
 
     #[test]
     fn a_hostile_to_unicode_map_runs_out_of_budget() {
+        // Each bfrange over 0000-FFFF asks for 65,536 entries: 40 of them, 2.6 million.
         let mut cmap = String::from("1 begincodespacerange <0000> <FFFF> endcodespacerange\n");
         for _ in 0..40 {
             cmap.push_str("1 beginbfrange <0000> <FFFF> <4E00> endbfrange\n");
         }
-        let err = parse_to_unicode(&cmap, &mut Budget::default()).err();
+        let mut budget = WorkBudget::default();
+        let err = parse_to_unicode(&cmap, &mut budget).err();
         assert!(
-            matches!(&err, Some(PdfError::TooComplex(why)) if why.contains("font map")),
+            matches!(
+                &err,
+                Some(PdfError::TooMuchWork {
+                    work: Work::MapEntries,
+                    ..
+                })
+            ),
             "{err:?}"
         );
+        // A range is charged before it is expanded: the map never outgrew the limit.
+        assert!(budget.used().map_entries <= super::super::budget::LIMITS.map_entries);
     }
 
     #[test]
     fn unmapped_codes_keep_their_place() {
         let (map, lengths) = parse_to_unicode(
             "1 begincodespacerange <0000> <FFFF> endcodespacerange 1 beginbfchar <0001> <58EB> endbfchar",
-            &mut Budget::default(),
+            &mut WorkBudget::default(),
         )
         .expect("parses");
         let font = Font {

@@ -15,6 +15,7 @@
 
 use chrono::NaiveDate;
 
+use super::budget::{Work, WorkBudget};
 use super::content::Run;
 use super::{Credentials, PdfError, fold_width, parse_japanese_date};
 
@@ -35,9 +36,6 @@ const AROUND: f32 = 1.2;
 const WRAP_REACH: f32 = 1.5;
 /// Labels read at most: a notice has about ten.
 const MAX_LABELS: usize = 200;
-/// Steps the pairing may take. A notice needs a few thousand; crafted text
-/// (lines packed a hair apart, thousands of labels) must not make it hang.
-const MAX_STEPS: usize = 20_000_000;
 /// How much a label's right edge may overlap its value (× font size): widths
 /// of fonts without metrics are estimates.
 const EDGE_SLACK: f32 = 0.5;
@@ -91,20 +89,6 @@ fn starts_label(key: &str) -> bool {
         && LABELS
             .iter()
             .any(|(k, _)| k.len() > key.len() && k.starts_with(key))
-}
-
-/// What is left of the pairing's steps.
-struct Steps(usize);
-
-impl Steps {
-    fn spend(&mut self, n: usize) -> Result<(), PdfError> {
-        self.0 = self.0.checked_sub(n).ok_or_else(|| {
-            PdfError::TooComplex(format!(
-                "more than {MAX_STEPS} steps to pair its labels with values"
-            ))
-        })?;
-        Ok(())
-    }
 }
 
 /// Touching runs on one line.
@@ -250,7 +234,7 @@ fn split_inline_labels(lines: &mut [Line], words: &mut Vec<Word>) {
 fn find_labels(
     lines: &[Line],
     words: &[Word],
-    steps: &mut Steps,
+    budget: &mut WorkBudget,
 ) -> Result<(Vec<Label>, Vec<bool>), PdfError> {
     let mut labels = Vec::new();
     let mut is_label = vec![false; words.len()];
@@ -308,7 +292,7 @@ fn find_labels(
                 if below.page != w.page || prev_y - below.y > reach {
                     break;
                 }
-                steps.spend(below.words.len())?;
+                budget.spend(Work::PairingSteps, below.words.len())?;
                 let under = below
                     .words
                     .iter()
@@ -376,7 +360,7 @@ fn assign(
     words: &[Word],
     labels: &[Label],
     is_label: &[bool],
-    steps: &mut Steps,
+    budget: &mut WorkBudget,
 ) -> Result<Vec<Option<usize>>, PdfError> {
     let mut owner: Vec<Option<usize>> = vec![None; words.len()];
     let mut on_line: Vec<Vec<usize>> = vec![Vec::new(); lines.len()];
@@ -388,7 +372,7 @@ fn assign(
         if is_label[i] {
             continue;
         }
-        steps.spend(on_line[w.line].len())?;
+        budget.spend(Work::PairingSteps, on_line[w.line].len())?;
         owner[i] = on_line[w.line]
             .iter()
             .copied()
@@ -422,7 +406,7 @@ fn assign(
             Box::new(below),
         ] {
             for line in side.take_while(|line| line.page == l.page && (line.y - l.y).abs() <= AROUND * size) {
-                steps.spend(line.words.len())?;
+                budget.spend(Work::PairingSteps, line.words.len())?;
                 // Text under or over the label itself (a <dl>'s value) is not beside it.
                 let under =
                     |i: usize| !is_label[i] && words[i].x0 < l.x1 - EDGE_SLACK * size && words[i].x1 > l.x0;
@@ -455,7 +439,7 @@ fn assign(
             .iter()
             .take_while(|line| line.page == l.page && l.y - line.y <= BELOW_REACH * size)
         {
-            steps.spend(line.words.len())?;
+            budget.spend(Work::PairingSteps, line.words.len())?;
             if line.words.iter().any(|&i| in_column(i)) {
                 found = Some(line);
                 break;
@@ -478,7 +462,7 @@ fn assign(
         has_value[k] = true;
     }
 
-    extend_wrapped(lines, words, labels, is_label, &rights, &mut owner, steps)?;
+    extend_wrapped(lines, words, labels, is_label, &rights, &mut owner, budget)?;
     Ok(owner)
 }
 
@@ -493,7 +477,7 @@ fn extend_wrapped(
     is_label: &[bool],
     rights: &[f32],
     owner: &mut [Option<usize>],
-    steps: &mut Steps,
+    budget: &mut WorkBudget,
 ) -> Result<(), PdfError> {
     // Each value's extent: first and last line index, and its left edge.
     let mut blocks: Vec<Option<(usize, usize, f32)>> = vec![None; labels.len()];
@@ -526,7 +510,7 @@ fn extend_wrapped(
                     if lines[n].page != labels[k].page || gap > reach {
                         break;
                     }
-                    steps.spend(1 + lines[n].words.len())?;
+                    budget.spend(Work::PairingSteps, 1 + lines[n].words.len())?;
                     // A line holding a label ends the value.
                     if lines[n]
                         .words
@@ -592,15 +576,10 @@ fn values(words: &[Word], owner: &[Option<usize>], count: usize) -> Vec<String> 
 }
 
 /// The credentials a page's text gives.
-pub(super) fn credentials(runs: Vec<Run>) -> Result<Credentials, PdfError> {
-    pair(runs, MAX_STEPS)
-}
-
-fn pair(runs: Vec<Run>, max_steps: usize) -> Result<Credentials, PdfError> {
-    let mut steps = Steps(max_steps);
+pub(super) fn credentials(runs: Vec<Run>, budget: &mut WorkBudget) -> Result<Credentials, PdfError> {
     let (lines, words) = lines_and_words(runs);
-    let (labels, is_label) = find_labels(&lines, &words, &mut steps)?;
-    let owner = assign(&lines, &words, &labels, &is_label, &mut steps)?;
+    let (labels, is_label) = find_labels(&lines, &words, budget)?;
+    let owner = assign(&lines, &words, &labels, &is_label, budget)?;
     let values = values(&words, &owner, labels.len());
 
     let mut c = Credentials::default();
@@ -688,7 +667,7 @@ mod tests {
         runs.push(run(240.0, 640.0, "2021年08月23日"));
         runs.push(run(240.0, 620.0, "H0123456R"));
         runs.push(run(240.0, 720.1, "接続検証環境"));
-        let c = credentials(runs).expect("pairs");
+        let c = credentials(runs, &mut WorkBudget::default()).expect("pairs");
         assert_eq!(c.issued, NaiveDate::from_ymd_opt(2021, 6, 24));
         assert_eq!(c.environment.as_deref(), Some("接続検証環境"));
         assert!(!c.is_production());
@@ -714,7 +693,7 @@ mod tests {
             run(100.0, 620.0, "ユーザID"),
             run(240.0, 620.0, "H1312345"),
         ];
-        let c = credentials(runs).expect("pairs");
+        let c = credentials(runs, &mut WorkBudget::default()).expect("pairs");
         assert_eq!(
             c.institution_name.as_deref(),
             Some("医療法人社団富士山会富士山クリニック")
@@ -737,7 +716,7 @@ mod tests {
             run(100.0, 613.0, "ユーザID"),
             run(240.0, 613.0, "H1312345"),
         ];
-        let c = credentials(runs).expect("pairs");
+        let c = credentials(runs, &mut WorkBudget::default()).expect("pairs");
         assert_eq!(
             c.institution_name.as_deref(),
             Some("医療法人社団富士山会富士山クリニック附属所")
@@ -763,7 +742,7 @@ mod tests {
             run(100.0, 596.0, "パスワード"),
             run(130.0, 581.0, "p@ss"),
         ];
-        let c = credentials(runs).expect("pairs");
+        let c = credentials(runs, &mut WorkBudget::default()).expect("pairs");
         assert_eq!(c.institution_code.as_deref(), Some("1312345678"));
         assert_eq!(c.user_id.as_deref(), Some("H1312345"));
         assert_eq!(c.institution_name.as_deref(), Some("とても長い名前のクリニック"));
@@ -783,7 +762,7 @@ mod tests {
             run(300.0, 680.0, "パスワード"),
             run(380.0, 680.0, "Zz9!"),
         ];
-        let c = credentials(runs).expect("pairs");
+        let c = credentials(runs, &mut WorkBudget::default()).expect("pairs");
         assert_eq!(c.institution_code.as_deref(), Some("1312345678"));
         assert_eq!(c.user_id.as_deref(), Some("H1312345"));
         assert_eq!(c.user_name.as_deref(), Some("マスター"));
@@ -803,7 +782,7 @@ mod tests {
         runs.push(run(240.0, 680.0, "1312345678"));
         runs.push(run(100.0, 660.0, "ユーザID："));
         runs.push(run(160.0, 660.0, "H1312345"));
-        let c = credentials(runs).expect("pairs");
+        let c = credentials(runs, &mut WorkBudget::default()).expect("pairs");
         assert_eq!(c.environment.as_deref(), Some("本番環境"));
         assert_eq!(c.institution_code.as_deref(), Some("1312345678"));
         assert_eq!(c.user_id.as_deref(), Some("H1312345"));
@@ -822,7 +801,7 @@ mod tests {
             run(540.0, 694.5, "H1312345R"),
             run(400.0, 689.0, "ザID"),
         ];
-        let c = credentials(runs).expect("pairs");
+        let c = credentials(runs, &mut WorkBudget::default()).expect("pairs");
         assert_eq!(c.user_id.as_deref(), Some("H1312345"));
         assert_eq!(c.password_expires, NaiveDate::from_ymd_opt(2021, 8, 23));
         assert_eq!(c.reset_user_id.as_deref(), Some("H1312345R"));
@@ -838,7 +817,7 @@ mod tests {
             run(100.0, 640.0, "パスワード有効期限"),
             run(240.0, 640.0, "2021年08月23日"),
         ];
-        let c = credentials(runs).expect("pairs");
+        let c = credentials(runs, &mut WorkBudget::default()).expect("pairs");
         assert_eq!(c.institution_code.as_deref(), Some("1312345678"));
         assert_eq!(c.user_id.as_deref(), Some("H1312345"));
         assert_eq!(c.password, None);
@@ -858,10 +837,20 @@ mod tests {
                 runs.push(run(240.0, y - 11.0 * line as f32, "H1312345"));
             }
         }
-        assert!(pair(runs.clone(), MAX_STEPS).is_ok());
-        let err = pair(runs, 200).err();
+        assert!(credentials(runs.clone(), &mut WorkBudget::default()).is_ok());
+        let few = super::super::budget::Tally {
+            pairing_steps: 200,
+            ..super::super::budget::LIMITS
+        };
+        let err = credentials(runs, &mut WorkBudget::new(few)).err();
         assert!(
-            matches!(&err, Some(PdfError::TooComplex(why)) if why.contains("steps")),
+            matches!(
+                &err,
+                Some(PdfError::TooMuchWork {
+                    work: Work::PairingSteps,
+                    limit: 200
+                })
+            ),
             "{err:?}"
         );
     }
@@ -875,7 +864,10 @@ mod tests {
             run(240.3, 700.0, "H1312345"),
         ];
         assert_eq!(
-            credentials(runs).expect("pairs").user_id.as_deref(),
+            credentials(runs, &mut WorkBudget::default())
+                .expect("pairs")
+                .user_id
+                .as_deref(),
             Some("H1312345")
         );
     }
