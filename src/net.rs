@@ -45,6 +45,14 @@ pub enum WebDriverUrlError {
     Plain { url: String },
 }
 
+/// `url` with any user name and password taken out, for messages.
+fn without_credentials(url: &Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
+}
+
 /// Printed when `--allow-plain-webdriver` lets a plain http WebDriver on another machine through.
 pub fn plain_webdriver_warning(url: &str) -> String {
     format!(
@@ -58,9 +66,16 @@ pub fn plain_webdriver_warning(url: &str) -> String {
 /// plain http to another machine; the caller prints the warning.
 pub fn check_webdriver_url(url: &str, allow_plain: bool) -> Result<Option<String>, WebDriverUrlError> {
     let parsed = Url::parse(url).map_err(|e| WebDriverUrlError::Invalid {
-        url: url.to_string(),
+        url: "(not shown: it may hold a password)".to_string(),
         reason: e.to_string(),
     })?;
+    // A grid's user and token in the URL are never printed.
+    let shown = if parsed.username().is_empty() && parsed.password().is_none() {
+        url.to_string()
+    } else {
+        without_credentials(&parsed)
+    };
+    let url = shown.as_str();
     match parsed.scheme() {
         "https" => Ok(None),
         "http" if is_loopback(&parsed) => Ok(None),
@@ -107,6 +122,22 @@ mod tests {
             "https://HWEB.OQS-ST.onshikaku.org:443/x"
         )));
         assert!(!is_verification_host(&url("https://hweb.oqs.onshikaku.org/")));
+    }
+
+    #[test]
+    fn a_webdrivers_credentials_are_never_shown() {
+        let err =
+            check_webdriver_url("http://grid:t0ken-Secret@10.1.2.3:4444/wd/hub", false).expect_err("refused");
+        assert!(!err.to_string().contains("t0ken-Secret"), "{err}");
+        let warning = check_webdriver_url("http://grid:t0ken-Secret@10.1.2.3:4444", true)
+            .expect("allowed")
+            .unwrap_or_default();
+        assert!(
+            !warning.contains("t0ken-Secret") && warning.contains("10.1.2.3"),
+            "{warning}"
+        );
+        let err = check_webdriver_url("http://grid:t0ken-Secret@[::1", false).expect_err("not a URL");
+        assert!(!err.to_string().contains("t0ken-Secret"), "{err}");
     }
 
     #[test]

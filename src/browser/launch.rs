@@ -85,13 +85,16 @@ pub fn announced_port(stdout: std::process::ChildStdout) -> tokio::sync::oneshot
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
         let mut tx = Some(tx);
-        for line in std::io::BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if let Some(port) = parse_announced_port(&line)
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut line = Vec::new();
+        // Bytes, not text: a line that is not UTF-8 must not stop the draining.
+        while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+            if let Some(port) = parse_announced_port(&String::from_utf8_lossy(&line))
                 && let Some(tx) = tx.take()
             {
                 let _ = tx.send(port);
             }
+            line.clear();
         }
     });
     rx

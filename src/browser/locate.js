@@ -276,6 +276,15 @@ function frameDocs() { return documents(req.frames !== false); }
 function fieldShown(docs, label) {
   return docs.some(({ doc }) => labelled(doc, label, true).length > 0);
 }
+// The documents' titles and shown top headings: what a page calls itself.
+function pageTitles(docs) {
+  const titles = [];
+  for (const { doc } of docs) {
+    if (doc.title) titles.push(doc.title);
+    for (const h of doc.querySelectorAll('h1,h2')) if (visible(h)) titles.push(h.innerText || '');
+  }
+  return titles.map(t => t.replace(/\s+/g, ' ').trim()).filter(t => t).slice(0, 6);
+}
 // The portal's login form (the manual's 「ユーザID」 and a password field), shown.
 function loginForm(docs) {
   return fieldShown(docs, 'ユーザID') &&
@@ -378,6 +387,7 @@ switch (req.op) {
       blocks: blocks(docs),
       dialogs: dialogs(docs).map(d => norm(d.innerText)),
       login: loginForm(docs),
+      titles: pageTitles(docs),
     };
   }
   case 'observe': {
@@ -438,20 +448,13 @@ switch (req.op) {
     // the page's own title and top headings (never its notes or running text).
     const docs = frameDocs();
     let status = 0;
-    const titles = [];
-    for (const { doc, win } of docs) {
+    for (const { win } of docs) {
       try {
         const nav = win.performance.getEntriesByType('navigation')[0];
         if (nav && nav.responseStatus > status) status = nav.responseStatus;
       } catch (e) { /* a document without timing entries */ }
-      if (doc.title) titles.push(doc.title);
-      for (const h of doc.querySelectorAll('h1,h2')) if (visible(h)) titles.push(h.innerText || '');
     }
-    return {
-      status,
-      titles: titles.map(t => t.replace(/\s+/g, ' ').trim()).filter(t => t).slice(0, 6),
-      login: loginForm(docs),
-    };
+    return { status, titles: pageTitles(docs), login: loginForm(docs) };
   }
   case 'summary': {
     const body = frameDocs().map(({ doc }) => doc.body ? doc.body.innerText : '').join(' ');

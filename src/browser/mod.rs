@@ -378,6 +378,15 @@ impl Snapshot {
     pub fn showed_login_form(&self) -> bool {
         self.0.get("login").and_then(Value::as_bool).unwrap_or(false)
     }
+
+    /// The screen's titles and shown top headings.
+    pub fn titles(&self) -> Vec<String> {
+        self.0
+            .get("titles")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    }
 }
 
 /// What a screen that no step expected is, beyond the flow's own words.

@@ -41,11 +41,23 @@ impl PortalFault {
 /// The manual's word for a maintenance page.
 const MAINTENANCE: &str = "メンテナンス";
 
+/// The screen before the last action, as far as the diagnosis needs it.
+#[derive(Debug, Clone, Default)]
+pub struct ScreenBefore {
+    pub login_form: bool,
+    pub titles: Vec<String>,
+}
+
 /// The portal's fault behind an unexpected screen, if the evidence shows one.
-/// `login_before` is whether the login form was on the screen before the last
-/// action; `None` when that is not known.
-pub fn portal_fault(page: &PageDiagnosis, login_before: Option<bool>) -> Option<PortalFault> {
-    if let Some(title) = page.titles.iter().find(|t| t.contains(MAINTENANCE)) {
+/// `before` is the screen before the last action; `None` when that is not
+/// known (right after a page was opened). A maintenance heading counts only
+/// if it is new: 「メンテナンスのお知らせ」 standing on a page is news, not an answer.
+pub fn portal_fault(page: &PageDiagnosis, before: Option<&ScreenBefore>) -> Option<PortalFault> {
+    if let Some(title) = page
+        .titles
+        .iter()
+        .find(|t| t.contains(MAINTENANCE) && !before.is_some_and(|b| b.titles.contains(t)))
+    {
         return Some(PortalFault::Maintenance { title: title.clone() });
     }
     if page.status >= 500 {
@@ -54,7 +66,7 @@ pub fn portal_fault(page: &PageDiagnosis, login_before: Option<bool>) -> Option<
             title: page.titles.first().cloned(),
         });
     }
-    if page.login && login_before == Some(false) {
+    if page.login && before.is_some_and(|b| !b.login_form) {
         return Some(PortalFault::SessionEnded);
     }
     None
@@ -63,6 +75,13 @@ pub fn portal_fault(page: &PageDiagnosis, login_before: Option<bool>) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn before(login_form: bool, titles: &[&str]) -> Option<ScreenBefore> {
+        Some(ScreenBefore {
+            login_form,
+            titles: titles.iter().map(|t| t.to_string()).collect(),
+        })
+    }
 
     fn page(status: u16, titles: &[&str], login: bool) -> PageDiagnosis {
         PageDiagnosis {
@@ -75,7 +94,10 @@ mod tests {
     #[test]
     fn a_server_error_is_the_portals_fault_whatever_the_page_says() {
         assert_eq!(
-            portal_fault(&page(500, &["システムエラー"], false), Some(false)),
+            portal_fault(
+                &page(500, &["システムエラー"], false),
+                before(false, &[]).as_ref()
+            ),
             Some(PortalFault::ServerError {
                 status: 500,
                 title: Some("システムエラー".into())
@@ -92,7 +114,10 @@ mod tests {
 
     #[test]
     fn a_maintenance_heading_is_maintenance_even_with_status_200() {
-        let fault = portal_fault(&page(200, &["オンライン資格確認", "メンテナンス中"], false), None);
+        let fault = portal_fault(
+            &page(200, &["オンライン資格確認", "メンテナンス中"], false),
+            before(false, &["オンライン資格確認", "メニュー"]).as_ref(),
+        );
         assert_eq!(
             fault,
             Some(PortalFault::Maintenance {
@@ -110,21 +135,34 @@ mod tests {
     #[test]
     fn the_login_form_is_an_ended_session_only_if_it_is_new() {
         assert_eq!(
-            portal_fault(&page(200, &["ログイン"], true), Some(false)),
+            portal_fault(
+                &page(200, &["ログイン"], true),
+                before(false, &["メニュー"]).as_ref()
+            ),
             Some(PortalFault::SessionEnded)
         );
         // A refused login leaves the form where it was: that is the flow's to judge.
-        assert_eq!(portal_fault(&page(200, &["ログイン"], true), Some(true)), None);
+        assert_eq!(
+            portal_fault(
+                &page(200, &["ログイン"], true),
+                before(true, &["ログイン"]).as_ref()
+            ),
+            None
+        );
         assert_eq!(portal_fault(&page(200, &["ログイン"], true), None), None);
     }
 
     #[test]
     fn an_ordinary_screen_is_nobodys_fault_here() {
+        let menu = before(false, &["メニュー"]);
         assert_eq!(
-            portal_fault(&page(200, &["アカウント管理"], false), Some(false)),
+            portal_fault(&page(200, &["アカウント管理"], false), menu.as_ref()),
             None
         );
-        assert_eq!(portal_fault(&page(0, &[], false), Some(false)), None);
-        assert_eq!(portal_fault(&page(404, &["Not Found"], false), Some(false)), None);
+        assert_eq!(portal_fault(&page(0, &[], false), menu.as_ref()), None);
+        assert_eq!(
+            portal_fault(&page(404, &["Not Found"], false), menu.as_ref()),
+            None
+        );
     }
 }

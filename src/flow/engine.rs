@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::diagnosis::{PortalFault, portal_fault};
+use super::diagnosis::{PortalFault, ScreenBefore, portal_fault};
 use super::model::{Condition, Flow, FlowFileError, FlowLibrary, Locator, Step, WaitSecs};
 use crate::browser::{Browser, BrowserError, Deadline, Fault, Snapshot};
 use crate::recording::{CapturedStep, DownloadEvent, FlowStart, Recorder, ResponseEvent, StepEvent};
@@ -67,6 +67,9 @@ pub struct FlowError {
     pub page: String,
     pub screenshot: Option<PathBuf>,
     pub source: Option<PathBuf>,
+    /// The flow had clicked a step that must not be repeated (`once`, or a
+    /// download) before it failed: what that did is known only to the portal.
+    pub acted_irreversibly: bool,
 }
 
 impl std::fmt::Display for FlowError {
@@ -193,6 +196,8 @@ pub struct Engine<'b> {
     last_url: Option<String>,
     /// The last screenshot and the screen it showed, taken again only when the screen changed.
     last_screen: Option<(String, String, Vec<u8>)>,
+    /// The running top-level flow clicked a step that must not be repeated.
+    acted_irreversibly: bool,
 }
 
 type StepResult = Result<Option<String>, StepError>;
@@ -213,6 +218,7 @@ impl<'b> Engine<'b> {
             depth: 0,
             last_url: None,
             last_screen: None,
+            acted_irreversibly: false,
         }
     }
 
@@ -259,6 +265,7 @@ impl<'b> Engine<'b> {
                 page: String::new(),
                 screenshot: None,
                 source: None,
+                acted_irreversibly: false,
             })
         })?;
         Box::pin(self.run_flow(flow)).await
@@ -266,6 +273,9 @@ impl<'b> Engine<'b> {
 
     async fn run_flow(&mut self, flow: Flow) -> Result<(), Box<FlowError>> {
         let top = self.depth == 0;
+        if top {
+            self.acted_irreversibly = false;
+        }
         if let Some(recorder) = self.recorder.clone() {
             // A flow that downloads may show a password the run learns only from the
             // file: its steps wait until the file is read (see `record_download`).
@@ -534,12 +544,15 @@ impl<'b> Engine<'b> {
         // A screen no step expected may be the portal's doing, not the flow's.
         let (kind, message) = match kind {
             FailureKind::NotFound | FailureKind::Timeout => {
-                let login_before = self.before.as_ref().map(|b| b.showed_login_form());
+                let before = self.before.as_ref().map(|b| ScreenBefore {
+                    login_form: b.showed_login_form(),
+                    titles: b.titles(),
+                });
                 match self
                     .browser
                     .diagnose()
                     .await
-                    .and_then(|d| portal_fault(&d, login_before))
+                    .and_then(|d| portal_fault(&d, before.as_ref()))
                 {
                     Some(fault) => {
                         let kind = match fault {
@@ -589,6 +602,7 @@ impl<'b> Engine<'b> {
             page,
             screenshot,
             source,
+            acted_irreversibly: self.acted_irreversibly,
         })
     }
 
@@ -766,6 +780,9 @@ impl<'b> Engine<'b> {
                 Err(e) if e.fault() == Some(Fault::StaleElement) => continue,
                 Err(e) => return Err(e.into()),
             };
+            if step.once || step.download.is_some() {
+                self.acted_irreversibly = true;
+            }
             let done = match how {
                 Act::Click => self.browser.click(&target).await,
                 Act::DoubleClick => match self.browser.click(&target).await {

@@ -194,6 +194,18 @@ impl Journal {
         self.append(action, Phase::Failed, detail)
     }
 
+    /// Actions begun and never ended, in the order they were begun.
+    pub fn in_doubt(&self) -> Vec<String> {
+        let mut actions: Vec<String> = Vec::new();
+        for e in &self.entries {
+            if !actions.contains(&e.action) {
+                actions.push(e.action.clone());
+            }
+        }
+        actions.retain(|a| matches!(self.progress(a), Progress::Unknown { .. }));
+        actions
+    }
+
     pub fn progress(&self, action: &str) -> Progress {
         match self.entries.iter().rev().find(|e| e.action == action) {
             None => Progress::NotStarted,

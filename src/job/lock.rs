@@ -28,6 +28,14 @@ pub enum LockError {
 pub struct FolderLock {
     _file: File,
     path: PathBuf,
+    holder: PathBuf,
+}
+
+impl Drop for FolderLock {
+    fn drop(&mut self) {
+        // The lock itself goes with the file handle.
+        let _ = std::fs::remove_file(&self.holder);
+    }
 }
 
 impl FolderLock {
@@ -39,6 +47,8 @@ impl FolderLock {
             source,
         };
         crate::owner_only::create_dir(folder).map_err(io)?;
+        // A folder made beforehand by someone else's hand holds credentials too.
+        crate::owner_only::restrict(folder).map_err(io)?;
         let path = folder.join(LOCK_FILE);
         let file = open_owner_only(&path).map_err(io)?;
         let holder_path = folder.join(HOLDER_FILE);
@@ -66,9 +76,15 @@ impl FolderLock {
             std::process::id(),
             chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
         );
-        let mut holder = crate::owner_only::create_file(&holder_path).map_err(io)?;
-        holder.write_all(note.as_bytes()).map_err(io)?;
-        Ok(FolderLock { _file: file, path })
+        // Only a courtesy to whoever is refused next: never a reason to stop.
+        if let Ok(mut holder) = crate::owner_only::create_file(&holder_path) {
+            let _ = holder.write_all(note.as_bytes());
+        }
+        Ok(FolderLock {
+            _file: file,
+            path,
+            holder: holder_path,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -109,11 +125,16 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
-    fn the_lock_file_is_owner_only() {
+    fn the_lock_file_and_its_folder_are_owner_only() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().expect("dir");
-        let lock = FolderLock::acquire(&dir.path().join("out"), "run").expect("lock");
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).expect("a folder made beforehand");
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let lock = FolderLock::acquire(&out, "run").expect("lock");
         let mode = std::fs::metadata(lock.path()).expect("meta").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+        let mode = std::fs::metadata(&out).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
     }
 }

@@ -44,9 +44,10 @@ pub enum RunError {
     #[error("{0}")]
     NeedsPerson(String),
     /// The portal could not go on (a server error, maintenance, an ended
-    /// session); the same job, run again, continues.
-    #[error("{0}")]
-    Unavailable(String),
+    /// session); the same job, run again, continues. `in_doubt`: the failing
+    /// flow had already clicked a step that must not be repeated.
+    #[error("{message}")]
+    Unavailable { message: String, in_doubt: bool },
     #[error("{0}")]
     Browser(String),
     #[error(transparent)]
@@ -70,13 +71,14 @@ impl RunError {
             },
             RunError::TimedOut(_) => 4,
             RunError::NeedsPerson(_) => 5,
-            RunError::Unavailable(_) => 7,
+            RunError::Unavailable { .. } => 7,
             RunError::Browser(_) | RunError::Store(_) | RunError::Journal(_) | RunError::Lock(_) => 6,
         }
     }
 
     pub fn from_flow(e: Box<FlowError>) -> Self {
         let text = e.to_string();
+        let in_doubt = e.acted_irreversibly;
         if let Some(outcome) = &e.outcome {
             return RunError::Answered {
                 answer: PortalAnswer::parse(outcome),
@@ -91,7 +93,10 @@ impl RunError {
             )),
             FailureKind::Browser => RunError::Browser(text),
             FailureKind::Input => RunError::Input(text),
-            FailureKind::Unavailable | FailureKind::SessionEnded => RunError::Unavailable(text),
+            FailureKind::Unavailable | FailureKind::SessionEnded => RunError::Unavailable {
+                message: text,
+                in_doubt,
+            },
         }
     }
 }
@@ -353,12 +358,23 @@ pub use super::report::write_report;
 pub async fn run(job: &JobFile, options: &RunOptions) -> (Result<(), RunError>, PathBuf) {
     let started = Utc::now();
     let report_dir = job.output.dir.clone();
+    crate::owner_only::private_umask();
+    // Before anything in the folder is read or written, before any leftover
+    // browser is ended, and through every retry.
+    let _lock = match super::lock::FolderLock::acquire(&job.output.dir, "run") {
+        Ok(lock) => lock,
+        Err(e) => return (Err(e.into()), report_dir),
+    };
     let mut retries: Vec<(DateTime<Utc>, String)> = Vec::new();
     loop {
         let result = run_inner(job, options, started, &retries).await;
         // The portal's trouble may pass: the run starts again the way a rerun of the
         // job does, from its journal, with a fresh browser and a fresh login.
-        if let Err(RunError::Unavailable(reason)) = &result
+        let result = match result {
+            Err(RunError::Unavailable { message, in_doubt }) => settle_doubt(job, message, in_doubt),
+            other => other,
+        };
+        if let Err(RunError::Unavailable { message: reason, .. }) = &result
             && (retries.len() as u32) < options.portal_retries
         {
             retries.push((Utc::now(), reason.clone()));
@@ -376,6 +392,28 @@ pub async fn run(job: &JobFile, options: &RunOptions) -> (Result<(), RunError>, 
         }
         return (result, report_dir);
     }
+}
+
+/// After the portal stopped a flow: a step the journal holds as begun is
+/// settled. If the flow never clicked anything irreversible, that step was not
+/// taken, and a retry may take it. If it had, only the portal knows what
+/// happened, and a person looks before anything is done again.
+fn settle_doubt(job: &JobFile, message: String, in_doubt: bool) -> Result<(), RunError> {
+    let mut journal = Journal::open(&job.output.dir)?;
+    let begun = journal.in_doubt();
+    if begun.is_empty() {
+        return Err(RunError::Unavailable { message, in_doubt });
+    }
+    if in_doubt {
+        return Err(RunError::NeedsPerson(format!(
+            "{message}\n  The portal failed while this was under way: {}. Whether it took effect is known only to the portal: look at アカウント管理(更新) (for an upload, アカウント一括登録結果) before running the same job again",
+            begun.join(", ")
+        )));
+    }
+    for action in &begun {
+        journal.failed(action, Some("the portal failed before this step was taken"))?;
+    }
+    Err(RunError::Unavailable { message, in_doubt })
 }
 
 /// What a run carries from one browser to the next: everything but the engine.
@@ -456,9 +494,6 @@ async fn run_inner(
     started: DateTime<Utc>,
     retries: &[(DateTime<Utc>, String)],
 ) -> Result<(), RunError> {
-    crate::owner_only::private_umask();
-    // Before anything in the folder is read or written, and before any leftover browser is ended.
-    let _lock = super::lock::FolderLock::acquire(&job.output.dir, "run")?;
     let mut store = CredentialStore::open(&job.output.dir)?;
     let prepared = prepare(job, options, &mut store)?;
     let journal = Journal::open(&job.output.dir)?;

@@ -34,19 +34,25 @@ pub struct SecretSource {
     pub given: HashMap<String, Secret>,
     /// Ask at the terminal for a secret that is not given.
     pub prompt: bool,
+    /// What was answered at the terminal: asked once per process, so a run
+    /// that starts again by itself never waits on the prompt a second time.
+    answered: std::sync::Arc<std::sync::Mutex<HashMap<String, Secret>>>,
 }
 
 impl SecretSource {
     /// Prompts only if standard input is a terminal: an unattended run never waits on one.
     pub fn from_terminal() -> Self {
         Self {
-            given: HashMap::new(),
             prompt: std::io::stdin().is_terminal(),
+            ..Self::default()
         }
     }
 
     pub fn with_given(given: HashMap<String, Secret>) -> Self {
-        Self { given, prompt: false }
+        Self {
+            given,
+            ..Self::default()
+        }
     }
 
     /// The secret `r` names; `Ok(None)` when the job names no source and no prompt is possible.
@@ -79,14 +85,20 @@ impl SecretSource {
         Ok(None)
     }
 
-    /// Asks at the terminal, without echo.
+    /// Asks at the terminal, without echo; once per process for each `what`.
     pub fn ask(&self, what: &str) -> Result<Secret, String> {
+        let mut answered = self.answered.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(known) = answered.get(what) {
+            return Ok(known.clone());
+        }
         let value = rpassword::prompt_password(format!("{what}: "))
             .map_err(|e| format!("cannot read {what} from the terminal: {e}"))?;
         if value.is_empty() {
             return Err(format!("{what}: nothing was entered"));
         }
-        Ok(Secret::new(value))
+        let secret = Secret::new(value);
+        answered.insert(what.to_string(), secret.clone());
+        Ok(secret)
     }
 }
 

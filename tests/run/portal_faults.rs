@@ -96,3 +96,36 @@ async fn a_session_that_ends_mid_run_is_logged_in_again_and_the_run_completes() 
         .count();
     assert_eq!(retried, 1, "{report}");
 }
+
+#[tokio::test]
+async fn a_server_error_answering_the_reset_itself_is_left_to_a_person() {
+    // 「パスワード初期化」 is answered with a 500: whether the portal reset the
+    // password is unknown, so nothing is tried again without a person.
+    let sim = sim_with(
+        "needs-reset",
+        "[[faults.http_500]]\npath = \"/oqs/account/reset\"\nnth = 1\n",
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = job(dir.path(), &sim, false);
+    let (result, job) = run_job(&path, &sim, None).await;
+    let err = result.expect_err("a person must look");
+    assert_eq!(err.exit_code(), 5, "{err}");
+    let text = err.to_string();
+    assert!(text.contains("HTTP 500") && text.contains("under way"), "{text}");
+    assert!(text.contains("reset:"), "{text}");
+    let report = super::report(&job);
+    assert!(
+        !report["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .any(|step| step["what"].as_str().is_some_and(|w| w.contains("再実行"))),
+        "no retry: {report}"
+    );
+    assert_eq!(events(&state(&sim).await, "password_reset"), 0);
+    // A person looked: the portal never took the reset. The same job, run again, completes.
+    let (again, _) = run_job(&path, &sim, None).await;
+    again.unwrap_or_else(|e| panic!("the rerun: {e}"));
+    assert_eq!(events(&state(&sim).await, "password_reset"), 1);
+}
