@@ -19,11 +19,19 @@ use oqsbot::recording::{FILE_NAME, Recording};
 
 const SCENARIO: &str = "needs-reset";
 
-/// `oqsbot run JOB` as a field engineer starts it, with the secrets in the environment.
+/// `oqsbot run JOB` as a field engineer starts it, with the secrets in the
+/// environment; recording, as by default.
 fn start_bot(job: &Path, sim: &RunningSim) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_oqsbot"))
-        .arg("run")
-        .arg(job)
+    bot(job, sim, true)
+}
+
+fn bot(job: &Path, sim: &RunningSim, record: bool) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_oqsbot"));
+    command.arg("run").arg(job);
+    if !record {
+        command.arg("--no-record");
+    }
+    command
         .env("T_CERT", "1357")
         .env("T_SECRET", &sim.scenario().master.secret_number)
         .env("RUST_LOG", "warn")
@@ -77,8 +85,9 @@ async fn kill_when(bot: &mut Child, mut ready: impl AsyncFnMut() -> bool) {
 }
 
 /// Runs the bot to its end and returns its exit code.
+/// The run after a kill records nothing: the killed one's recording is what a test reads.
 async fn run_to_end(job: &Path, sim: &RunningSim) -> i32 {
-    let bot = start_bot(job, sim);
+    let bot = bot(job, sim, false);
     let output = tokio::task::spawn_blocking(move || bot.wait_with_output())
         .await
         .expect("joined")
@@ -459,6 +468,7 @@ async fn a_run_at_rust_log_trace_prints_no_secret() {
                 .env("T_CERT", "1357")
                 .env("T_SECRET", secret_number)
                 .env("RUST_LOG", "trace")
+                .arg("--no-record")
                 .stdin(Stdio::null())
                 .output()
                 .expect("oqsbot runs")

@@ -43,13 +43,33 @@ fn options(job: &JobFile, sim: &RunningSim, admin: Option<&str>) -> RunOptions {
     o
 }
 
+/// A run without a recording: the tests of the recording itself ask for one
+/// (`run_job_recorded`); the others spare the WebDriver BiDi traffic and its time.
 async fn run_job(
     path: &Path,
     sim: &RunningSim,
     admin: Option<&str>,
 ) -> (Result<(), oqsbot::job::run::RunError>, JobFile) {
+    run_with(path, sim, admin, false).await
+}
+
+async fn run_job_recorded(
+    path: &Path,
+    sim: &RunningSim,
+    admin: Option<&str>,
+) -> (Result<(), oqsbot::job::run::RunError>, JobFile) {
+    run_with(path, sim, admin, true).await
+}
+
+async fn run_with(
+    path: &Path,
+    sim: &RunningSim,
+    admin: Option<&str>,
+    record: bool,
+) -> (Result<(), oqsbot::job::run::RunError>, JobFile) {
     let job = JobFile::load(path).expect("job loads");
-    let opts = options(&job, sim, admin);
+    let mut opts = options(&job, sim, admin);
+    opts.record = record;
     let (result, _) = run(&job, &opts).await;
     (result, job)
 }
@@ -64,7 +84,7 @@ async fn needs_reset_end_to_end_then_nothing_repeats() {
     let dir = tempfile::tempdir().expect("dir");
     let path = job(dir.path(), &sim, false);
     let japan_before = oqsbot::job::run::today_jst();
-    let (result, job) = run_job(&path, &sim, None).await;
+    let (result, job) = run_job_recorded(&path, &sim, None).await;
     result.unwrap_or_else(|e| panic!("{e}"));
     let japan_after = oqsbot::job::run::today_jst();
     let s = state(&sim).await;

@@ -43,7 +43,7 @@ async fn record_fixtures() {
         let sim = sim_config_plain(scenario, config).await;
         let dir = tempfile::tempdir().expect("dir");
         let path = job(dir.path(), &sim, false);
-        let (result, job) = super::run_job(&path, &sim, None).await;
+        let (result, job) = super::run_job_recorded(&path, &sim, None).await;
         assert_eq!(result.is_ok(), *completes, "{name}: {result:?}");
         std::fs::copy(
             job.output.dir.join(FILE_NAME),
