@@ -48,6 +48,8 @@ impl FolderLock {
         };
         crate::owner_only::create_dir(folder).map_err(io)?;
         // A folder made beforehand by someone else's hand holds credentials too.
+        // (On Windows, create_dir already gives an existing folder the owner-only list.)
+        #[cfg(unix)]
         crate::owner_only::restrict(folder).map_err(io)?;
         let path = folder.join(LOCK_FILE);
         let file = open_owner_only(&path).map_err(io)?;
