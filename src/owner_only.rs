@@ -256,7 +256,7 @@ mod imp {
             .open(path)?;
         // A list that is owner-only already (inherited from the user's own folder) stays as it is.
         if exposure_of(path, &user, Some(file.as_raw_handle()))?.is_none() {
-            return Ok(file);
+            return shared_for_reading(file, path);
         }
         let acl = owner_only_acl(&user, false)?;
         // SAFETY: a handle we hold open with WRITE_DAC, and an ACL that outlives the call.
@@ -271,7 +271,17 @@ mod imp {
                 std::ptr::null(),
             )
         })?;
-        Ok(file)
+        shared_for_reading(file, path)
+    }
+
+    /// Once its access list is right, the file is opened again so that its
+    /// owner may read it while it is written (a recording, a log), as on Unix.
+    fn shared_for_reading(exclusive: File, path: &Path) -> io::Result<File> {
+        drop(exclusive);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .share_mode(windows_sys::Win32::Storage::FileSystem::FILE_SHARE_READ)
+            .open(path)
     }
 
     pub fn create_dir(path: &Path) -> io::Result<()> {
