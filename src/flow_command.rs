@@ -40,6 +40,8 @@ pub struct BrowserChoice {
     /// Accept a plain http `webdriver_url` on another machine (with a warning).
     pub allow_plain_webdriver: bool,
     pub headed: bool,
+    /// `--driver-answer-secs`.
+    pub answer_secs: Option<u64>,
 }
 
 fn pair(text: &str, what: &str) -> Result<(String, String), CommandError> {
@@ -181,6 +183,7 @@ pub async fn run(cmd: FlowCommand, out: &mut dyn Write) -> Verdict {
     options.webdriver_url = cmd.browser.webdriver_url.clone();
     options.allow_plain_webdriver = cmd.browser.allow_plain_webdriver;
     options.headed = cmd.browser.headed;
+    options.answer_limit = cmd.browser.answer_secs.map(std::time::Duration::from_secs);
     // Before the output folder or a browser: the flow types passwords through the driver.
     if let Some(url) = &options.webdriver_url {
         let warning = crate::net::check_webdriver_url(url, options.allow_plain_webdriver)

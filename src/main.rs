@@ -182,6 +182,10 @@ struct BrowserArgs {
     /// Show the browser window.
     #[arg(long)]
     headed: bool,
+    /// Seconds one WebDriver command may go unanswered before the browser counts as lost
+    /// (a run then starts again in a fresh one); default: the page-load limit plus 60.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(5..=3600))]
+    driver_answer_secs: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -287,6 +291,7 @@ fn apply_browser(options: &mut oqsbot::browser::BrowserOptions, args: &BrowserAr
     options.webdriver_url = args.webdriver_url.clone();
     options.allow_plain_webdriver = args.allow_plain_webdriver;
     options.headed = args.headed;
+    options.answer_limit = args.driver_answer_secs.map(std::time::Duration::from_secs);
     // A refused URL is reported by the run's input checks (or the replay's start), with exit code 2.
     if let Some(url) = &args.webdriver_url
         && let Ok(Some(warning)) = oqsbot::net::check_webdriver_url(url, args.allow_plain_webdriver)
@@ -665,6 +670,7 @@ async fn main() -> ExitCode {
                     webdriver_url: browser.webdriver_url,
                     allow_plain_webdriver: browser.allow_plain_webdriver,
                     headed: browser.headed,
+                    answer_secs: browser.driver_answer_secs,
                 },
                 record: !recording.no_record,
                 recording_cap: recording.recording_cap_mb.saturating_mul(1024 * 1024),

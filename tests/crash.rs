@@ -26,8 +26,12 @@ fn start_bot(job: &Path, sim: &RunningSim) -> Child {
 }
 
 fn bot(job: &Path, sim: &RunningSim, record: bool) -> Child {
+    bot_with(job, sim, record, &[])
+}
+
+fn bot_with(job: &Path, sim: &RunningSim, record: bool, options: &[&str]) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_oqsbot"));
-    command.arg("run").arg(job);
+    command.arg("run").arg(job).args(options);
     if !record {
         command.arg("--no-record");
     }
@@ -365,7 +369,8 @@ async fn a_second_run_of_the_same_job_is_refused_and_the_first_goes_on() {
     let dir = tempfile::tempdir().expect("dir");
     let path = job(dir.path(), &sim, false);
     let out = dir.path().join("out");
-    let mut first = start_bot(&path, &sim);
+    // The first run's recording is not what this test reads.
+    let mut first = bot(&path, &sim, false);
     let first_pid = first.id();
     // The first run's browser is up: ④ has begun.
     wait_while_running(&mut first, async || browsers_of(&out) > 0).await;
@@ -403,6 +408,103 @@ async fn a_second_run_of_the_same_job_is_refused_and_the_first_goes_on() {
     assert_finished_once(&sim, &out, "two runs at once").await;
 }
 
+/// The driver stops answering, as chromedriver was seen to on a loaded machine
+/// (here SIGSTOP), after the portal took the upload and before the run read its
+/// 受付番号. The run gives that browser up, starts a fresh one by itself, finds
+/// its upload on アカウント一括登録結果 and finishes without uploading again.
+#[tokio::test]
+async fn a_driver_that_stops_answering_is_replaced_and_the_run_goes_on() {
+    let slow = "[faults]\nslow = [{ path = \"/oqs/bulk/upload\", ms = 1500 }]\n";
+    let sim = sim_with(SCENARIO, slow).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let job_file = job(dir.path(), &sim, false);
+    let out = dir.path().join("out");
+    // No legitimate command takes that long here; the default would make the test slow.
+    let mut bot = bot_with(&job_file, &sim, false, &["--driver-answer-secs", "20"]);
+    let bot_pid = bot.id();
+    let mut stopped = Vec::new();
+    wait_while_running(&mut bot, async || {
+        if events(&state(&sim).await, "upload_received") >= 1
+            && !journal_has(&out, "upload:accounts.csv", "done")
+        {
+            stopped = drivers_of(bot_pid);
+        }
+        !stopped.is_empty()
+    })
+    .await;
+    for pid in &stopped {
+        // SAFETY: kill(2) on a process our child started; at worst it is gone already.
+        unsafe {
+            libc::kill(*pid, libc::SIGSTOP);
+        }
+    }
+    let output = tokio::task::spawn_blocking(move || bot.wait_with_output())
+        .await
+        .expect("joined")
+        .expect("waited");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the run did not finish: {stderr}");
+    assert!(stderr.contains("stopped answering"), "{stderr}");
+    let report = report_in(&out);
+    let restarts: Vec<&Value> = report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s["what"] == "ブラウザが応答しなくなったため、新しいブラウザで最初から再実行")
+        .collect();
+    assert_eq!(
+        restarts.len(),
+        1,
+        "the report tells of one fresh browser: {report}"
+    );
+    assert!(
+        restarts[0]["result"]
+            .as_str()
+            .is_some_and(|r| r.contains("bulk-upload")),
+        "and of where the old one stopped: {report}"
+    );
+    assert!(
+        report_says(&report, "前回の実行が中断したアップロードを確認しました"),
+        "the fresh browser found the upload rather than making another: {report}"
+    );
+    assert_finished_once(&sim, &out, "a driver that stopped answering").await;
+    for pid in stopped {
+        assert!(
+            !Path::new(&format!("/proc/{pid}/cmdline")).exists() || process_is_zombie(pid),
+            "the stopped driver {pid} was ended"
+        );
+    }
+}
+
+/// The drivers `parent` started: its children named chromedriver.
+fn drivers_of(parent: u32) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            // "pid (comm) state ppid ...": comm may hold spaces, so read after its ')'.
+            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+                return false;
+            };
+            let comm = &stat[open + 1..close];
+            let ppid = stat[close + 1..].split_whitespace().nth(1);
+            comm.starts_with("chromedriver") && ppid == Some(parent.to_string().as_str())
+        })
+        .collect()
+}
+
+fn process_is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rfind(')').map(|i| s[i + 1..].trim_start().starts_with('Z')))
+        .unwrap_or(true)
+}
+
 /// Waits until `ready` holds while the bot runs; fails if it ends first.
 async fn wait_while_running(bot: &mut Child, mut ready: impl AsyncFnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
@@ -413,11 +515,11 @@ async fn wait_while_running(bot: &mut Child, mut ready: impl AsyncFnMut() -> boo
             return;
         }
         if let Some(status) = bot.try_wait().expect("status") {
-            panic!("the bot ended ({status}) before the second run could start");
+            panic!("the bot ended ({status}) before the point the test waits for");
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the first run's browser never came up"
+            "the point the test waits for never came"
         );
     }
 }

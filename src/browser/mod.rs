@@ -18,6 +18,7 @@ mod launch;
 pub mod network;
 pub mod policy;
 pub mod processes;
+mod watchdog;
 
 const LOCATE_JS: &str = include_str!("locate.js");
 /// What the browser keeps of one response body for the recording.
@@ -95,6 +96,8 @@ pub enum Fault {
     /// The frame is gone.
     FrameGone,
     Timeout,
+    /// The driver left a command unanswered past its limit: this browser is lost.
+    Unresponsive,
     Other,
 }
 
@@ -111,7 +114,9 @@ impl From<WebDriverError> for BrowserError {
             _ => {
                 // chromedriver reports a closed window and a detached frame in a few wordings.
                 let text = e.to_string().to_lowercase();
-                if text.contains("no such window")
+                if text.contains(&watchdog::UNRESPONSIVE.to_lowercase()) {
+                    Fault::Unresponsive
+                } else if text.contains("no such window")
                     || text.contains("target window already closed")
                     || text.contains("web view not found")
                 {
@@ -198,6 +203,9 @@ pub struct BrowserOptions {
     /// A HOME for the driver and the browser, so a per-run NSS database holds the client certificate.
     pub home: Option<PathBuf>,
     pub page_load_timeout: Duration,
+    /// How long one WebDriver command may go unanswered before the browser counts
+    /// as lost; by default a page load's limit and a minute more.
+    pub answer_limit: Option<Duration>,
     /// How long a step waits for its target.
     pub step_timeout: Duration,
     /// Accept the server's certificate even if no trusted CA issued it (the simulator's own CA).
@@ -217,6 +225,12 @@ impl BrowserOptions {
             .join("browser-profile")
     }
 
+    /// No command legitimately takes longer: a navigation gives up at the page-load limit.
+    pub fn answer_limit(&self) -> Duration {
+        self.answer_limit
+            .unwrap_or(self.page_load_timeout + Duration::from_secs(60))
+    }
+
     pub fn new(download_dir: PathBuf) -> Self {
         Self {
             kind: BrowserKind::default(),
@@ -228,6 +242,7 @@ impl BrowserOptions {
             download_dir,
             home: None,
             page_load_timeout: Duration::from_secs(30),
+            answer_limit: None,
             step_timeout: Duration::from_secs(15),
             accept_insecure_certs: false,
             capture_network: false,
@@ -454,6 +469,7 @@ pub struct Browser {
     /// WebDriver's context is inside a frame (to act on an element found there).
     in_frame: std::sync::atomic::AtomicBool,
     network: Option<network::NetworkCapture>,
+    lost: watchdog::Lost,
 }
 
 /// The screen as the recording keeps it.
@@ -494,7 +510,13 @@ impl Browser {
         };
         let binary = options.binary.clone().or_else(|| default_binary(options.kind));
         let caps = capabilities(&options, &download_dir, binary.as_deref())?;
-        let (driver, bidi) = match WebDriver::new(&url, caps).await {
+        let lost = watchdog::Lost::default();
+        let connect = |caps: Capabilities| {
+            WebDriver::builder(&url, caps)
+                .client(watchdog::WatchedClient::new(options.answer_limit(), lost.clone()))
+                .connect()
+        };
+        let (driver, bidi) = match connect(caps).await {
             Ok(d) => (d, options.capture_network),
             // An older or remote driver may refuse a BiDi session: the run matters more than its recording.
             Err(e) if options.capture_network => {
@@ -504,7 +526,7 @@ impl Browser {
                     ..options.clone()
                 };
                 let caps = capabilities(&plain, &download_dir, binary.as_deref())?;
-                (WebDriver::new(&url, caps).await?, false)
+                (connect(caps).await?, false)
             }
             Err(e) => return Err(e.into()),
         };
@@ -532,6 +554,7 @@ impl Browser {
             commands: Arc::new(AtomicU64::new(1)),
             downloads: AtomicU64::new(0),
             in_frame: std::sync::atomic::AtomicBool::new(false),
+            lost,
         };
         // Until a flow prepares a download, anything the site sends is denied.
         browser.set_download_behavior(None).await?;
@@ -552,6 +575,11 @@ impl Browser {
 
     fn count(&self, n: u64) {
         self.commands.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The driver stopped answering: nothing more can be done in this browser.
+    pub fn is_lost(&self) -> bool {
+        self.lost.is_set()
     }
 
     /// WebDriver commands sent so far, for benchmarks.

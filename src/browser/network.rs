@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use thirtyfour::WebDriver;
 use thirtyfour::bidi::CollectorId;
 use thirtyfour::bidi::events::{ResponseCompleted, ResponseStarted};
-use thirtyfour::bidi::modules::network::DataType;
+use thirtyfour::bidi::modules::network::{DataType, GetData};
 
 /// One completed response, with its body when the browser kept it.
 #[derive(Debug, Clone)]
@@ -219,7 +219,7 @@ impl NetworkCapture {
 }
 
 impl NetworkCapture {
-    /// The body the browser kept for a request, then released; none past `deadline`.
+    /// The body the browser kept for a request, released as it is read; none past `deadline`.
     async fn body(
         &self,
         id: &thirtyfour::bidi::RequestId,
@@ -231,23 +231,33 @@ impl NetworkCapture {
             return None;
         }
         let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let network = self.bidi.network();
-        let fetched = tokio::time::timeout(left, network.get_data(DataType::Response, id.clone())).await;
-        let released = tokio::time::timeout(
-            left.min(BODY_WAIT),
-            network.disown_data(DataType::Response, self.collector.clone(), id.clone()),
-        )
-        .await;
-        match (fetched, released) {
-            (Err(_), _) | (_, Err(_)) => {
+        let read = GetData {
+            data_type: DataType::Response,
+            request: id.clone(),
+            collector: Some(self.collector.clone()),
+            disown: Some(true),
+        };
+        match tokio::time::timeout(left, self.bidi.send(read)).await {
+            Ok(Ok(data)) => bytes_value(&data.bytes, content_type),
+            Ok(Err(_)) => {
+                // Nothing to read: the data, if any, is still released.
+                let network = self.bidi.network();
+                let release = network.disown_data(DataType::Response, self.collector.clone(), id.clone());
+                let _ = tokio::time::timeout(left.min(BODY_WAIT), release).await;
+                None
+            }
+            Err(_) => {
                 tracing::warn!(
                     "the browser stopped handing over response bodies; the recording keeps no more of them"
                 );
                 self.bodies_off.store(true, Ordering::Relaxed);
+                // The browser keeps no more bodies for a recording that no longer asks.
+                let network = self.bidi.network();
+                let _ =
+                    tokio::time::timeout(BODY_WAIT, network.remove_data_collector(self.collector.clone()))
+                        .await;
                 None
             }
-            (Ok(Ok(data)), _) => bytes_value(&data.bytes, content_type),
-            (Ok(Err(_)), _) => None,
         }
     }
 }

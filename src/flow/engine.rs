@@ -52,6 +52,8 @@ pub enum FailureKind {
     Unavailable,
     /// The portal ended the session: its login form came back.
     SessionEnded,
+    /// The browser's driver stopped answering: a fresh browser is needed.
+    BrowserLost,
 }
 
 #[derive(Debug)]
@@ -533,6 +535,7 @@ impl<'b> Engine<'b> {
                     ),
                 ),
                 e @ BrowserError::PageLoadTimeout { .. } => (FailureKind::Timeout, e.to_string()),
+                e if e.fault() == Some(Fault::Unresponsive) => (FailureKind::BrowserLost, e.to_string()),
                 e => (FailureKind::Browser, e.to_string()),
             },
             StepError::Input(m) => (FailureKind::Input, m),
@@ -540,6 +543,15 @@ impl<'b> Engine<'b> {
                 outcome = o;
                 (kind, m)
             }
+        };
+        // A wait that saw nothing because every look failed: the browser is the cause.
+        let (kind, message) = if self.browser.is_lost() && kind != FailureKind::BrowserLost {
+            (
+                FailureKind::BrowserLost,
+                format!("the browser's WebDriver stopped answering; {message}"),
+            )
+        } else {
+            (kind, message)
         };
         // A screen no step expected may be the portal's doing, not the flow's.
         let (kind, message) = match kind {

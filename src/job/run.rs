@@ -48,6 +48,10 @@ pub enum RunError {
     /// flow had already clicked a step that must not be repeated.
     #[error("{message}")]
     Unavailable { message: String, in_doubt: bool },
+    /// The browser's driver stopped answering. A fresh browser continues from
+    /// the journal, as a rerun does; `in_doubt` as for `Unavailable`.
+    #[error("{message}")]
+    BrowserLost { message: String, in_doubt: bool },
     #[error("{0}")]
     Browser(String),
     #[error(transparent)]
@@ -72,7 +76,11 @@ impl RunError {
             RunError::TimedOut(_) => 4,
             RunError::NeedsPerson(_) => 5,
             RunError::Unavailable { .. } => 7,
-            RunError::Browser(_) | RunError::Store(_) | RunError::Journal(_) | RunError::Lock(_) => 6,
+            RunError::BrowserLost { .. }
+            | RunError::Browser(_)
+            | RunError::Store(_)
+            | RunError::Journal(_)
+            | RunError::Lock(_) => 6,
         }
     }
 
@@ -97,6 +105,10 @@ impl RunError {
                 message: text,
                 in_doubt,
             },
+            FailureKind::BrowserLost => RunError::BrowserLost {
+                message: text,
+                in_doubt,
+            },
         }
     }
 }
@@ -116,6 +128,9 @@ pub struct RunOptions {
     pub portal_retries: u32,
     /// The wait before the first such retry; each next one waits as long again.
     pub portal_retry_wait: Duration,
+    /// How often the run starts again by itself, at once, in a fresh browser,
+    /// when the browser's driver stopped answering.
+    pub browser_restarts: u32,
 }
 
 impl RunOptions {
@@ -128,6 +143,7 @@ impl RunOptions {
             record: true,
             recording_cap: crate::recording::DEFAULT_CAP_BYTES,
             portal_retries: 2,
+            browser_restarts: 2,
             portal_retry_wait: Duration::from_secs(60),
         }
     }
@@ -365,55 +381,102 @@ pub async fn run(job: &JobFile, options: &RunOptions) -> (Result<(), RunError>, 
         Ok(lock) => lock,
         Err(e) => return (Err(e.into()), report_dir),
     };
-    let mut retries: Vec<(DateTime<Utc>, String)> = Vec::new();
+    let mut retries: Vec<Retry> = Vec::new();
     loop {
         let result = run_inner(job, options, started, &retries).await;
-        // The portal's trouble may pass: the run starts again the way a rerun of the
-        // job does, from its journal, with a fresh browser and a fresh login.
+        // The trouble may pass: the run starts again the way a rerun of the job
+        // does, from its journal, with a fresh browser and a fresh login.
         let result = match result {
-            Err(RunError::Unavailable { message, in_doubt }) => settle_doubt(job, message, in_doubt),
+            Err(e @ (RunError::Unavailable { .. } | RunError::BrowserLost { .. })) => settle_doubt(job, e),
             other => other,
         };
-        if let Err(RunError::Unavailable { message: reason, .. }) = &result
-            && (retries.len() as u32) < options.portal_retries
-        {
-            retries.push((Utc::now(), reason.clone()));
-            let wait = options.portal_retry_wait * retries.len() as u32;
-            tracing::warn!(
-                "{reason}\n  trying again in {} s ({} of {})",
-                wait.as_secs(),
-                retries.len(),
-                options.portal_retries
-            );
-            // Nothing the run can reach tells when the portal is back (site B
-            // answers only a browser holding the certificate): the wait is the backoff.
-            tokio::time::sleep(wait).await;
-            continue;
+        let (cause, reason) = match &result {
+            Err(RunError::Unavailable { message, .. }) => (RetryCause::Portal, message),
+            Err(RunError::BrowserLost { message, .. }) => (RetryCause::Browser, message),
+            _ => return (result, report_dir),
+        };
+        let (allowed, wait) = match cause {
+            RetryCause::Portal => (options.portal_retries, options.portal_retry_wait),
+            // The browser, not the portal, failed: nothing to wait for.
+            RetryCause::Browser => (options.browser_restarts, Duration::ZERO),
+        };
+        let taken = retries.iter().filter(|r| r.cause == cause).count() as u32;
+        if taken >= allowed {
+            return (result, report_dir);
         }
-        return (result, report_dir);
+        retries.push(Retry {
+            at: Utc::now(),
+            cause,
+            reason: reason.clone(),
+        });
+        let wait = wait * (taken + 1);
+        tracing::warn!(
+            "{reason}\n  starting again{} ({} of {})",
+            if wait.is_zero() {
+                " in a fresh browser".to_string()
+            } else {
+                format!(" in {} s", wait.as_secs())
+            },
+            taken + 1,
+            allowed
+        );
+        // Nothing the run can reach tells when the portal is back (site B
+        // answers only a browser holding the certificate): the wait is the backoff.
+        tokio::time::sleep(wait).await;
     }
 }
 
-/// After the portal stopped a flow: a step the journal holds as begun is
-/// settled. If the flow never clicked anything irreversible, that step was not
-/// taken, and a retry may take it. If it had, only the portal knows what
-/// happened, and a person looks before anything is done again.
-fn settle_doubt(job: &JobFile, message: String, in_doubt: bool) -> Result<(), RunError> {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RetryCause {
+    Portal,
+    Browser,
+}
+
+/// A start again by the run itself, for its report.
+struct Retry {
+    at: DateTime<Utc>,
+    cause: RetryCause,
+    reason: String,
+}
+
+impl Retry {
+    fn what(&self) -> &'static str {
+        match self.cause {
+            RetryCause::Portal => "ポータルの一時的な問題のため、最初から再実行",
+            RetryCause::Browser => "ブラウザが応答しなくなったため、新しいブラウザで最初から再実行",
+        }
+    }
+}
+
+/// After the portal or the browser stopped a flow: a step the journal holds as
+/// begun is settled. If the flow never clicked anything irreversible, that step
+/// was not taken, and a retry may take it. If it had, only the portal knows what
+/// happened: an upload the retry finds on アカウント一括登録結果 by itself; for
+/// anything else a person looks before it is done again.
+fn settle_doubt(job: &JobFile, error: RunError) -> Result<(), RunError> {
+    let (message, in_doubt, failed) = match &error {
+        RunError::Unavailable { message, in_doubt } => (message, *in_doubt, "The portal failed"),
+        RunError::BrowserLost { message, in_doubt } => (message, *in_doubt, "The browser stopped answering"),
+        _ => return Err(error),
+    };
     let mut journal = Journal::open(&job.output.dir)?;
     let begun = journal.in_doubt();
     if begun.is_empty() {
-        return Err(RunError::Unavailable { message, in_doubt });
+        return Err(error);
     }
     if in_doubt {
+        if begun.iter().all(|action| action == UPLOAD) {
+            return Err(error);
+        }
         return Err(RunError::NeedsPerson(format!(
-            "{message}\n  The portal failed while this was under way: {}. Whether it took effect is known only to the portal: look at アカウント管理(更新) (for an upload, アカウント一括登録結果) before running the same job again",
+            "{message}\n  {failed} while this was under way: {}. Whether it took effect is known only to the portal: look at アカウント管理(更新) (for an upload, アカウント一括登録結果) before running the same job again",
             begun.join(", ")
         )));
     }
     for action in &begun {
-        journal.failed(action, Some("the portal failed before this step was taken"))?;
+        journal.failed(action, Some("stopped before this step was taken"))?;
     }
-    Err(RunError::Unavailable { message, in_doubt })
+    Err(error)
 }
 
 /// What a run carries from one browser to the next: everything but the engine.
@@ -487,12 +550,12 @@ async fn close_browser(browser: Browser) {
     let _ = std::fs::remove_dir_all(profile);
 }
 
-/// `retries`: when and why the portal stopped the earlier attempts of this run.
+/// `retries`: when and why the portal or the browser stopped the earlier attempts of this run.
 async fn run_inner(
     job: &JobFile,
     options: &RunOptions,
     started: DateTime<Utc>,
-    retries: &[(DateTime<Utc>, String)],
+    retries: &[Retry],
 ) -> Result<(), RunError> {
     let mut store = CredentialStore::open(&job.output.dir)?;
     let prepared = prepare(job, options, &mut store)?;
@@ -508,10 +571,10 @@ async fn run_inner(
         journal,
         steps: retries
             .iter()
-            .map(|(at, reason)| ReportStep {
-                at: *at,
-                what: "ポータルの一時的な問題のため、最初から再実行".into(),
-                result: redactor.redact(reason),
+            .map(|retry| ReportStep {
+                at: retry.at,
+                what: retry.what().into(),
+                result: redactor.redact(&retry.reason),
                 millis: 0,
             })
             .collect(),

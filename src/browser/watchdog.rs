@@ -1,0 +1,166 @@
+//! The WebDriver connection, with a limit on how long one command may go
+//! unanswered. A driver that stopped answering (seen with chromedriver on a
+//! loaded machine) would otherwise hold the run for as long as it likes; past
+//! the limit the browser counts as lost, every later command fails at once,
+//! and the run can start a fresh one.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use thirtyfour::prelude::{WebDriverError, WebDriverResult};
+use thirtyfour::session::http::{Body, HttpClient};
+
+/// Words in the error of a command the driver left unanswered: `Fault::Unresponsive`.
+pub(super) const UNRESPONSIVE: &str = "the browser's WebDriver stopped answering";
+
+/// Shared by the connection and the `Browser`, which asks whether its driver is lost.
+#[derive(Clone, Default)]
+pub(super) struct Lost(Arc<AtomicBool>);
+
+impl Lost {
+    pub(super) fn is_set(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn set(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// How long a new session (the browser starting) may take at least.
+const SESSION_START: Duration = Duration::from_secs(120);
+
+pub(super) struct WatchedClient {
+    http: reqwest::Client,
+    limit: Duration,
+    lost: Lost,
+}
+
+impl WatchedClient {
+    pub(super) fn new(limit: Duration, lost: Lost) -> Self {
+        WatchedClient {
+            http: reqwest::Client::new(),
+            limit,
+            lost,
+        }
+    }
+
+    fn unanswered(&self) -> WebDriverError {
+        WebDriverError::RequestFailed(format!(
+            "{UNRESPONSIVE}: a command went unanswered for {} s",
+            self.limit.as_secs()
+        ))
+    }
+
+    async fn exchange(&self, request: Request<Body<'_>>) -> WebDriverResult<Response<Bytes>> {
+        let (parts, body) = request.into_parts();
+        let mut sent = self.http.request(parts.method, parts.uri.to_string());
+        for (name, value) in parts.headers.iter() {
+            sent = sent.header(name, value);
+        }
+        sent = match body {
+            Body::Empty => sent.body(reqwest::Body::default()),
+            Body::Json(json) => sent.json(json),
+        };
+        let answer = sent
+            .send()
+            .await
+            .map_err(|e| WebDriverError::HttpError(e.to_string()))?;
+        let status = answer.status();
+        let mut response = Response::builder().status(status);
+        for (name, value) in answer.headers() {
+            response = response.header(name, value);
+        }
+        let bytes = answer
+            .bytes()
+            .await
+            .map_err(|e| WebDriverError::HttpError(e.to_string()))?;
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        response
+            .body(bytes)
+            .map_err(|_| WebDriverError::UnknownResponse(status.as_u16(), text))
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpClient for WatchedClient {
+    async fn send(&self, request: Request<Body<'_>>) -> WebDriverResult<Response<Bytes>> {
+        // A lost driver gets no more commands: each would wait out the limit again.
+        if self.lost.is_set() {
+            return Err(self.unanswered());
+        }
+        // Starting a browser is slow on a loaded machine, and nothing to wait for yet.
+        let starting = request.method() == http::Method::POST && request.uri().path().ends_with("/session");
+        let limit = if starting {
+            self.limit.max(SESSION_START)
+        } else {
+            self.limit
+        };
+        match tokio::time::timeout(limit, self.exchange(request)).await {
+            Ok(answer) => answer,
+            Err(_) => {
+                self.lost.set();
+                Err(self.unanswered())
+            }
+        }
+    }
+
+    async fn new(&self) -> Arc<dyn HttpClient> {
+        Arc::new(WatchedClient::new(self.limit, self.lost.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server that takes connections and never answers, as the hung driver did.
+    async fn silent_server() -> (String, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/status", listener.local_addr().expect("addr"));
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        (url, task)
+    }
+
+    #[tokio::test]
+    async fn an_unanswered_command_marks_the_driver_lost_and_the_next_fails_at_once() {
+        let (url, server) = silent_server().await;
+        let lost = Lost::default();
+        let client = WatchedClient::new(Duration::from_millis(300), lost.clone());
+        let request = || Request::get(url.as_str()).body(Body::Empty).expect("request");
+        let first = client.send(request()).await.expect_err("no answer");
+        assert!(first.to_string().contains(UNRESPONSIVE), "{first}");
+        assert!(lost.is_set());
+        let started = std::time::Instant::now();
+        let second = client.send(request()).await.expect_err("lost");
+        assert!(second.to_string().contains(UNRESPONSIVE));
+        assert!(started.elapsed() < Duration::from_millis(300), "not sent again");
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn an_answer_within_the_limit_passes_through() {
+        let server = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::method("GET"))
+            .respond_with(wiremock::ResponseTemplate::new(200).set_body_string("{\"value\":1}"))
+            .mount(&server)
+            .await;
+        let lost = Lost::default();
+        let client = WatchedClient::new(Duration::from_secs(30), lost.clone());
+        let request = Request::get(format!("{}/status", server.uri()))
+            .body(Body::Empty)
+            .expect("request");
+        let answer = client.send(request).await.expect("answered");
+        assert_eq!(answer.status(), 200);
+        assert_eq!(answer.body().as_ref(), b"{\"value\":1}");
+        assert!(!lost.is_set());
+    }
+}
