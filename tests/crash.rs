@@ -414,6 +414,35 @@ async fn a_second_run_of_the_same_job_is_refused_and_the_first_goes_on() {
 /// its upload on アカウント一括登録結果 and finishes without uploading again.
 #[tokio::test]
 async fn a_driver_that_stops_answering_is_replaced_and_the_run_goes_on() {
+    lose_the_browser_mid_upload("a driver that stopped answering", libc::SIGSTOP, |bot| {
+        children_of(bot, "chromedriver")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_driver_killed_mid_step_is_replaced_and_the_run_goes_on() {
+    lose_the_browser_mid_upload("a killed driver", libc::SIGKILL, |bot| {
+        children_of(bot, "chromedriver")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_browser_killed_mid_step_is_replaced_and_the_run_goes_on() {
+    lose_the_browser_mid_upload("a killed browser", libc::SIGKILL, |bot| {
+        children_of(bot, "chromedriver")
+            .into_iter()
+            .flat_map(|driver| children_of(u32::try_from(driver).unwrap_or_default(), "chrom"))
+            .collect()
+    })
+    .await;
+}
+
+/// Sends `signal` to the processes `targets` names (given the bot's pid) once the
+/// portal has the upload and the run has not read its 受付番号; the run must
+/// finish by itself, once, with one upload.
+async fn lose_the_browser_mid_upload(what: &str, signal: i32, targets: impl Fn(u32) -> Vec<i32>) {
     let slow = "[faults]\nslow = [{ path = \"/oqs/bulk/upload\", ms = 1500 }]\n";
     let sim = sim_with(SCENARIO, slow).await;
     let dir = tempfile::tempdir().expect("dir");
@@ -422,20 +451,20 @@ async fn a_driver_that_stops_answering_is_replaced_and_the_run_goes_on() {
     // No legitimate command takes that long here; the default would make the test slow.
     let mut bot = bot_with(&job_file, &sim, false, &["--driver-answer-secs", "20"]);
     let bot_pid = bot.id();
-    let mut stopped = Vec::new();
+    let mut hit = Vec::new();
     wait_while_running(&mut bot, async || {
         if events(&state(&sim).await, "upload_received") >= 1
             && !journal_has(&out, "upload:accounts.csv", "done")
         {
-            stopped = drivers_of(bot_pid);
+            hit = targets(bot_pid);
         }
-        !stopped.is_empty()
+        !hit.is_empty()
     })
     .await;
-    for pid in &stopped {
+    for pid in &hit {
         // SAFETY: kill(2) on a process our child started; at worst it is gone already.
         unsafe {
-            libc::kill(*pid, libc::SIGSTOP);
+            libc::kill(*pid, signal);
         }
     }
     let output = tokio::task::spawn_blocking(move || bot.wait_with_output())
@@ -443,8 +472,10 @@ async fn a_driver_that_stops_answering_is_replaced_and_the_run_goes_on() {
         .expect("joined")
         .expect("waited");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the run did not finish: {stderr}");
-    assert!(stderr.contains("stopped answering"), "{stderr}");
+    assert!(
+        output.status.success(),
+        "{what}: the run did not finish: {stderr}"
+    );
     let report = report_in(&out);
     let restarts: Vec<&Value> = report["steps"]
         .as_array()
@@ -455,29 +486,26 @@ async fn a_driver_that_stops_answering_is_replaced_and_the_run_goes_on() {
     assert_eq!(
         restarts.len(),
         1,
-        "the report tells of one fresh browser: {report}"
+        "{what}: the report tells of one fresh browser: {report}"
     );
     assert!(
         restarts[0]["result"]
             .as_str()
             .is_some_and(|r| r.contains("bulk-upload")),
-        "and of where the old one stopped: {report}"
+        "{what}: and of where the old one stopped: {report}"
     );
     assert!(
         report_says(&report, "前回の実行が中断したアップロードを確認しました"),
-        "the fresh browser found the upload rather than making another: {report}"
+        "{what}: the fresh browser found the upload rather than making another: {report}"
     );
-    assert_finished_once(&sim, &out, "a driver that stopped answering").await;
-    for pid in stopped {
-        assert!(
-            !Path::new(&format!("/proc/{pid}/cmdline")).exists() || process_is_zombie(pid),
-            "the stopped driver {pid} was ended"
-        );
+    assert_finished_once(&sim, &out, what).await;
+    for pid in hit {
+        assert!(process_is_zombie(pid), "{what}: process {pid} was ended");
     }
 }
 
-/// The drivers `parent` started: its children named chromedriver.
-fn drivers_of(parent: u32) -> Vec<i32> {
+/// The processes `parent` started whose name begins with `name`.
+fn children_of(parent: u32, name: &str) -> Vec<i32> {
     std::fs::read_dir("/proc")
         .into_iter()
         .flatten()
@@ -493,11 +521,12 @@ fn drivers_of(parent: u32) -> Vec<i32> {
             };
             let comm = &stat[open + 1..close];
             let ppid = stat[close + 1..].split_whitespace().nth(1);
-            comm.starts_with("chromedriver") && ppid == Some(parent.to_string().as_str())
+            comm.starts_with(name) && ppid == Some(parent.to_string().as_str())
         })
         .collect()
 }
 
+/// Gone, or ended and waiting for its parent to read its status.
 fn process_is_zombie(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()

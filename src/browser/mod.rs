@@ -96,8 +96,9 @@ pub enum Fault {
     /// The frame is gone.
     FrameGone,
     Timeout,
-    /// The driver left a command unanswered past its limit: this browser is lost.
-    Unresponsive,
+    /// The driver stopped answering, is gone, or lost its browser: nothing more
+    /// can be done in this browser.
+    Lost,
     Other,
 }
 
@@ -110,12 +111,13 @@ impl From<WebDriverError> for BrowserError {
             Inner::UnexpectedAlertOpen(_) => Fault::DialogOpen,
             Inner::ElementClickIntercepted(_) => Fault::ClickIntercepted,
             Inner::NoSuchFrame(_) => Fault::FrameGone,
+            Inner::InvalidSessionId(_) => Fault::Lost,
             Inner::Timeout(_) | Inner::WebDriverTimeout(_) | Inner::ScriptTimeout(_) => Fault::Timeout,
             _ => {
                 // chromedriver reports a closed window and a detached frame in a few wordings.
                 let text = e.to_string().to_lowercase();
-                if text.contains(&watchdog::UNRESPONSIVE.to_lowercase()) {
-                    Fault::Unresponsive
+                if watchdog::means_lost(&text) {
+                    Fault::Lost
                 } else if text.contains("no such window")
                     || text.contains("target window already closed")
                     || text.contains("web view not found")
@@ -577,7 +579,7 @@ impl Browser {
         self.commands.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// The driver stopped answering: nothing more can be done in this browser.
+    /// The driver stopped answering, is gone, or lost its browser.
     pub fn is_lost(&self) -> bool {
         self.lost.is_set()
     }

@@ -1,8 +1,8 @@
-//! The WebDriver connection, with a limit on how long one command may go
-//! unanswered. A driver that stopped answering (seen with chromedriver on a
-//! loaded machine) would otherwise hold the run for as long as it likes; past
-//! the limit the browser counts as lost, every later command fails at once,
-//! and the run can start a fresh one.
+//! The WebDriver connection, and whether the browser behind it is lost: the
+//! driver left a command unanswered past a limit (seen with chromedriver on a
+//! loaded machine, where it would otherwise hold the run for as long as it
+//! liked), the driver is gone, or the driver says its browser is. Every later
+//! command then fails at once, and the run can start a fresh browser.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,8 +13,28 @@ use http::{Request, Response};
 use thirtyfour::prelude::{WebDriverError, WebDriverResult};
 use thirtyfour::session::http::{Body, HttpClient};
 
-/// Words in the error of a command the driver left unanswered: `Fault::Unresponsive`.
+/// Words in the error of a command the driver left unanswered.
 pub(super) const UNRESPONSIVE: &str = "the browser's WebDriver stopped answering";
+/// Words in the error of a command sent to a driver that is gone.
+pub(super) const GONE: &str = "the browser's WebDriver is gone";
+
+/// chromedriver's words for a session whose browser died or was killed.
+const BROWSER_GONE: [&str; 6] = [
+    "invalid session id",
+    "chrome not reachable",
+    "not connected to devtools",
+    "session deleted",
+    "tab crashed",
+    "browser has closed the connection",
+];
+
+/// An error that means the browser cannot be used again (`Fault::Lost`).
+pub(super) fn means_lost(error_text: &str) -> bool {
+    let text = error_text.to_lowercase();
+    text.contains(&UNRESPONSIVE.to_lowercase())
+        || text.contains(&GONE.to_lowercase())
+        || BROWSER_GONE.iter().any(|words| text.contains(words))
+}
 
 /// Shared by the connection and the `Browser`, which asks whether its driver is lost.
 #[derive(Clone, Default)]
@@ -55,6 +75,10 @@ impl WatchedClient {
         ))
     }
 
+    fn gone(&self, why: &str) -> WebDriverError {
+        WebDriverError::RequestFailed(format!("{GONE}: {why}"))
+    }
+
     async fn exchange(&self, request: Request<Body<'_>>) -> WebDriverResult<Response<Bytes>> {
         let (parts, body) = request.into_parts();
         let mut sent = self.http.request(parts.method, parts.uri.to_string());
@@ -65,20 +89,31 @@ impl WatchedClient {
             Body::Empty => sent.body(reqwest::Body::default()),
             Body::Json(json) => sent.json(json),
         };
-        let answer = sent
-            .send()
-            .await
-            .map_err(|e| WebDriverError::HttpError(e.to_string()))?;
+        // No answer at all: the driver was killed or crashed (nothing listens, or
+        // the connection broke mid-command), and the session's state is unknown.
+        let answer = match sent.send().await {
+            Ok(answer) => answer,
+            Err(e) => {
+                self.lost.set();
+                return Err(self.gone(&e.to_string()));
+            }
+        };
         let status = answer.status();
         let mut response = Response::builder().status(status);
         for (name, value) in answer.headers() {
             response = response.header(name, value);
         }
-        let bytes = answer
-            .bytes()
-            .await
-            .map_err(|e| WebDriverError::HttpError(e.to_string()))?;
+        let bytes = match answer.bytes().await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                self.lost.set();
+                return Err(self.gone(&e.to_string()));
+            }
+        };
         let text = String::from_utf8_lossy(&bytes).into_owned();
+        if !status.is_success() && means_lost(&text) {
+            self.lost.set();
+        }
         response
             .body(bytes)
             .map_err(|_| WebDriverError::UnknownResponse(status.as_u16(), text))
@@ -88,9 +123,9 @@ impl WatchedClient {
 #[async_trait::async_trait]
 impl HttpClient for WatchedClient {
     async fn send(&self, request: Request<Body<'_>>) -> WebDriverResult<Response<Bytes>> {
-        // A lost driver gets no more commands: each would wait out the limit again.
+        // A lost browser gets no more commands: each would wait out the limit again.
         if self.lost.is_set() {
-            return Err(self.unanswered());
+            return Err(self.gone("an earlier command found it so"));
         }
         // Starting a browser is slow on a loaded machine, and nothing to wait for yet.
         let starting = request.method() == http::Method::POST && request.uri().path().ends_with("/session");
@@ -141,9 +176,54 @@ mod tests {
         assert!(lost.is_set());
         let started = std::time::Instant::now();
         let second = client.send(request()).await.expect_err("lost");
-        assert!(second.to_string().contains(UNRESPONSIVE));
+        assert!(means_lost(&second.to_string()), "{second}");
         assert!(started.elapsed() < Duration::from_millis(300), "not sent again");
         server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_driver_that_is_gone_marks_the_browser_lost() {
+        // A port that was free a moment ago: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let lost = Lost::default();
+        let client = WatchedClient::new(Duration::from_secs(30), lost.clone());
+        let request = Request::get(format!("http://127.0.0.1:{port}/status"))
+            .body(Body::Empty)
+            .expect("request");
+        let e = client.send(request).await.expect_err("nobody there");
+        assert!(e.to_string().contains(GONE), "{e}");
+        assert!(lost.is_set());
+    }
+
+    #[tokio::test]
+    async fn a_driver_whose_browser_died_marks_it_lost_and_its_words_pass_through() {
+        let server = wiremock::MockServer::start().await;
+        let died = r#"{"value":{"error":"invalid session id","message":"invalid session id: session deleted as the browser has closed the connection","stacktrace":""}}"#;
+        wiremock::Mock::given(wiremock::matchers::method("GET"))
+            .respond_with(wiremock::ResponseTemplate::new(404).set_body_string(died))
+            .mount(&server)
+            .await;
+        let lost = Lost::default();
+        let client = WatchedClient::new(Duration::from_secs(30), lost.clone());
+        let request = Request::get(format!("{}/session/1/url", server.uri()))
+            .body(Body::Empty)
+            .expect("request");
+        let answer = client
+            .send(request)
+            .await
+            .expect("the driver's answer is handed on");
+        assert_eq!(answer.status(), 404);
+        assert!(lost.is_set());
+    }
+
+    #[test]
+    fn a_page_that_merely_mentions_a_session_is_not_a_lost_browser() {
+        assert!(!means_lost("no such element: 「セッション」"));
+        assert!(!means_lost("stale element reference"));
+        assert!(means_lost("unknown error: Chrome not reachable"));
     }
 
     #[tokio::test]
