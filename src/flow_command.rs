@@ -163,7 +163,25 @@ pub async fn run(cmd: FlowCommand, out: &mut dyn Write) -> Verdict {
         Some(p) => Some(JobFile::load(p).map_err(|e| CommandError::Input(e.to_string()))?),
         None => None,
     };
+    let issues = issues_passwords(&library, &flow);
+    if issues && job.is_none() {
+        return Err(CommandError::Input(format!(
+            "flow {} has the portal issue a password, which must go to a credential store the moment it is shown: run it with --job JOB, so that it is kept in that job's store and journal",
+            cmd.name
+        )));
+    }
     crate::owner_only::private_umask();
+    // An issuing flow writes to the job's store and journal: not while a run works there.
+    let mut issuing = match (&job, issues) {
+        (Some(job), true) => {
+            let lock = crate::job::lock::FolderLock::acquire(&job.output.dir, "flow")
+                .map_err(|e| CommandError::Input(e.to_string()))?;
+            let journal = crate::job::journal::Journal::open(&job.output.dir)
+                .map_err(|e| CommandError::Input(e.to_string()))?;
+            Some((lock, journal, job.output.dir.clone()))
+        }
+        _ => None,
+    };
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
     let out_dir = cmd
         .out_dir
@@ -219,6 +237,11 @@ pub async fn run(cmd: FlowCommand, out: &mut dyn Write) -> Verdict {
         if let Some(r) = &recorder {
             engine.record_to(r.clone());
         }
+        if let Some((_, _, dir)) = &issuing {
+            engine.keep_issued_with(std::sync::Arc::new(crate::job::store::StoreKeeper {
+                dir: dir.clone(),
+            }));
+        }
         let setup = (|| -> Result<(), CommandError> {
             if let Some(job) = &job {
                 job_vars(job, &mut engine, cmd.login_as.as_deref())?;
@@ -239,10 +262,23 @@ pub async fn run(cmd: FlowCommand, out: &mut dyn Write) -> Verdict {
         match setup {
             Err(e) => Err(e),
             Ok(()) => {
+                let action = format!("flow:{}", cmd.name);
+                if let Some((_, journal, _)) = &mut issuing {
+                    journal
+                        .intend(&action, None)
+                        .map_err(|e| CommandError::Input(e.to_string()))?;
+                }
                 let outcome = tokio::select! {
                     r = engine.run(&cmd.name) => Some(r),
                     _ = tokio::signal::ctrl_c() => None,
                 };
+                if let Some((_, journal, _)) = &mut issuing {
+                    let ended = match &outcome {
+                        Some(Ok(())) => journal.done(&action, None),
+                        _ => journal.failed(&action, Some("the flow stopped")),
+                    };
+                    ended.map_err(|e| CommandError::Input(e.to_string()))?;
+                }
                 write_records(&out_dir, &engine);
                 match outcome {
                     None => Err(CommandError::Input(
@@ -290,6 +326,22 @@ pub async fn run(cmd: FlowCommand, out: &mut dyn Write) -> Verdict {
         );
     }
     result
+}
+
+/// The flow, or one it calls, reads a password the portal issues.
+fn issues_passwords(library: &FlowLibrary, flow: &crate::flow::Flow) -> bool {
+    fn walk(library: &FlowLibrary, flow: &crate::flow::Flow, depth: usize) -> bool {
+        flow.steps.iter().any(|step| {
+            step.issued.is_some()
+                || (depth < 8
+                    && step
+                        .call
+                        .as_deref()
+                        .and_then(|name| library.get(name).ok())
+                        .is_some_and(|called| walk(library, &called, depth + 1)))
+        })
+    }
+    walk(library, flow, 0)
 }
 
 /// Each step as it ran, one JSON object a line, secrets scrubbed.

@@ -230,3 +230,98 @@ async fn a_fixed_flow_is_proven_on_the_recording_of_the_failure() {
         "{stdout}"
     );
 }
+
+/// A flow that has the portal issue a password runs only with a job, whose
+/// credential store keeps that password the moment the screen shows it.
+#[tokio::test]
+async fn an_issuing_flow_needs_a_job_and_keeps_the_password_in_its_store() {
+    let sim = sim("needs-reset").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out");
+    let refused = {
+        let out = out.clone();
+        let oqs = sim.oqs_url();
+        tokio::task::spawn_blocking(move || {
+            let out = out.display().to_string();
+            oqsbot(
+                &[
+                    "flow",
+                    "reset-master-password",
+                    "--var",
+                    &format!("oqs_url={oqs}"),
+                    "--var",
+                    "reset_user_id=H2713107R",
+                    "--var",
+                    "master_user_id=H2713107",
+                    "--out",
+                    &out,
+                ],
+                &[],
+            )
+        })
+        .await
+        .expect("joined")
+    };
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--job"), "{stderr}");
+    assert!(!out.exists(), "refused before any output or browser");
+
+    let path = job(dir.path(), &sim, "2713107890", "H2713107");
+    let text = std::fs::read_to_string(&path).expect("job");
+    std::fs::write(
+        &path,
+        text.replace(
+            "dir = \"runs\"",
+            &format!("dir = {:?}", out.display().to_string()),
+        ),
+    )
+    .expect("job");
+    let secret = sim.scenario().master.secret_number.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        let path = path.display().to_string();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_oqsbot"));
+        cmd.args([
+            "flow",
+            "reset-master-password",
+            "--job",
+            &path,
+            "--as",
+            "reset",
+            "--no-record",
+        ])
+        .env("TEST_SECRET", secret);
+        cmd.output().expect("oqsbot runs")
+    })
+    .await
+    .expect("joined");
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(done.status.success(), "{stdout}\n{stderr}");
+    let state: serde_json::Value = reqwest::get(format!("{}/__sim/state", sim.base_url))
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("json");
+    let portal = state["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .find(|a| a["user_id"] == "H2713107")
+        .and_then(|a| a["password"].as_str())
+        .expect("the master's password")
+        .to_string();
+    let store = oqsbot::job::store::CredentialStore::open(&out).expect("the job's store");
+    let (stored, _) = store.password("H2713107").expect("kept in the job's store");
+    assert_eq!(stored.expose(), portal);
+    assert!(
+        !stdout.contains(&portal) && !stderr.contains(&portal),
+        "never printed"
+    );
+    let journal = std::fs::read_to_string(out.join("journal.jsonl")).expect("journal");
+    assert!(
+        journal.contains("\"action\":\"flow:reset-master-password\",\"phase\":\"done\""),
+        "{journal}"
+    );
+}

@@ -9,6 +9,8 @@ use oqs_sim::{RunningSim, Scenario, SimConfig};
 mod common;
 #[path = "run/fixtures.rs"]
 mod fixtures;
+#[path = "run/issued.rs"]
+mod issued;
 #[path = "run/portal_faults.rs"]
 mod portal_faults;
 #[path = "run/recording.rs"]

@@ -540,6 +540,22 @@ pub struct Faults {
     pub input_check_error: Option<String>,
     /// Both sites answer with a maintenance page.
     pub maintenance: bool,
+    /// What the PDF of an issued password says of it.
+    pub issued_pdf: IssuedPdf,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum IssuedPdf {
+    /// The password the screen shows.
+    #[default]
+    AsShown,
+    /// No password line at all.
+    WithoutPassword,
+    /// A password other than the one the screen shows (and the account has).
+    Differs,
+    /// The download fails with a server error.
+    Withheld,
 }
 
 #[cfg(test)]

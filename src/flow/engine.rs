@@ -52,7 +52,8 @@ pub enum FailureKind {
     Unavailable,
     /// The portal ended the session: its login form came back.
     SessionEnded,
-    /// The browser's driver stopped answering: a fresh browser is needed.
+    /// The browser's driver stopped answering, is gone, or lost its browser:
+    /// a fresh browser is needed.
     BrowserLost,
 }
 
@@ -200,9 +201,25 @@ pub struct Engine<'b> {
     last_screen: Option<(String, String, Vec<u8>)>,
     /// The running top-level flow clicked a step that must not be repeated.
     acted_irreversibly: bool,
+    /// Where a password the portal shows as it issues it is kept.
+    keeper: Option<std::sync::Arc<dyn Keeper>>,
+}
+
+/// Keeps a password the portal issued, durably, before the flow goes on: the
+/// next click may lose the screen that showed it.
+pub trait Keeper: Send + Sync {
+    /// On disk when this returns; the error says why not, for a field engineer.
+    fn keep(&self, user_id: &str, password: &Secret) -> Result<(), String>;
 }
 
 type StepResult = Result<Option<String>, StepError>;
+
+/// A password drawn as ●●●●●● (or in some other mask) rather than shown.
+fn is_masked(value: &str) -> bool {
+    const MASKS: &[char] = &['●', '•', '○', '◯', '＊', '*', '・'];
+    value.chars().any(|c| "●•○◯＊".contains(c))
+        || value.chars().all(|c| MASKS.contains(&c) || c.is_whitespace())
+}
 
 impl<'b> Engine<'b> {
     pub fn new(browser: &'b Browser, library: FlowLibrary, redactor: Redactor, artifacts: &Path) -> Self {
@@ -221,7 +238,13 @@ impl<'b> Engine<'b> {
             last_url: None,
             last_screen: None,
             acted_irreversibly: false,
+            keeper: None,
         }
+    }
+
+    /// Where `issued` steps keep the passwords they read.
+    pub fn keep_issued_with(&mut self, keeper: std::sync::Arc<dyn Keeper>) {
+        self.keeper = Some(keeper);
     }
 
     /// Records every step from now on.
@@ -535,7 +558,7 @@ impl<'b> Engine<'b> {
                     ),
                 ),
                 e @ BrowserError::PageLoadTimeout { .. } => (FailureKind::Timeout, e.to_string()),
-                e if e.fault() == Some(Fault::Unresponsive) => (FailureKind::BrowserLost, e.to_string()),
+                e if e.fault() == Some(Fault::Lost) => (FailureKind::BrowserLost, e.to_string()),
                 e => (FailureKind::Browser, e.to_string()),
             },
             StepError::Input(m) => (FailureKind::Input, m),
@@ -548,7 +571,9 @@ impl<'b> Engine<'b> {
         let (kind, message) = if self.browser.is_lost() && kind != FailureKind::BrowserLost {
             (
                 FailureKind::BrowserLost,
-                format!("the browser's WebDriver stopped answering; {message}"),
+                format!(
+                    "the browser was lost (its WebDriver stopped answering, or it or its driver ended); {message}"
+                ),
             )
         } else {
             (kind, message)
@@ -1118,6 +1143,9 @@ impl<'b> Engine<'b> {
         if let Some(r) = &step.read {
             return self.read(r, step, timeout).await;
         }
+        if let Some(i) = &step.issued {
+            return self.issued(i, timeout).await;
+        }
         if let Some(w) = &step.wait_until {
             return self.wait_until(step, w).await;
         }
@@ -1197,6 +1225,77 @@ impl<'b> Engine<'b> {
                 });
             }
         }
+    }
+
+    /// Reads an issued password off the screen, unmasking it where a button
+    /// does, and keeps it before anything else happens.
+    async fn issued(&mut self, i: &super::model::Issued, timeout: Duration) -> StepResult {
+        let user = self.expand(&i.user)?;
+        let Some(keeper) = self.keeper.clone() else {
+            return Err(StepError::Input(format!(
+                "this flow has the portal issue {user}'s password, which must go to a credential store the moment it is shown: run it with --job"
+            )));
+        };
+        self.settle(timeout).await?;
+        let labels = i
+            .label
+            .iter()
+            .map(|l| self.expand(l))
+            .collect::<Result<Vec<_>, _>>()?;
+        let reveal = i.reveal.as_ref().map(|r| r.list()).unwrap_or_default();
+        // The reveal button's own words stand beside the value on many screens.
+        let button_words: Vec<String> = reveal
+            .iter()
+            .filter_map(|l| l.text.clone().or_else(|| l.name.clone()))
+            .collect();
+        let mut shown = self.shown_password(&labels, &button_words).await?;
+        if shown.is_none() && !reveal.is_empty() {
+            let alts = self.alternatives(&reveal)?;
+            if let Some(found) = self.browser.find_now(&alts).await? {
+                self.browser.click(&found.element).await?;
+                self.unsettled = true;
+                let deadline = Deadline::after(timeout);
+                while shown.is_none() && deadline.next_look().await {
+                    shown = self.shown_password(&labels, &button_words).await?;
+                }
+            }
+        }
+        // One wording either way: a replay sees the recording's redacted stand-in.
+        let looked = Some(format!("{user}'s password on screen"));
+        let Some(password) = shown else {
+            self.set(&i.into, "");
+            return Ok(looked);
+        };
+        let password = Secret::new(password);
+        self.redactor.register(&password);
+        keeper.keep(&user, &password).map_err(StepError::Input)?;
+        self.set(&i.into, "shown");
+        Ok(looked)
+    }
+
+    /// The unmasked value beside the first label that has one.
+    async fn shown_password(
+        &self,
+        labels: &[String],
+        button_words: &[String],
+    ) -> Result<Option<String>, StepError> {
+        for label in labels {
+            let value = match self.browser.read_label(label).await {
+                Ok(v) => v.unwrap_or_default(),
+                Err(e) if e.fault() == Some(Fault::Lost) => return Err(e.into()),
+                // The screen changed under the look: the next look reads the new one.
+                Err(_) => continue,
+            };
+            let mut value = value;
+            for words in button_words {
+                value = value.replace(words.as_str(), "");
+            }
+            let value = value.trim();
+            if !value.is_empty() && !is_masked(value) {
+                return Ok(Some(value.to_string()));
+            }
+        }
+        Ok(None)
     }
 
     async fn read(&mut self, r: &super::model::Read, step: &Step, timeout: Duration) -> StepResult {
@@ -1388,6 +1487,18 @@ enum FieldAction<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_masked_password_is_not_taken_for_the_password() {
+        for masked in ["●●●●●●", "••••••", "******", "＊＊＊＊", "●●●●●● ", "Abc●●●"]
+        {
+            assert!(is_masked(masked), "{masked}");
+        }
+        // The policy allows `*` among other characters.
+        for shown in ["Abc123!x", "xY7*kq9Z", "H1357924"] {
+            assert!(!is_masked(shown), "{shown}");
+        }
+    }
 
     #[test]
     fn a_bad_wait_number_is_a_step_input_error() {

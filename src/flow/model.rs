@@ -157,6 +157,24 @@ pub struct Read {
     pub into: String,
 }
 
+/// A password the portal shows as it issues it (a reset, a registration):
+/// read from the screen, unmasked with `reveal` where needed, and handed to
+/// the caller's keeper (the run's credential store) before the flow does
+/// anything else. A screen that does not show it leaves `into` empty.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Issued {
+    /// The account the password is for.
+    pub user: String,
+    /// Labels beside the shown password, tried in turn.
+    pub label: Vec<String>,
+    /// What shows a password masked as ●●●●●● (「パスワード表示」); clicked when there.
+    #[serde(default)]
+    pub reveal: Option<Locators>,
+    /// Set to `shown` when the screen gave the password, to nothing when not.
+    pub into: String,
+}
+
 /// Poll a table row until a column holds a final value.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -292,6 +310,8 @@ pub struct Step {
     #[serde(default)]
     pub read: Option<Read>,
     #[serde(default)]
+    pub issued: Option<Issued>,
+    #[serde(default)]
     pub wait_until: Option<WaitUntil>,
     /// Run another flow with the same variables (plus `with`).
     #[serde(default)]
@@ -309,7 +329,7 @@ pub struct Step {
 impl Step {
     /// The action's name, for logs and errors.
     pub fn action(&self) -> &'static str {
-        let actions: [(&'static str, bool); 17] = [
+        let actions: [(&'static str, bool); 18] = [
             ("open", self.open.is_some()),
             ("popup", self.popup.is_some()),
             ("click", self.click.is_some()),
@@ -323,6 +343,7 @@ impl Step {
             ("fail", self.fail.is_some()),
             ("download", self.download.is_some()),
             ("read", self.read.is_some()),
+            ("issued", self.issued.is_some()),
             ("wait_until", self.wait_until.is_some()),
             ("call", self.call.is_some()),
             ("main_window", self.main_window),
@@ -350,6 +371,7 @@ impl Step {
             self.fail.is_some(),
             self.download.is_some(),
             self.read.is_some(),
+            self.issued.is_some(),
             self.wait_until.is_some(),
             self.call.is_some(),
             self.main_window,

@@ -9,13 +9,14 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 mod bulk;
+mod issued;
 mod prepare;
 mod recovery;
 mod tls;
 
 use bulk::{BulkOutcome, UPLOAD};
 pub use prepare::today_jst;
-use prepare::{Prepared, check_pdf, prepare};
+use prepare::{Prepared, prepare};
 
 use super::JobFile;
 use super::journal::{Journal, JournalError, Progress};
@@ -516,6 +517,11 @@ impl<'b> Runner<'b> {
             attempts_left: kept.attempts_left,
         };
         runner.engine.records = kept.records;
+        runner
+            .engine
+            .keep_issued_with(std::sync::Arc::new(super::store::StoreKeeper {
+                dir: job.output.dir.clone(),
+            }));
         if let Some(r) = kept.recorder {
             runner.engine.record_to(r);
         }
@@ -824,19 +830,17 @@ impl Runner<'_> {
             self.journal.intend(&action, None)?;
             self.engine.set("logged_in", "yes");
             let reset = self
-                .flow(
-                    "reset-master-password",
-                    "マスタアカウントのパスワード初期化 (補足① 1-①)",
-                )
+                .issue(issued::Issuing {
+                    flow: "reset-master-password",
+                    what: "マスタアカウントのパスワード初期化 (補足① 1-①)",
+                    action: &action,
+                    user_id: &master,
+                    pdf_var: "master_pdf",
+                    shown_var: "master_shown",
+                })
                 .await;
             self.engine.set("logged_in", "");
-            reset?;
-            let (path, creds) = pdf_of(&self.engine, "master_pdf")?;
-            check_pdf(job, &creds, &master, "the reset's PDF")?;
-            let pw = Secret::new(creds.password.clone().unwrap_or_default());
-            self.engine.redactor().register(&pw);
-            self.store.record_issued(&master, &pw)?;
-            self.journal.done(&action, Some(&path.display().to_string()))?;
+            let pw = reset?;
             logged_in = self
                 .login(
                     &master,
@@ -865,25 +869,27 @@ impl Runner<'_> {
             let action = format!("reset:{admin_id}");
             self.journal.intend(&action, None)?;
             self.engine.set("target_user_id", &admin_id);
-            self.flow("reset-password", "既存の管理アカウントのパスワード初期化")
-                .await?;
-            let (path, creds) = pdf_of(&self.engine, "reset_pdf")?;
-            check_pdf(job, &creds, &admin_id, "the admin's PDF")?;
-            let pw = Secret::new(creds.password.clone().unwrap_or_default());
-            self.engine.redactor().register(&pw);
-            self.store.record_issued(&admin_id, &pw)?;
-            self.journal.done(&action, Some(&path.display().to_string()))?;
+            self.issue(issued::Issuing {
+                flow: "reset-password",
+                what: "既存の管理アカウントのパスワード初期化",
+                action: &action,
+                user_id: &admin_id,
+                pdf_var: "reset_pdf",
+                shown_var: "reset_shown",
+            })
+            .await?;
         } else if !exists {
             let action = format!("register:{admin_id}");
             self.journal.intend(&action, None)?;
-            self.flow("register-admin", "管理アカウントの登録 (補足① 2-②)")
-                .await?;
-            let (path, creds) = pdf_of(&self.engine, "admin_pdf")?;
-            check_pdf(job, &creds, &admin_id, "the admin's PDF")?;
-            let pw = Secret::new(creds.password.clone().unwrap_or_default());
-            self.engine.redactor().register(&pw);
-            self.store.record_issued(&admin_id, &pw)?;
-            self.journal.done(&action, Some(&path.display().to_string()))?;
+            self.issue(issued::Issuing {
+                flow: "register-admin",
+                what: "管理アカウントの登録 (補足① 2-②)",
+                action: &action,
+                user_id: &admin_id,
+                pdf_var: "admin_pdf",
+                shown_var: "admin_shown",
+            })
+            .await?;
         } else {
             self.note("管理アカウント", "登録済み。再登録しません");
         }

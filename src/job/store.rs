@@ -28,6 +28,8 @@ pub enum StoreError {
         detail: String,
         fix: String,
     },
+    #[error("{user_id}: an empty password is never stored; the portal's answer was not read")]
+    Empty { user_id: String },
 }
 
 /// Where a password came from.
@@ -165,6 +167,11 @@ impl CredentialStore {
         password: &Secret,
         origin: Origin,
     ) -> Result<(), StoreError> {
+        if password.expose().trim().is_empty() {
+            return Err(StoreError::Empty {
+                user_id: user_id.to_string(),
+            });
+        }
         if let Some(old) = self.data.accounts.get(user_id)
             && old.password != password.expose()
         {
@@ -185,6 +192,15 @@ impl CredentialStore {
             list.retain(|p| p != password.expose());
         }
         self.save()
+    }
+
+    /// The portal issued `user_id` a password at or after `since`, and it is stored.
+    pub fn issued_since(&self, user_id: &str, since: DateTime<Utc>) -> Option<Secret> {
+        self.data
+            .accounts
+            .get(user_id)
+            .filter(|p| p.origin == Origin::Portal && p.recorded_at >= since)
+            .map(|p| Secret::new(p.password.clone()))
     }
 
     /// The account's recent passwords, newest (the current one) first.
@@ -245,9 +261,57 @@ impl CredentialStore {
     }
 }
 
+/// Writes a password the portal issued to a job's credential store file, from
+/// inside the flow that read it.
+pub struct StoreKeeper {
+    pub dir: PathBuf,
+}
+
+impl crate::flow::engine::Keeper for StoreKeeper {
+    fn keep(&self, user_id: &str, password: &Secret) -> Result<(), String> {
+        // The file is the store's truth (every change is saved at once, and the
+        // folder's lock keeps other processes out): its owner reads it again after the flow.
+        let mut store = CredentialStore::open(&self.dir).map_err(|e| e.to_string())?;
+        store.record_issued(user_id, password).map_err(|e| e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_password_is_never_stored() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut store = CredentialStore::open(dir.path()).expect("store");
+        for empty in ["", "  "] {
+            let refused = store.record_issued("H2713107", &Secret::new(empty));
+            assert!(matches!(refused, Err(StoreError::Empty { .. })), "{empty:?}");
+        }
+        assert!(store.password("H2713107").is_none());
+        let reopened = CredentialStore::open(dir.path()).expect("store");
+        assert!(reopened.password("H2713107").is_none());
+    }
+
+    #[test]
+    fn a_password_issued_before_a_step_began_is_not_taken_for_its_result() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut store = CredentialStore::open(dir.path()).expect("store");
+        let before = Utc::now() - chrono::Duration::seconds(5);
+        store
+            .record_issued("OnsKANRI", &Secret::new("Abc123!x"))
+            .expect("kept");
+        assert!(store.issued_since("OnsKANRI", before).is_some());
+        let later = Utc::now() + chrono::Duration::seconds(5);
+        assert!(store.issued_since("OnsKANRI", later).is_none());
+        store
+            .record_password("OnsKANRI", &Secret::new("Xyz789!q"), Origin::Changed)
+            .expect("changed");
+        assert!(
+            store.issued_since("OnsKANRI", before).is_none(),
+            "a changed one was not issued"
+        );
+    }
 
     #[test]
     fn a_recorded_password_survives_reopening() {

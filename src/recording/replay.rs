@@ -378,6 +378,15 @@ fn recorded_file_name(value: &str) -> Option<&str> {
 const PLACEHOLDER_SECRET: &str = "Replay0000";
 
 /// Runs the recording's flows again against its own responses.
+/// Keeps nothing: a replay writes to no credential store.
+struct Discard;
+
+impl crate::flow::engine::Keeper for Discard {
+    fn keep(&self, _user_id: &str, _password: &crate::secret::Secret) -> Result<(), String> {
+        Ok(())
+    }
+}
+
 pub async fn replay(recording: &Recording, options: ReplayOptions) -> Result<ReplayOutcome, ReplayError> {
     let flows: Vec<&super::FlowStart> = recording
         .entries
@@ -415,6 +424,8 @@ pub async fn replay(recording: &Recording, options: ReplayOptions) -> Result<Rep
         &options.work_dir.join("failures"),
     );
     engine.record_to(recorder.clone());
+    // What a replayed screen shows is the recording's redacted stand-in, never a password to keep.
+    engine.keep_issued_with(std::sync::Arc::new(Discard));
     let recorded: Vec<StepEvent> = recording.steps().cloned().collect();
     let ended = recording.entries.iter().any(|e| matches!(e, Entry::End(_)));
     let mut comparisons = Vec::new();

@@ -6,7 +6,7 @@
 use super::common::{events, failed_logins, job, sim_with, state};
 use super::run_job;
 
-async fn patch_config(sim: &oqs_sim::RunningSim, patch: serde_json::Value) {
+pub(super) async fn patch_config(sim: &oqs_sim::RunningSim, patch: serde_json::Value) {
     let resp = reqwest::Client::new()
         .post(format!("{}/__sim/config", sim.base_url))
         .json(&patch)

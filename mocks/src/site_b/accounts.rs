@@ -790,9 +790,21 @@ pub async fn credential_pdf(
     let Some(cred) = owned_credential(&app, &headers, &token) else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    let issued_pdf = app.config().faults.issued_pdf;
+    if issued_pdf == crate::config::IssuedPdf::Withheld {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
     let today = app.clock.today_jst();
     let s = &app.scenario;
     let is_master = cred.user_id == s.master.user_id;
+    let password = match issued_pdf {
+        crate::config::IssuedPdf::WithoutPassword => None,
+        // Another password the policy takes: the account's own, turned around.
+        crate::config::IssuedPdf::Differs => {
+            Some(format!("{}Z9", cred.password.chars().rev().collect::<String>()))
+        }
+        _ => Some(cred.password.clone()),
+    };
     let notice = CredentialNotice {
         issued: today,
         postal_code: s.institution.postal_code.clone(),
@@ -801,7 +813,7 @@ pub async fn credential_pdf(
         institution_code: s.institution.code.clone(),
         user_id: cred.user_id.clone(),
         user_name: cred.user_name.clone(),
-        password: Some(cred.password.clone()),
+        password,
         password_expires: Some(today + Duration::days(policy::EXPIRY_DAYS)),
         reset_user_id: is_master.then(|| s.reset_user_id()),
         subtitle: None,

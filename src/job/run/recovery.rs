@@ -52,6 +52,15 @@ impl Runner<'_> {
             let Some((_, user_id)) = action.split_once(':') else {
                 continue;
             };
+            // The screen showed it, and it was stored before the run was killed.
+            if self.store.issued_since(user_id, since).is_some() {
+                self.journal.done(&action, Some("shown on screen"))?;
+                self.note(
+                    &format!("{user_id} の中断した手続きの確認"),
+                    "前回の実行が画面から保存したパスワードがあります。繰り返しません",
+                );
+                continue;
+            }
             let found = issued_pdfs(&self.downloads, since)
                 .into_iter()
                 .rev()
