@@ -7,6 +7,8 @@ use std::path::Path;
 
 use oqs_sim::{RunningSim, Scenario, SimConfig};
 mod common;
+#[path = "run/fault_table.rs"]
+mod fault_table;
 #[path = "run/fixtures.rs"]
 mod fixtures;
 #[path = "run/issued.rs"]

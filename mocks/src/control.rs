@@ -80,6 +80,7 @@ fn snapshot(app: &App) -> Value {
         "events": state.events,
         "certificates": state.certificates.iter().map(|c| json!({"request_id": c.request_id, "serial": c.serial, "downloads": c.downloads})).collect::<Vec<_>>(),
         "sessions": state.sessions.values().filter(|s| s.user.is_some()).count(),
+        "requests": state.request_counts,
     })
 }
 

@@ -537,6 +537,11 @@ impl<'b> Engine<'b> {
                     tried.join(", then ")
                 ),
             ),
+            // The portal's own state never became final: a wait, not a wrong screen.
+            StepError::Timeout { what, secs } if step.wait_until.is_some() => (
+                FailureKind::Timeout,
+                format!("{what} did not happen within {secs:.0} s"),
+            ),
             StepError::Timeout { what, secs } => (
                 FailureKind::NotFound,
                 format!("{what} did not happen within {secs:.0} s"),

@@ -452,8 +452,9 @@ impl Retry {
 /// After the portal or the browser stopped a flow: a step the journal holds as
 /// begun is settled. If the flow never clicked anything irreversible, that step
 /// was not taken, and a retry may take it. If it had, only the portal knows what
-/// happened: an upload the retry finds on アカウント一括登録結果 by itself; for
-/// anything else a person looks before it is done again.
+/// happened: an upload the retry finds on アカウント一括登録結果 by itself, and a
+/// password change it tries both ways; for a reset or a registration a person
+/// looks before it is done again.
 fn settle_doubt(job: &JobFile, error: RunError) -> Result<(), RunError> {
     let (message, in_doubt, failed) = match &error {
         RunError::Unavailable { message, in_doubt } => (message, *in_doubt, "The portal failed"),
@@ -466,7 +467,12 @@ fn settle_doubt(job: &JobFile, error: RunError) -> Result<(), RunError> {
         return Err(error);
     }
     if in_doubt {
-        if begun.iter().all(|action| action == UPLOAD) {
+        // An upload is looked up on アカウント一括登録結果, and a password change
+        // begun is tried both ways by the login's budget: the retry settles them.
+        if begun
+            .iter()
+            .all(|action| action == UPLOAD || action.starts_with("password:"))
+        {
             return Err(error);
         }
         return Err(RunError::NeedsPerson(format!(
