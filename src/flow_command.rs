@@ -170,9 +170,22 @@ pub async fn run(cmd: FlowCommand, out: &mut dyn Write) -> Verdict {
             cmd.name
         )));
     }
+    // Given a new password, a flow that may change one changes a credential.
+    let changes = may_change_password(&library, &flow)
+        && cmd
+            .secret_envs
+            .iter()
+            .any(|v| v.trim_start().starts_with("new_password="));
+    if changes && job.is_none() {
+        return Err(CommandError::Input(format!(
+            "flow {} may change a password to new_password: run it with --job JOB, so that the new password is kept in that job's store and the change in its journal",
+            cmd.name
+        )));
+    }
     crate::owner_only::private_umask();
-    // An issuing flow writes to the job's store and journal: not while a run works there.
-    let mut issuing = match (&job, issues) {
+    // A flow that issues or changes a credential writes to the job's store and
+    // journal: not while a run works there.
+    let mut issuing = match (&job, issues || changes) {
         (Some(job), true) => {
             let lock = crate::job::lock::FolderLock::acquire(&job.output.dir, "flow")
                 .map_err(|e| CommandError::Input(e.to_string()))?;
@@ -263,21 +276,43 @@ pub async fn run(cmd: FlowCommand, out: &mut dyn Write) -> Verdict {
             Err(e) => Err(e),
             Ok(()) => {
                 let action = format!("flow:{}", cmd.name);
+                let user_id = engine.text("user_id").unwrap_or_default().to_string();
+                let change = format!("password:{user_id}");
                 if let Some((_, journal, _)) = &mut issuing {
                     journal
                         .intend(&action, None)
                         .map_err(|e| CommandError::Input(e.to_string()))?;
+                    if changes {
+                        journal
+                            .intend(
+                                &change,
+                                Some(&format!("new_password, if oqsbot flow {} changes it", cmd.name)),
+                            )
+                            .map_err(|e| CommandError::Input(e.to_string()))?;
+                    }
                 }
                 let outcome = tokio::select! {
                     r = engine.run(&cmd.name) => Some(r),
                     _ = tokio::signal::ctrl_c() => None,
                 };
-                if let Some((_, journal, _)) = &mut issuing {
+                if let Some((_, journal, dir)) = &mut issuing {
                     let ended = match &outcome {
                         Some(Ok(())) => journal.done(&action, None),
                         _ => journal.failed(&action, Some("the flow stopped")),
                     };
                     ended.map_err(|e| CommandError::Input(e.to_string()))?;
+                    if changes {
+                        let change_began = engine.records.iter().any(|r| r.flow == "change-password");
+                        settle_change(
+                            &engine,
+                            journal,
+                            dir,
+                            &user_id,
+                            &change,
+                            outcome.as_ref(),
+                            change_began,
+                        )?;
+                    }
                 }
                 write_records(&out_dir, &engine);
                 match outcome {
@@ -326,6 +361,60 @@ pub async fn run(cmd: FlowCommand, out: &mut dyn Write) -> Verdict {
         );
     }
     result
+}
+
+/// After a flow that may have changed `user_id`'s password: a change that
+/// finished is stored and journaled; one that never began is journaled as not
+/// made; one that began and stopped stays in doubt for the next run's login.
+fn settle_change(
+    engine: &Engine,
+    journal: &mut crate::job::journal::Journal,
+    dir: &Path,
+    user_id: &str,
+    change: &str,
+    outcome: Option<&Result<(), Box<crate::flow::FlowError>>>,
+    began: bool,
+) -> Result<(), CommandError> {
+    let failed = |e: crate::job::journal::JournalError| CommandError::Input(e.to_string());
+    match (outcome, began) {
+        (Some(Ok(())), true) => {
+            let Some(Var::Secret(new)) = engine.vars.get("new_password") else {
+                return Ok(());
+            };
+            let mut store = crate::job::store::CredentialStore::open(dir)
+                .map_err(|e| CommandError::Input(e.to_string()))?;
+            store
+                .record_password(user_id, new, crate::job::store::Origin::Changed)
+                .map_err(|e| CommandError::Input(e.to_string()))?;
+            journal
+                .done(change, Some("changed by oqsbot flow"))
+                .map_err(failed)
+        }
+        (Some(Ok(())), false) => journal
+            .failed(change, Some("the portal asked for no change"))
+            .map_err(failed),
+        (_, false) => journal
+            .failed(change, Some("the flow stopped before any change"))
+            .map_err(failed),
+        // Whether the portal took the change is unknown: the next run's login tries both.
+        (_, true) => Ok(()),
+    }
+}
+
+/// The flow, or one it calls, may change a password to `new_password`.
+fn may_change_password(library: &FlowLibrary, flow: &crate::flow::Flow) -> bool {
+    fn walk(library: &FlowLibrary, flow: &crate::flow::Flow, depth: usize) -> bool {
+        flow.secrets.iter().any(|s| s == "new_password")
+            || flow.steps.iter().any(|step| {
+                depth < 8
+                    && step
+                        .call
+                        .as_deref()
+                        .and_then(|name| library.get(name).ok())
+                        .is_some_and(|called| walk(library, &called, depth + 1))
+            })
+    }
+    walk(library, flow, 0)
 }
 
 /// The flow, or one it calls, reads a password the portal issues.

@@ -328,7 +328,14 @@ async fn interrupted_with_ctrl_c() {
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     while !journal_has(&out, "register:OnsKANRI", "done") {
         tick.tick().await;
-        assert!(bot.try_wait().expect("status").is_none(), "the bot ended early");
+        if let Some(status) = bot.try_wait().expect("status") {
+            let mut err = String::new();
+            if let Some(mut e) = bot.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            panic!("the bot ended ({status}) before the registration: {err}");
+        }
         assert!(
             tokio::time::Instant::now() < deadline,
             "the registration never came"

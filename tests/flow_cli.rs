@@ -325,3 +325,93 @@ async fn an_issuing_flow_needs_a_job_and_keeps_the_password_in_its_store() {
         "{journal}"
     );
 }
+
+/// Given a new password, a flow that may change one needs a job, whose store
+/// keeps the new password once the change is made.
+#[test]
+fn a_flow_that_may_change_a_password_needs_a_job() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out");
+    let refused = oqsbot(
+        &[
+            "flow",
+            "login",
+            "--var",
+            "oqs_url=http://127.0.0.1:9/oqs/",
+            "--var",
+            "user_id=H2713107",
+            "--secret-env",
+            "password=T_OLD",
+            "--secret-env",
+            "new_password=T_NEW",
+            "--out",
+            &out.display().to_string(),
+        ],
+        &[("T_OLD", "Abc123!x"), ("T_NEW", "Xyz789!q")],
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--job") && stderr.contains("new_password"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Xyz789!q"), "{stderr}");
+    assert!(!out.exists(), "refused before any output or browser");
+}
+
+/// With a job, the new password is in its store once the portal took it, and
+/// the change is journaled.
+#[tokio::test]
+async fn a_password_changed_by_a_flow_is_kept_in_the_jobs_store() {
+    let sim = sim("initial-password").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let out = dir.path().join("out");
+    let path = job(dir.path(), &sim, "1310100126", "H1310100");
+    let text = std::fs::read_to_string(&path).expect("job");
+    std::fs::write(
+        &path,
+        text.replace(
+            "dir = \"runs\"",
+            &format!("dir = {:?}", out.display().to_string()),
+        ),
+    )
+    .expect("job");
+    let initial = sim.scenario().master.password.clone();
+    let oqs = sim.oqs_url();
+    let done = tokio::task::spawn_blocking(move || {
+        let path = path.display().to_string();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_oqsbot"));
+        cmd.args([
+            "flow",
+            "login",
+            "--job",
+            &path,
+            "--var",
+            &format!("oqs_url={oqs}"),
+            "--var",
+            "user_id=H1310100",
+            "--secret-env",
+            "password=T_OLD",
+            "--secret-env",
+            "new_password=T_NEW",
+            "--no-record",
+        ])
+        .env("T_OLD", initial)
+        .env("T_NEW", "Qw7!rTz2Lp9x");
+        cmd.output().expect("oqsbot runs")
+    })
+    .await
+    .expect("joined");
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(done.status.success(), "{stdout}\n{stderr}");
+    let store = oqsbot::job::store::CredentialStore::open(&out).expect("the job's store");
+    let (stored, origin) = store.password("H1310100").expect("kept in the job's store");
+    assert_eq!(stored.expose(), "Qw7!rTz2Lp9x");
+    assert_eq!(origin, oqsbot::job::store::Origin::Changed);
+    let journal = std::fs::read_to_string(out.join("journal.jsonl")).expect("journal");
+    assert!(
+        journal.contains("\"action\":\"password:H1310100\",\"phase\":\"done\""),
+        "{journal}"
+    );
+}
