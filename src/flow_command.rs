@@ -163,7 +163,8 @@ pub async fn run(cmd: FlowCommand, out: &mut dyn Write) -> Verdict {
         Some(p) => Some(JobFile::load(p).map_err(|e| CommandError::Input(e.to_string()))?),
         None => None,
     };
-    let issues = issues_passwords(&library, &flow);
+    let issued_users = issued_steps(&library, &flow);
+    let issues = !issued_users.is_empty();
     if issues && job.is_none() {
         return Err(CommandError::Input(format!(
             "flow {} has the portal issue a password, which must go to a credential store the moment it is shown: run it with --job JOB, so that it is kept in that job's store and journal",
@@ -278,10 +279,24 @@ pub async fn run(cmd: FlowCommand, out: &mut dyn Write) -> Verdict {
                 let action = format!("flow:{}", cmd.name);
                 let user_id = engine.text("user_id").unwrap_or_default().to_string();
                 let change = format!("password:{user_id}");
+                // Under the run's own names, so that a run after a killed flow finds it.
+                let issuing_actions: Vec<String> = issued_users
+                    .iter()
+                    .filter_map(|user| engine.expanded(user))
+                    .map(|user| match cmd.name.contains("register") {
+                        true => format!("register:{user}"),
+                        false => format!("reset:{user}"),
+                    })
+                    .collect();
                 if let Some((_, journal, _)) = &mut issuing {
                     journal
                         .intend(&action, None)
                         .map_err(|e| CommandError::Input(e.to_string()))?;
+                    for a in &issuing_actions {
+                        journal
+                            .intend(a, Some(&format!("oqsbot flow {}", cmd.name)))
+                            .map_err(|e| CommandError::Input(e.to_string()))?;
+                    }
                     if changes {
                         journal
                             .intend(
@@ -301,6 +316,17 @@ pub async fn run(cmd: FlowCommand, out: &mut dyn Write) -> Verdict {
                         _ => journal.failed(&action, Some("the flow stopped")),
                     };
                     ended.map_err(|e| CommandError::Input(e.to_string()))?;
+                    for a in &issuing_actions {
+                        let ended = match &outcome {
+                            Some(Ok(())) => journal.done(a, Some(&format!("oqsbot flow {}", cmd.name))),
+                            // Clicked, or interrupted: only the portal knows; the next run
+                            // looks (its store first, then the downloads).
+                            Some(Err(e)) if e.acted_irreversibly => Ok(()),
+                            None => Ok(()),
+                            Some(Err(_)) => journal.failed(a, Some("the flow stopped before the step")),
+                        };
+                        ended.map_err(|e| CommandError::Input(e.to_string()))?;
+                    }
                     if changes {
                         let change_began = engine.records.iter().any(|r| r.flow == "change-password");
                         settle_change(
@@ -417,20 +443,23 @@ fn may_change_password(library: &FlowLibrary, flow: &crate::flow::Flow) -> bool 
     walk(library, flow, 0)
 }
 
-/// The flow, or one it calls, reads a password the portal issues.
-fn issues_passwords(library: &FlowLibrary, flow: &crate::flow::Flow) -> bool {
-    fn walk(library: &FlowLibrary, flow: &crate::flow::Flow, depth: usize) -> bool {
-        flow.steps.iter().any(|step| {
-            step.issued.is_some()
-                || (depth < 8
-                    && step
-                        .call
-                        .as_deref()
-                        .and_then(|name| library.get(name).ok())
-                        .is_some_and(|called| walk(library, &called, depth + 1)))
-        })
+/// The `user` of every `issued` step in the flow and the flows it calls.
+fn issued_steps(library: &FlowLibrary, flow: &crate::flow::Flow) -> Vec<String> {
+    fn walk(library: &FlowLibrary, flow: &crate::flow::Flow, depth: usize, out: &mut Vec<String>) {
+        for step in &flow.steps {
+            if let Some(i) = &step.issued {
+                out.push(i.user.clone());
+            }
+            if depth < 8
+                && let Some(called) = step.call.as_deref().and_then(|name| library.get(name).ok())
+            {
+                walk(library, &called, depth + 1, out);
+            }
+        }
     }
-    walk(library, flow, 0)
+    let mut out = Vec::new();
+    walk(library, flow, 0, &mut out);
+    out
 }
 
 /// Each step as it ran, one JSON object a line, secrets scrubbed.

@@ -183,7 +183,8 @@ struct BrowserArgs {
     #[arg(long)]
     headed: bool,
     /// Seconds one WebDriver command may go unanswered before the browser counts as lost
-    /// (a run then starts again in a fresh one); default: the page-load limit plus 60.
+    /// (a run then starts again in a fresh one); default: the page-load limit plus 60, and
+    /// never less than the page-load limit plus 5.
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(5..=3600))]
     driver_answer_secs: Option<u64>,
 }

@@ -455,8 +455,8 @@ async fn lose_the_browser_mid_upload(what: &str, signal: i32, targets: impl Fn(u
     let dir = tempfile::tempdir().expect("dir");
     let job_file = job(dir.path(), &sim, false);
     let out = dir.path().join("out");
-    // No legitimate command takes that long here; the default would make the test slow.
-    let mut bot = bot_with(&job_file, &sim, false, &["--driver-answer-secs", "20"]);
+    // The least the run takes (the page-load limit and 5 s); the default would make the test slow.
+    let mut bot = bot_with(&job_file, &sim, false, &["--driver-answer-secs", "35"]);
     let bot_pid = bot.id();
     let mut hit = Vec::new();
     wait_while_running(&mut bot, async || {

@@ -324,6 +324,11 @@ async fn an_issuing_flow_needs_a_job_and_keeps_the_password_in_its_store() {
         journal.contains("\"action\":\"flow:reset-master-password\",\"phase\":\"done\""),
         "{journal}"
     );
+    // Under the run's own name, so that a run after a killed flow would find it.
+    assert!(
+        journal.contains("\"action\":\"reset:H2713107\",\"phase\":\"done\""),
+        "{journal}"
+    );
 }
 
 /// Given a new password, a flow that may change one needs a job, whose store

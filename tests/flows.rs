@@ -27,7 +27,18 @@ fn engine<'b>(b: &'b Browser, sim: &RunningSim, dir: &Path) -> Engine<'b> {
     let mut e = Engine::new(b, FlowLibrary::default(), Redactor::new(), &dir.join("artifacts"));
     e.set("oqs_url", &sim.oqs_url());
     e.set("cert_url", &sim.cert_site_url());
+    e.keep_issued_with(std::sync::Arc::new(oqsbot::job::store::StoreKeeper {
+        dir: dir.join("store"),
+    }));
     e
+}
+
+/// The password an `issued` step read off the screen and kept, if any.
+fn kept(dir: &Path, user_id: &str) -> Option<String> {
+    oqsbot::job::store::CredentialStore::open(&dir.join("store"))
+        .expect("store")
+        .password(user_id)
+        .map(|(pw, _)| pw.expose().to_string())
 }
 
 fn file(e: &Engine, name: &str) -> std::path::PathBuf {
@@ -225,6 +236,11 @@ async fn reset_master_password_hands_out_a_pdf() {
         account(&s, "H2713107")["password"].as_str()
     );
     assert_eq!(creds.institution_code.as_deref(), Some("2713107890"));
+    assert_eq!(
+        kept(dir.path(), "H2713107").as_deref(),
+        account(&s, "H2713107")["password"].as_str(),
+        "the screen's password was kept"
+    );
     let resets = s["events"]
         .as_array()
         .expect("events")
@@ -271,6 +287,11 @@ async fn master_registers_the_admin() {
         assert_eq!(
             creds.password.as_deref(),
             account(&s, "OnsKANRI")["password"].as_str()
+        );
+        assert_eq!(
+            kept(dir.path(), "OnsKANRI").as_deref(),
+            account(&s, "OnsKANRI")["password"].as_str(),
+            "{reading}: the screen's password was kept"
         );
         b.quit().await;
     }
@@ -424,6 +445,11 @@ async fn reset_under_every_confirmation() {
             creds.password.as_deref(),
             account(&state(&sim).await, "H2713107")["password"].as_str(),
             "{reading}"
+        );
+        assert_eq!(
+            kept(dir.path(), "H2713107").as_deref(),
+            account(&state(&sim).await, "H2713107")["password"].as_str(),
+            "{reading}: the screen's password was kept"
         );
         b.quit().await;
     }

@@ -228,9 +228,12 @@ impl BrowserOptions {
     }
 
     /// No command legitimately takes longer: a navigation gives up at the page-load limit.
+    /// Never below the page-load limit and a little: a slow page is not a lost browser.
     pub fn answer_limit(&self) -> Duration {
+        let floor = self.page_load_timeout + Duration::from_secs(5);
         self.answer_limit
             .unwrap_or(self.page_load_timeout + Duration::from_secs(60))
+            .max(floor)
     }
 
     pub fn new(download_dir: PathBuf) -> Self {
@@ -521,7 +524,7 @@ impl Browser {
         let (driver, bidi) = match connect(caps).await {
             Ok(d) => (d, options.capture_network),
             // An older or remote driver may refuse a BiDi session: the run matters more than its recording.
-            Err(e) if options.capture_network => {
+            Err(e) if options.capture_network && !lost.is_set() => {
                 tracing::warn!(error = %e, "the driver refused a WebDriver BiDi session; trying without, so the recording keeps no HTTP responses");
                 let plain = BrowserOptions {
                     capture_network: false,

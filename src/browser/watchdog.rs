@@ -19,10 +19,10 @@ pub(super) const UNRESPONSIVE: &str = "the browser's WebDriver stopped answering
 pub(super) const GONE: &str = "the browser's WebDriver is gone";
 
 /// chromedriver's words for a session whose browser died or was killed.
-const BROWSER_GONE: [&str; 6] = [
+// Not "not connected to DevTools": chromedriver says it too of one closed window.
+const BROWSER_GONE: [&str; 5] = [
     "invalid session id",
     "chrome not reachable",
-    "not connected to devtools",
     "session deleted",
     "tab crashed",
     "browser has closed the connection",

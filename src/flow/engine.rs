@@ -214,6 +214,24 @@ pub trait Keeper: Send + Sync {
 
 type StepResult = Result<Option<String>, StepError>;
 
+/// The one word beside the label that could be a password the portal issued:
+/// unmasked, of the policy's length, of the characters it allows. A note
+/// (「PDFをご確認ください」) or a button's other state (「パスワード非表示」) is not.
+fn issued_password_in(value: &str) -> Option<String> {
+    use crate::portal::password::{PasswordPolicy, Violation};
+    let could_be = |word: &&str| {
+        !is_masked(word)
+            && !PasswordPolicy::check(word, &[])
+                .iter()
+                .any(|v| matches!(v, Violation::Length { .. } | Violation::Disallowed { .. }))
+    };
+    let mut words = value.split_whitespace().filter(could_be);
+    match (words.next(), words.next()) {
+        (Some(only), None) => Some(only.to_string()),
+        _ => None,
+    }
+}
+
 /// A password drawn as ●●●●●● (or in some other mask) rather than shown.
 fn is_masked(value: &str) -> bool {
     const MASKS: &[char] = &['●', '•', '○', '◯', '＊', '*', '・'];
@@ -273,6 +291,11 @@ impl<'b> Engine<'b> {
         self.vars.get(name).and_then(Var::text)
     }
 
+    /// `template` with the variables set now; none if one is missing.
+    pub fn expanded(&self, template: &str) -> Option<String> {
+        self.expand(template).ok()
+    }
+
     pub fn redactor(&self) -> &Redactor {
         &self.redactor
     }
@@ -304,7 +327,7 @@ impl<'b> Engine<'b> {
         if let Some(recorder) = self.recorder.clone() {
             // A flow that downloads may show a password the run learns only from the
             // file: its steps wait until the file is read (see `record_download`).
-            if top && flow.steps.iter().any(|s| s.download.is_some()) {
+            if top && self.may_show_a_secret(&flow, 0) {
                 recorder.hold();
             }
             recorder.flow_started(self.flow_start(&flow.name));
@@ -322,6 +345,20 @@ impl<'b> Engine<'b> {
             }
         }
         result
+    }
+
+    /// The flow, or one it calls, downloads a file or reads an issued password:
+    /// its pages may show a password the run learns only later.
+    fn may_show_a_secret(&self, flow: &Flow, depth: usize) -> bool {
+        flow.steps.iter().any(|s| {
+            s.download.is_some()
+                || s.issued.is_some()
+                || (depth < 8
+                    && s.call
+                        .as_deref()
+                        .and_then(|name| self.library.get(name).ok())
+                        .is_some_and(|called| self.may_show_a_secret(&called, depth + 1)))
+        })
     }
 
     fn flow_start(&self, flow: &str) -> FlowStart {
@@ -611,12 +648,21 @@ impl<'b> Engine<'b> {
         let page = self.redactor.redact(&self.browser.summary().await);
         let stem = format!("{}-step{number}", flow.name);
         let _ = std::fs::create_dir_all(&self.artifacts);
-        let screenshot = match self.browser.screenshot().await {
-            Ok(png) => {
-                let p = self.artifacts.join(format!("{stem}.png"));
-                std::fs::write(&p, png).ok().map(|_| p)
-            }
-            Err(_) => None,
+        // Pixels cannot be scrubbed: a screen with a secret readable on it (a
+        // password 「パスワード表示」 revealed) is not photographed.
+        let secret_shown = match self.browser.capture().await {
+            Ok(page) => self.redactor.redact(&page.shown) != page.shown,
+            Err(_) => false,
+        };
+        let screenshot = match secret_shown {
+            true => None,
+            false => match self.browser.screenshot().await {
+                Ok(png) => {
+                    let p = self.artifacts.join(format!("{stem}.png"));
+                    std::fs::write(&p, png).ok().map(|_| p)
+                }
+                Err(_) => None,
+            },
         };
         // Every document of the screen: a frameset's own source shows none of its frames.
         let documents = match self.browser.sources().await {
@@ -1253,16 +1299,32 @@ impl<'b> Engine<'b> {
             .iter()
             .filter_map(|l| l.text.clone().or_else(|| l.name.clone()))
             .collect();
-        let mut shown = self.shown_password(&labels, &button_words).await?;
+        // The account's own ID beside a label is not its password.
+        let mut shown = self
+            .shown_password(&labels, &button_words)
+            .await?
+            .filter(|pw| *pw != user);
         if shown.is_none() && !reveal.is_empty() {
             let alts = self.alternatives(&reveal)?;
-            if let Some(found) = self.browser.find_now(&alts).await? {
-                self.browser.click(&found.element).await?;
-                self.unsettled = true;
-                let deadline = Deadline::after(timeout);
-                while shown.is_none() && deadline.next_look().await {
-                    shown = self.shown_password(&labels, &button_words).await?;
+            // After the reset: a button that misbehaves only leaves the PDF to tell.
+            let clicked = match self.browser.find_now(&alts).await {
+                Ok(Some(found)) => self.browser.click(&found.element).await.map(|()| true),
+                Ok(None) => Ok(false),
+                Err(e) => Err(e),
+            };
+            match clicked {
+                Ok(true) => {
+                    self.unsettled = true;
+                    let deadline = Deadline::after(timeout);
+                    while shown.is_none() && deadline.next_look().await {
+                        shown = self
+                            .shown_password(&labels, &button_words)
+                            .await?
+                            .filter(|pw| *pw != user);
+                    }
                 }
+                Err(e) if e.fault() == Some(Fault::Lost) => return Err(e.into()),
+                Ok(false) | Err(_) => {}
             }
         }
         // One wording either way: a replay sees the recording's redacted stand-in.
@@ -1295,9 +1357,8 @@ impl<'b> Engine<'b> {
             for words in button_words {
                 value = value.replace(words.as_str(), "");
             }
-            let value = value.trim();
-            if !value.is_empty() && !is_masked(value) {
-                return Ok(Some(value.to_string()));
+            if let Some(password) = issued_password_in(&value) {
+                return Ok(Some(password));
             }
         }
         Ok(None)
@@ -1492,6 +1553,23 @@ enum FieldAction<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_one_word_that_could_be_a_password_is_taken_for_it() {
+        assert_eq!(issued_password_in(" Abc123!x ").as_deref(), Some("Abc123!x"));
+        assert_eq!(
+            issued_password_in("Abc123!x パスワード非表示").as_deref(),
+            Some("Abc123!x")
+        );
+        assert_eq!(issued_password_in("●●●●●● パスワード表示"), None);
+        assert_eq!(issued_password_in("PDFをご確認ください"), None);
+        assert_eq!(issued_password_in("short"), None);
+        assert_eq!(
+            issued_password_in("Abc123!x Xyz789!q"),
+            None,
+            "two candidates: neither"
+        );
+    }
 
     #[test]
     fn a_masked_password_is_not_taken_for_the_password() {

@@ -550,9 +550,14 @@ impl<'b> Runner<'b> {
 }
 
 async fn start_browser(options: BrowserOptions) -> Result<Browser, RunError> {
-    Browser::start(options)
-        .await
-        .map_err(|e| RunError::Browser(e.to_string()))
+    Browser::start(options).await.map_err(|e| match e.fault() {
+        // A driver that hung as the browser started: a fresh start may fare better.
+        Some(crate::browser::Fault::Lost) => RunError::BrowserLost {
+            message: e.to_string(),
+            in_doubt: false,
+        },
+        _ => RunError::Browser(e.to_string()),
+    })
 }
 
 /// Quits a browser and drops its profile, which holds the portal's cookies.

@@ -32,9 +32,11 @@ async fn a_pdf_without_the_password_leaves_the_one_shown_on_screen() {
     .await;
     let dir = tempfile::tempdir().expect("dir");
     let path = job(dir.path(), &sim, false);
-    let (result, job) = run_job(&path, &sim, None).await;
+    let (result, job) = super::run_job_recorded(&path, &sim, None).await;
     result.unwrap_or_else(|e| panic!("the shown password carries the run: {e}"));
     assert_eq!(failed_logins(&state(&sim).await), Vec::<String>::new());
+    // The revealed password is in no page, body or screenshot the recording kept.
+    super::recording::keeps_no_secret(&job.output.dir);
     let report = report_in(&job.output.dir);
     assert!(
         report_says(

@@ -25,11 +25,13 @@ impl Runner<'_> {
     /// journaled as done, or a stop that says what to do. Never an empty password.
     pub(super) async fn issue(&mut self, i: Issuing<'_>) -> Result<Secret, RunError> {
         self.engine.set(i.shown_var, "");
+        let began = chrono::Utc::now();
         let ran = self.flow(i.flow, i.what).await;
         // The keeper wrote to the store's file: this run's copy reads it again.
         self.store = CredentialStore::open(&self.job.output.dir)?;
+        // Kept by this flow for this account, not an older password of it.
         let shown = match self.engine.text(i.shown_var) {
-            Some("shown") => self.store.password(i.user_id).map(|(pw, _)| pw),
+            Some("shown") => self.store.issued_since(i.user_id, began),
             _ => None,
         };
         let user_id = i.user_id;
