@@ -1,6 +1,7 @@
 //! oqsbot: the web half of an オンライン資格確認 terminal's succession work,
 //! driven through a real browser.
 
+pub mod batch;
 pub mod browser;
 pub mod bulk_csv;
 pub mod cert;

@@ -4,7 +4,7 @@
 //! request bodies, and a typed password travels there one character at a time,
 //! where no scrubbing can find it) are never shown.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use tracing_subscriber::filter::{EnvFilter, filter_fn};
 use tracing_subscriber::fmt::MakeWriter;
@@ -25,6 +25,8 @@ pub fn init() {
     let dependencies_quiet = filter_fn(|meta| ours(meta.target()) || *meta.level() <= tracing::Level::INFO);
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(ScrubbedStderr)
+        // A batch's job writes to its log file, where colour codes are noise.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .with_filter(env)
         .with_filter(dependencies_quiet);

@@ -1,3 +1,4 @@
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,7 +50,17 @@ enum Command {
     /// Follow the succession procedure's web half for a job, unattended. Re-running
     /// the same job after a stop continues where it stopped.
     Run {
-        job: PathBuf,
+        /// A job file; or several, or a folder of them (*.toml), each run as its own
+        /// `oqsbot run JOB`, --jobs at a time, with one summary at the end.
+        #[arg(required = true, num_args = 1..)]
+        job: Vec<PathBuf>,
+        /// How many of several jobs run at once.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=32))]
+        jobs: u16,
+        /// Where the summary of several jobs (index.html, summary.json) is written;
+        /// by default the folder given, or the first job file's folder.
+        #[arg(long)]
+        summary: Option<PathBuf>,
         /// A folder of flow files that override the built-in ones by name.
         #[arg(long)]
         flows: Option<PathBuf>,
@@ -141,7 +152,7 @@ enum Command {
     },
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Debug, PartialEq)]
 struct RecordingArgs {
     /// Keep no recording (recording.oqsrec) of the run.
     #[arg(long)]
@@ -163,7 +174,7 @@ struct PolicyArgs {
     name: String,
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Debug, PartialEq)]
 struct BrowserArgs {
     /// chromium (default), chrome, or edge (through msedgedriver).
     #[arg(long)]
@@ -340,6 +351,134 @@ async fn run_job(job: &oqsbot::job::JobFile, options: &oqsbot::job::run::RunOpti
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// Several jobs: each as its own `oqsbot run JOB`, with one summary at the end.
+async fn run_batch(
+    args: &[PathBuf],
+    parallel: usize,
+    summary: Option<PathBuf>,
+    child_args: Vec<OsString>,
+) -> ExitCode {
+    use oqsbot::batch::{self, Progress};
+    let planned = match batch::job_files(args).and_then(batch::plan) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("oqsbot: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let summary_dir = summary.unwrap_or_else(|| match args {
+        [dir] if dir.is_dir() => dir.clone(),
+        _ => planned
+            .first()
+            .and_then(|p| p.path.parent())
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    p.to_path_buf()
+                }
+            })
+            .unwrap_or_else(|| PathBuf::from(".")),
+    });
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("oqsbot: cannot find this program's own file to run each job: {e}");
+            return ExitCode::from(6);
+        }
+    };
+    let options = batch::BatchOptions {
+        parallel,
+        exe,
+        child_args,
+    };
+    println!(
+        "{} jobs, {parallel} at a time; each job's output goes to {} in its folder",
+        planned.len(),
+        batch::LOG_FILE
+    );
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let outcomes = batch::run(planned, &options, interrupt, |event| match event {
+        Progress::Started { index, total, job, path } => println!(
+            "[{}/{total}] 開始 {} {} ({})",
+            index + 1,
+            job.institution.code,
+            job.institution.name,
+            path.display()
+        ),
+        Progress::Ended { index, total, outcome } => println!(
+            "[{}/{total}] {} {}: exit {} ({})",
+            index + 1,
+            outcome.verdict(),
+            if outcome.institution_code.is_empty() {
+                outcome.job_file.display().to_string()
+            } else {
+                format!("{} {}", outcome.institution_code, outcome.institution_name)
+            },
+            outcome.exit_code,
+            batch::duration(outcome.seconds)
+        ),
+        Progress::Interrupted { running } => eprintln!(
+            "oqsbot: interrupted; no further job starts, and the {running} running ones are stopping; run the same command again to continue"
+        ),
+    })
+    .await;
+    println!("\n{}", batch::table(&outcomes));
+    match batch::write_summary(&outcomes, &summary_dir) {
+        Ok(path) => println!("summary: {}", path.display()),
+        Err(e) => eprintln!("oqsbot: {e}"),
+    }
+    ExitCode::from(batch::exit_code(&outcomes))
+}
+
+/// The options of `oqsbot run` that each job of a batch is given, as they were given.
+fn child_args(
+    flows: Option<&std::path::Path>,
+    recording: &RecordingArgs,
+    browser: &BrowserArgs,
+) -> Vec<OsString> {
+    let mut args: Vec<OsString> = Vec::new();
+    let mut pair = |name: &str, value: OsString| {
+        args.push(name.into());
+        args.push(value);
+    };
+    if let Some(f) = flows {
+        pair("--flows", absolute(f).into());
+    }
+    pair(
+        "--recording-cap-mb",
+        recording.recording_cap_mb.to_string().into(),
+    );
+    if let Some(b) = &browser.browser {
+        pair("--browser", b.into());
+    }
+    if let Some(d) = &browser.chromedriver {
+        pair("--chromedriver", d.into());
+    }
+    if let Some(u) = &browser.webdriver_url {
+        pair("--webdriver-url", u.into());
+    }
+    if let Some(s) = browser.driver_answer_secs {
+        pair("--driver-answer-secs", s.to_string().into());
+    }
+    for (given, flag) in [
+        (recording.no_record, "--no-record"),
+        (browser.allow_plain_webdriver, "--allow-plain-webdriver"),
+        (browser.headed, "--headed"),
+    ] {
+        if given {
+            args.push(flag.into());
+        }
+    }
+    args
+}
+
+fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// `oqsbot replay`: the viewer, or the recording's flows run again against its responses.
@@ -549,13 +688,22 @@ async fn main() -> ExitCode {
             demo(dir, browser).await
         }
         Command::Run {
-            job,
+            job: jobs,
+            jobs: parallel,
+            summary,
             flows,
             recording,
             browser,
         } => {
             drop(out);
-            let job = match oqsbot::job::JobFile::load(&job) {
+            let job = match jobs.as_slice() {
+                [one] if !one.is_dir() => one,
+                _ => {
+                    let child_args = child_args(flows.as_deref(), &recording, &browser);
+                    return run_batch(&jobs, parallel.into(), summary, child_args).await;
+                }
+            };
+            let job = match oqsbot::job::JobFile::load(job) {
                 Ok(j) => j,
                 Err(e) => {
                     eprintln!("oqsbot: {e}");
@@ -700,5 +848,74 @@ async fn main() -> ExitCode {
                 .and_then(|password| commands::cert_check(&file, &code, &password, &mut out));
             exit(verdict)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each job of a batch is given every `oqsbot run` option as it was given.
+    #[test]
+    fn a_batch_gives_each_job_its_options() {
+        let given = [
+            "oqsbot",
+            "run",
+            "a.toml",
+            "b.toml",
+            "--jobs",
+            "2",
+            "--summary",
+            "s",
+            "--flows",
+            "myflows",
+            "--no-record",
+            "--recording-cap-mb",
+            "7",
+            "--browser",
+            "edge",
+            "--chromedriver",
+            "/opt/d",
+            "--webdriver-url",
+            "http://10.0.0.2:4444",
+            "--allow-plain-webdriver",
+            "--headed",
+            "--driver-answer-secs",
+            "40",
+        ];
+        let Command::Run {
+            flows,
+            recording,
+            browser,
+            ..
+        } = Cli::parse_from(given).command
+        else {
+            panic!("not run");
+        };
+        let args = child_args(flows.as_deref(), &recording, &browser);
+        let mut child: Vec<OsString> = vec!["oqsbot".into(), "run".into(), "job.toml".into()];
+        child.extend(args);
+        let Command::Run {
+            job,
+            flows: child_flows,
+            recording: child_recording,
+            browser: child_browser,
+            ..
+        } = Cli::parse_from(child).command
+        else {
+            panic!("not run");
+        };
+        assert_eq!(job, [PathBuf::from("job.toml")]);
+        assert_eq!(child_flows, Some(absolute(std::path::Path::new("myflows"))));
+        assert_eq!(child_recording, recording);
+        assert_eq!(child_browser, browser);
+        let Command::Run {
+            recording, browser, ..
+        } = Cli::parse_from(["oqsbot", "run", "d"]).command
+        else {
+            panic!("not run");
+        };
+        let defaults = child_args(None, &recording, &browser);
+        assert_eq!(defaults, [OsString::from("--recording-cap-mb"), "20".into()]);
     }
 }

@@ -304,9 +304,9 @@ impl JobFile {
         })?;
         // Relative paths in the job are relative to the job file.
         let base = path.parent().unwrap_or(Path::new("."));
-        job.output.dir = base.join(&job.output.dir);
+        job.output.dir = resolve(base, &job.output.dir);
         if let Some(c) = job.client_certificate.as_mut() {
-            c.file = base.join(&c.file);
+            c.file = resolve(base, &c.file);
         }
         for path in [
             &mut job.master.pdf,
@@ -321,7 +321,7 @@ impl JobFile {
         .chain([&mut job.sites.oqs_ca_file])
         {
             if let Some(p) = path.as_mut() {
-                *p = base.join(&*p);
+                *p = resolve(base, p);
             }
         }
         let problems = job.problems();
@@ -483,6 +483,32 @@ impl JobFile {
 }
 
 /// A secret from the environment variable a job names.
+/// `path` taken from `base`, absolute, with each `..` resolved on the disk as far
+/// as the path exists (after a symbolic link, `..` is the link target's parent).
+/// Chromium does not start with a profile folder whose path holds `..`.
+fn resolve(base: &Path, path: &Path) -> PathBuf {
+    let joined = base.join(path);
+    let joined = std::path::absolute(&joined).unwrap_or(joined);
+    // Windows' absolute path has its `..` taken out already.
+    if cfg!(windows) {
+        return joined;
+    }
+    let mut out = PathBuf::new();
+    for part in joined.components() {
+        match part {
+            std::path::Component::ParentDir => match out.canonicalize() {
+                Ok(real) => out = real.parent().map(Path::to_path_buf).unwrap_or(real),
+                Err(_) => {
+                    out.pop();
+                }
+            },
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 pub fn secret_from_env(var: &str, what: &str) -> Result<Secret, String> {
     match std::env::var(var) {
         Ok(v) if !v.is_empty() => Ok(Secret::new(v)),
@@ -526,6 +552,27 @@ mod tests {
         assert_eq!(
             job.master.pdf.as_deref(),
             Some(dir.path().join("master.pdf").as_path())
+        );
+    }
+
+    /// Chromium would not start with `..` in its profile path.
+    #[cfg(unix)]
+    #[test]
+    fn a_path_with_dot_dot_is_resolved_on_the_disk() {
+        let root = tempfile::tempdir().expect("dir");
+        let root = root.path().canonicalize().expect("real");
+        let desk = root.join("desk");
+        std::fs::create_dir_all(root.join("real/sub")).expect("dirs");
+        std::fs::create_dir(&desk).expect("desk");
+        std::os::unix::fs::symlink(root.join("real/sub"), desk.join("link")).expect("link");
+        let job = GOOD.replace("dir = \"runs\"", "dir = \"../work/./a/out\"");
+        let job = job.replace("pdf = \"master.pdf\"", "pdf = \"link/../m.pdf\"");
+        let job = JobFile::load(&write(&desk, &job)).expect("loads");
+        assert_eq!(job.output.dir, root.join("work/a/out"));
+        assert_eq!(
+            job.master.pdf.as_deref(),
+            Some(root.join("real/m.pdf").as_path()),
+            "past the link"
         );
     }
 
