@@ -337,6 +337,45 @@ fn run_refuses_a_plain_webdriver_elsewhere_before_any_browser() {
     assert!(err.contains("OQSBOT_TEST_UNSET_SECRET"), "{err}");
 }
 
+/// A Grid node's browser presents only the certificate its own machine holds.
+#[test]
+fn run_through_a_grid_to_a_mutual_tls_site_needs_the_job_to_say_the_node_is_prepared() {
+    let dir = tempfile::tempdir().expect("dir");
+    let job = job_stopping_at_input(dir.path());
+    let text = std::fs::read_to_string(&job)
+        .expect("job")
+        .replace("http://127.0.0.1:9/oqs/", "https://127.0.0.1:9/oqs/");
+    std::fs::write(&job, &text).expect("job");
+    let path = job.to_str().expect("utf-8 path");
+    let grid = ["--webdriver-url", "http://127.0.0.1:9"];
+    let out = oqsbot(&[&["run", path][..], &grid[..]].concat(), &[], None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("remote_browser_has_certificate = true"), "{err}");
+    assert!(
+        !err.contains("AutoSelectCertificateForUrls rule"),
+        "this machine's policy is not the node's: {err}"
+    );
+
+    // The node is prepared, and a person installs a new certificate there.
+    let prepared = text
+        .replace("[certificate]\n", "[certificate]\ninstall = \"person\"\n")
+        .replace(
+            "oqs_url = \"https://127.0.0.1:9/oqs/\"\n",
+            "oqs_url = \"https://127.0.0.1:9/oqs/\"\nremote_browser_has_certificate = true\n",
+        );
+    std::fs::write(&job, prepared).expect("job");
+    let out = oqsbot(&[&["run", path][..], &grid[..]].concat(), &[], None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(!err.contains("remote_browser_has_certificate"), "{err}");
+    assert!(!err.contains("install = \"run\""), "{err}");
+    assert!(
+        err.contains("OQSBOT_TEST_UNSET_SECRET"),
+        "only the job's own problem: {err}"
+    );
+}
+
 #[test]
 fn run_refuses_bad_numbers_and_urls_in_the_job() {
     let dir = tempfile::tempdir().expect("dir");

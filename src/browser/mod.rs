@@ -18,6 +18,7 @@ mod launch;
 pub mod network;
 pub mod policy;
 pub mod processes;
+pub mod remote_files;
 mod watchdog;
 
 const LOCATE_JS: &str = include_str!("locate.js");
@@ -80,6 +81,10 @@ pub enum BrowserError {
     Screenshot(String),
     #[error(transparent)]
     WebDriverUrl(#[from] crate::net::WebDriverUrlError),
+    #[error(transparent)]
+    RemoteFile(#[from] remote_files::RemoteFileError),
+    #[error("cannot keep the file the Grid node downloaded as {path}: {source}")]
+    KeepDownload { path: String, source: std::io::Error },
 }
 
 /// The WebDriver errors a flow reacts to; everything else is `Other`.
@@ -475,6 +480,10 @@ pub struct Browser {
     in_frame: std::sync::atomic::AtomicBool,
     network: Option<network::NetworkCapture>,
     lost: watchdog::Lost,
+    /// The browser is a Grid node's, which keeps its downloads for us to fetch.
+    managed_downloads: bool,
+    /// A Selenium server, which takes a file to upload before its path is typed.
+    sends_files: bool,
 }
 
 /// The screen as the recording keeps it.
@@ -549,7 +558,14 @@ impl Browser {
         } else {
             None
         };
+        let returned = serde_json::to_value(driver.handle().capabilities()).unwrap_or_default();
+        // Only a browser on another machine: a local driver saves where the run looks.
+        let remote = options.webdriver_url.is_some();
+        let managed_downloads = remote && remote_files::managed_downloads(&returned);
+        let sends_files = remote && remote_files::selenium_server(&returned);
         let browser = Browser {
+            managed_downloads,
+            sends_files,
             network,
             main_window: driver.window().await?,
             driver: std::mem::ManuallyDrop::new(driver),
@@ -561,8 +577,11 @@ impl Browser {
             in_frame: std::sync::atomic::AtomicBool::new(false),
             lost,
         };
-        // Until a flow prepares a download, anything the site sends is denied.
-        browser.set_download_behavior(None).await?;
+        // Until a flow prepares a download, anything the site sends is denied. A
+        // Grid node's downloads go where the node says, and are cleared before each.
+        if !browser.managed_downloads {
+            browser.set_download_behavior(None).await?;
+        }
         // Last: a short page-load limit must not apply while a fresh browser is still starting.
         browser
             .driver
@@ -911,7 +930,28 @@ impl Browser {
             path: path.display().to_string(),
             source,
         })?;
-        Ok(e.send_keys(absolute.display().to_string()).await?)
+        if !self.sends_files {
+            return Ok(e.send_keys(absolute.display().to_string()).await?);
+        }
+        // The browser's machine cannot see this one's files: the file goes there first.
+        let bytes = std::fs::read(&absolute).map_err(|source| BrowserError::DownloadDir {
+            path: absolute.display().to_string(),
+            source,
+        })?;
+        let name = absolute
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "upload".into());
+        let zipped = remote_files::zipped(&name, &bytes)?;
+        self.count(1);
+        let answer = self
+            .driver
+            .handle()
+            .cmd(remote_files::SendFile(zipped))
+            .await?
+            .value_json()?;
+        let on_node = remote_files::sent_path(&answer)?;
+        Ok(e.send_keys(on_node).await?)
     }
 
     pub async fn alert_text(&self) -> Option<String> {
@@ -984,7 +1024,11 @@ impl Browser {
             }
         };
         self.count(1);
-        self.set_download_behavior(Some(&dir)).await?;
+        if self.managed_downloads {
+            self.driver.handle().cmd(remote_files::ClearDownloads).await?;
+        } else {
+            self.set_download_behavior(Some(&dir)).await?;
+        }
         Ok(dir)
     }
 
@@ -997,8 +1041,53 @@ impl Browser {
         Ok(())
     }
 
-    /// The finished file in `dir`, if there is one yet.
-    pub fn finished_download(dir: &Path) -> Option<PathBuf> {
+    /// The finished file of the download prepared in `dir`, if there is one yet.
+    /// A Grid node's is fetched from the node and kept in `dir` first.
+    pub async fn finished_download(&self, dir: &Path) -> Result<Option<PathBuf>, BrowserError> {
+        if !self.managed_downloads {
+            return Ok(Self::finished_in(dir));
+        }
+        self.count(1);
+        let listed = self
+            .driver
+            .handle()
+            .cmd(remote_files::ListDownloads)
+            .await?
+            .value_json()?;
+        let names = remote_files::names(&listed)?;
+        if names.iter().any(|n| remote_files::still_downloading(n)) {
+            return Ok(None);
+        }
+        // The folder was cleared before the click: whatever is there is this download.
+        let Some(name) = names.into_iter().next() else {
+            return Ok(None);
+        };
+        self.count(1);
+        let answer = self
+            .driver
+            .handle()
+            .cmd(remote_files::FetchDownload(&name))
+            .await?
+            .value_json()?;
+        let bytes = remote_files::downloaded_file(&answer, &name)?;
+        // The node's name, never a path it might hold.
+        let file_name = Path::new(&name)
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_else(|| "download".into());
+        let path = dir.join(file_name);
+        let keep = |source| BrowserError::KeepDownload {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut file = crate::owner_only::create_file(&path).map_err(keep)?;
+        std::io::Write::write_all(&mut file, &bytes).map_err(keep)?;
+        file.sync_all().map_err(keep)?;
+        Ok(Some(path))
+    }
+
+    /// The finished file in a local download folder, if there is one yet.
+    pub fn finished_in(dir: &Path) -> Option<PathBuf> {
         let names: Vec<String> = std::fs::read_dir(dir)
             .map(|d| {
                 d.filter_map(|e| e.ok())
@@ -1020,7 +1109,7 @@ impl Browser {
     pub async fn wait_for_download(&self, dir: &Path, timeout: Duration) -> Result<PathBuf, BrowserError> {
         let deadline = Deadline::after(timeout);
         loop {
-            if let Some(path) = Self::finished_download(dir) {
+            if let Some(path) = self.finished_download(dir).await? {
                 return Ok(path);
             }
             if !deadline.next_look().await {
@@ -1099,8 +1188,13 @@ fn capabilities(
     if options.loopback_only {
         args.push("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost".into());
     }
-    // A profile inside the run's folder, not a stray one in /tmp.
-    args.push(format!("--user-data-dir={}", options.profile_dir().display()));
+    let remote = options.webdriver_url.is_some();
+    // A profile inside the run's folder, not a stray one in /tmp; a browser on
+    // another machine has neither this folder nor this machine's browser binary.
+    if !remote {
+        args.push(format!("--user-data-dir={}", options.profile_dir().display()));
+    }
+    let binary = binary.filter(|_| !remote);
     let mut caps: Capabilities = match options.kind {
         BrowserKind::Edge => {
             let mut c = DesiredCapabilities::edge();
@@ -1133,6 +1227,10 @@ fn capabilities(
     };
     // Dialogs stay open for the flow to read and answer; chromedriver honours only this key.
     caps.set("unhandledPromptBehavior", json!("ignore"))?;
+    // A Grid node keeps the downloads for the run to fetch; other drivers ignore the key.
+    if remote {
+        caps.set("se:downloadsEnabled", json!(true))?;
+    }
     if options.accept_insecure_certs {
         caps.set("acceptInsecureCerts", json!(true))?;
     }
@@ -1236,6 +1334,33 @@ mod tests {
             Ok(_) => panic!("a browser started"),
         }
         assert!(!dir.path().join("downloads").exists(), "nothing was prepared");
+    }
+
+    #[test]
+    fn a_browser_on_another_machine_gets_no_local_path_and_keeps_its_downloads() {
+        let mut o = options(BrowserKind::Chromium);
+        o.webdriver_url = Some("https://grid.example:4444".into());
+        let caps = capabilities(
+            &o,
+            Path::new("/runs/r1/downloads"),
+            Some(Path::new("/usr/bin/chromium")),
+        )
+        .expect("caps");
+        let v = serde_json::to_value(&caps).expect("json");
+        assert_eq!(v["se:downloadsEnabled"], true);
+        let chrome = &v["goog:chromeOptions"];
+        assert!(
+            chrome.get("binary").is_none(),
+            "the node knows its own browser: {chrome}"
+        );
+        let args = chrome["args"].as_array().expect("args");
+        assert!(
+            !args
+                .iter()
+                .any(|a| a.as_str().is_some_and(|a| a.contains("/runs/r1"))),
+            "{args:?}"
+        );
+        assert!(args.contains(&json!("--headless=new")));
     }
 
     #[test]

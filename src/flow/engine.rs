@@ -1244,7 +1244,7 @@ impl<'b> Engine<'b> {
         let wait = timeout.max(Duration::from_secs(30));
         let deadline = Deadline::after(wait);
         loop {
-            if let Some(path) = Browser::finished_download(&folder) {
+            if let Some(path) = self.browser.finished_download(&folder).await? {
                 self.vars.insert(d.into.clone(), Var::File(path));
                 // The page stays as it was; note it afresh, so the next action starts from it.
                 if let Ok(snapshot) = self.browser.arm().await {

@@ -52,6 +52,11 @@ pub struct Sites {
     /// does not trust it already (a closed network's own CA). PEM.
     #[serde(default)]
     pub oqs_ca_file: Option<PathBuf>,
+    /// With `--webdriver-url` (a Grid node) and an `https://` オン資 site: the node's
+    /// browser holds this institution's client certificate and the policy that
+    /// presents it. The run cannot put a certificate on another machine.
+    #[serde(default)]
+    pub remote_browser_has_certificate: bool,
 }
 
 /// Who makes the downloaded certificate usable by the browser before the login.

@@ -213,6 +213,9 @@ pub(super) fn prepare(
     {
         problems.push(e.to_string());
     }
+    if options.browser.webdriver_url.is_some() && job.sites.oqs_url.starts_with("https://") {
+        problems.extend(remote_certificate_problems(job));
+    }
     // A browser without the policy would wait for a certificate picker nobody sees.
     if options.browser.webdriver_url.is_none()
         && let Err(e) = crate::browser::policy::check(
@@ -275,6 +278,36 @@ pub fn today_jst() -> chrono::NaiveDate {
 /// The date in Japan at an instant.
 pub fn japan_date(at: chrono::DateTime<Utc>) -> chrono::NaiveDate {
     at.with_timezone(&chrono_tz::Asia::Tokyo).date_naive()
+}
+
+/// A browser on another machine (`--webdriver-url`) presents only the client
+/// certificate its own machine holds: the job must say that machine is
+/// prepared, and leave installing a new certificate there to a person.
+fn remote_certificate_problems(job: &JobFile) -> Vec<String> {
+    let mut out = Vec::new();
+    if !job.sites.remote_browser_has_certificate {
+        out.push(format!(
+            "the オン資 site {} asks for the client certificate, and the browser at --webdriver-url presents only what its own machine holds: install this institution's certificate and the AutoSelectCertificateForUrls policy (oqsbot browser-policy) on the Grid node, then set [sites] remote_browser_has_certificate = true",
+            job.sites.oqs_url
+        ));
+    }
+    if job
+        .certificate
+        .as_ref()
+        .is_some_and(|c| c.install() == crate::job::Install::Run)
+    {
+        out.push(
+            "[certificate] install = \"run\" cannot reach a browser on another machine (--webdriver-url): set install = \"person\", and a person installs the downloaded certificate on the Grid node"
+                .to_string(),
+        );
+    }
+    if job.client_certificate.is_some() {
+        out.push(
+            "[client_certificate] is imported into a browser on this machine, not the one at --webdriver-url: install it on the Grid node instead, and remove the section"
+                .to_string(),
+        );
+    }
+    out
 }
 
 #[cfg(test)]
