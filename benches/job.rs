@@ -8,6 +8,11 @@
 //!   browser process), as the sum of proportional set sizes (PSS), so pages
 //!   the browsers share are counted once.
 //!
+//! - where the median job's time went, flow by flow: its wall time; the
+//!   WebDriver commands and the time their answers took (the browser's work,
+//!   page loads included); the rest, which is oqsbot's own (its checks, its
+//!   waits between looks); the pages the simulator served and the time it took.
+//!
 //! `OQS_BENCH_RUNS` sets the rounds per measurement (default 5 alone, 3 at once).
 
 use std::collections::{HashMap, HashSet};
@@ -45,17 +50,111 @@ async fn simulator(n: usize) -> RunningSim {
         .expect("simulator")
 }
 
-/// One job, start to end; its wall time.
-async fn one_job(n: usize, dir: &Path) -> Duration {
+/// Where one flow's time went.
+struct FlowTime {
+    what: String,
+    wall: Duration,
+    commands: u64,
+    webdriver: Duration,
+    pages: usize,
+    server: Duration,
+}
+
+/// One job, start to end; its wall time, and where it went.
+async fn one_job(n: usize, dir: &Path) -> (Duration, Vec<FlowTime>) {
     let sim = simulator(n).await;
     let job = write_demo_job(&dir.join(format!("job-{n}")), &sim).expect("job");
     let mut options = RunOptions::new(&job);
     options.secrets = demo_secrets();
     let started = Instant::now();
-    let (result, _) = run(&job, &options).await;
+    let (result, out) = run(&job, &options).await;
     let elapsed = started.elapsed();
     result.unwrap_or_else(|e| panic!("job {n}: {e}"));
-    elapsed
+    (elapsed, flow_times(&out, &sim).await)
+}
+
+/// The report's flow steps, each with the requests the simulator served meanwhile.
+async fn flow_times(out: &Path, sim: &RunningSim) -> Vec<FlowTime> {
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report"))
+            .expect("json");
+    let served: Vec<serde_json::Value> = reqwest::get(format!("{}/__sim/served", sim.base_url))
+        .await
+        .expect("served")
+        .json()
+        .await
+        .expect("json");
+    let served: Vec<(chrono::DateTime<chrono::Utc>, u64)> = served
+        .iter()
+        .filter(|r| !r["path"].as_str().unwrap_or_default().starts_with("/__sim"))
+        .filter_map(|r| {
+            let at = r["at"].as_str()?.parse().ok()?;
+            Some((at, r["micros"].as_u64()?))
+        })
+        .collect();
+    report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s.get("webdriver").is_some())
+        .map(|s| {
+            let end: chrono::DateTime<chrono::Utc> = s["at"].as_str().expect("at").parse().expect("time");
+            let wall = Duration::from_millis(s["millis"].as_u64().unwrap_or_default());
+            let start = end - chrono::Duration::from_std(wall).unwrap_or_default();
+            let during: Vec<u64> = served
+                .iter()
+                .filter(|(at, _)| *at >= start && *at <= end)
+                .map(|(_, micros)| *micros)
+                .collect();
+            FlowTime {
+                what: s["what"].as_str().unwrap_or_default().to_string(),
+                wall,
+                commands: s["webdriver"]["commands"].as_u64().unwrap_or_default(),
+                webdriver: Duration::from_millis(s["webdriver"]["millis"].as_u64().unwrap_or_default()),
+                pages: during.len(),
+                server: Duration::from_micros(during.iter().sum()),
+            }
+        })
+        .collect()
+}
+
+fn print_flow_times(wall: Duration, flows: &[FlowTime]) {
+    println!(
+        "\nwhere the median job's {:.2} s went (WebDriver: commands and the wait for their answers; oqsbot: the rest of the flow's time; served: requests the simulator answered, and its time)",
+        wall.as_secs_f64()
+    );
+    println!(
+        "{:>8} {:>9} {:>10} {:>8} {:>7} {:>9}  flow",
+        "wall", "commands", "WebDriver", "oqsbot", "served", "server"
+    );
+    let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1000.0);
+    for f in flows {
+        println!(
+            "{:>8} {:>9} {:>10} {:>8} {:>7} {:>9}  {}",
+            ms(f.wall),
+            f.commands,
+            ms(f.webdriver),
+            ms(f.wall.saturating_sub(f.webdriver)),
+            f.pages,
+            ms(f.server),
+            f.what
+        );
+    }
+    let sum = |g: fn(&FlowTime) -> Duration| flows.iter().map(g).sum::<Duration>();
+    let in_flows = sum(|f| f.wall);
+    println!(
+        "{:>8} {:>9} {:>10} {:>8} {:>7} {:>9}  all flows",
+        ms(in_flows),
+        flows.iter().map(|f| f.commands).sum::<u64>(),
+        ms(sum(|f| f.webdriver)),
+        ms(in_flows.saturating_sub(sum(|f| f.webdriver))),
+        flows.iter().map(|f| f.pages).sum::<usize>(),
+        ms(sum(|f| f.server)),
+    );
+    println!(
+        "{:>8}  outside the flows: browsers starting and ending, the PDF and certificate checks, the store and the journal",
+        ms(wall.saturating_sub(in_flows))
+    );
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -182,11 +281,14 @@ async fn main() {
     // One job at a time: wall time, and the bot's own CPU time.
     let mut walls = Vec::new();
     let mut cpus = Vec::new();
+    let mut breakdowns = Vec::new();
     for _ in 0..runs_alone {
         let round_dir = dir.path().join(format!("round-{round}"));
         round += 1;
         let cpu = own_cpu();
-        walls.push(one_job(0, &round_dir).await);
+        let (wall, flows) = one_job(0, &round_dir).await;
+        walls.push(wall);
+        breakdowns.push((wall, flows));
         cpus.push(own_cpu().saturating_sub(cpu));
     }
     let wall = median(walls);
@@ -198,6 +300,10 @@ async fn main() {
         100.0 * cpu.as_secs_f64() / wall.as_secs_f64()
     );
 
+    breakdowns.sort_by_key(|(wall, _)| *wall);
+    let (median_wall, flows) = &breakdowns[breakdowns.len() / 2];
+    print_flow_times(*median_wall, flows);
+    println!();
     println!(
         "{:>6} {:>14} {:>18} {:>18} {:>16}",
         "jobs", "all done", "slowest job", "jobs per minute", "peak memory"
@@ -215,7 +321,7 @@ async fn main() {
             let tasks: Vec<_> = (0..jobs)
                 .map(|n| {
                     let d = round_dir.clone();
-                    tokio::spawn(async move { one_job(n, &d).await })
+                    tokio::spawn(async move { one_job(n, &d).await.0 })
                 })
                 .collect();
             let mut each = Vec::new();

@@ -153,6 +153,19 @@ async fn several_jobs_run_at_once_and_the_same_command_continues_only_the_unfini
         "--jobs 2 runs two at once: a {a:?}\nb {b:?}"
     );
     assert_eq!(a["exit_code"], 0);
+    // Each flow step of the report says what it cost in WebDriver commands.
+    let flow_steps: Vec<&Value> = a["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s.get("webdriver").is_some())
+        .collect();
+    assert!(flow_steps.len() > 10, "{a:?}");
+    assert!(
+        flow_steps
+            .iter()
+            .all(|s| s["webdriver"]["commands"].as_u64() > Some(0))
+    );
     assert_eq!(b["exit_code"], 0);
     assert_eq!(report(root, "c")["exit_code"], 5);
     for name in ["a", "b", "c"] {

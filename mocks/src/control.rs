@@ -21,6 +21,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/", get(index))
         .route("/__sim/", get(index))
         .route("/__sim/state", get(state))
+        .route("/__sim/served", get(served))
         .route("/__sim/reset", axum::routing::post(reset))
         .route("/__sim/clock", get(clock).post(move_clock))
         .route("/__sim/config", get(config).post(patch_config))
@@ -82,6 +83,11 @@ fn snapshot(app: &App) -> Value {
         "sessions": state.sessions.values().filter(|s| s.user.is_some()).count(),
         "requests": state.request_counts,
     })
+}
+
+/// Every request answered, in order, with the simulator's own time for each.
+async fn served(State(app): State<Arc<App>>) -> Json<Value> {
+    Json(json!(app.state().served))
 }
 
 async fn reset(State(app): State<Arc<App>>) -> Json<Value> {

@@ -96,7 +96,7 @@ pub async fn start(scenario: Scenario, config: SimConfig, port: u16) -> Result<R
             app.clone(),
             crate::present::present,
         ))
-        .layer(middleware::from_fn_with_state(app.clone(), faults))
+        .layer(middleware::from_fn_with_state(app.clone(), timed))
         .merge(control::router())
         .with_state(app.clone());
 
@@ -122,7 +122,7 @@ pub async fn start(scenario: Scenario, config: SimConfig, port: u16) -> Result<R
                 app.clone(),
                 crate::present::present,
             ))
-            .layer(middleware::from_fn_with_state(app.clone(), faults))
+            .layer(middleware::from_fn_with_state(app.clone(), timed))
             .with_state(app.clone());
         let h = axum_server::Handle::new();
         let server = axum_server::from_tcp_rustls(
@@ -147,7 +147,30 @@ pub async fn start(scenario: Scenario, config: SimConfig, port: u16) -> Result<R
     })
 }
 
-async fn faults(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+/// Each answer, timed from the request's arrival, faults included (a slowed
+/// page is the server's time, as a slow portal's would be).
+async fn timed(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let at = chrono::Utc::now();
+    let started = std::time::Instant::now();
+    let method = request.method().to_string();
+    let path = request.uri().path().to_string();
+    let response = faults(app.clone(), request, next).await;
+    let served = crate::state::Served {
+        at,
+        method,
+        path,
+        status: response.status().as_u16(),
+        micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+    };
+    let mut state = app.state();
+    if state.served.len() >= crate::state::SERVED_KEPT {
+        state.served.pop_front();
+    }
+    state.served.push_back(served);
+    response
+}
+
+async fn faults(app: Arc<App>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
     let config = app.config();
     let nth = {

@@ -230,10 +230,25 @@ pub struct SimState {
     pub certificates: Vec<IssuedCertificate>,
     /// Requests per exact path, for the Nth-request faults.
     pub request_counts: HashMap<String, u64>,
+    /// Each request answered, with how long the simulator took (the latest `SERVED_KEPT`).
+    pub served: std::collections::VecDeque<Served>,
     /// By ユーザID.
     pub last_searches: HashMap<String, LastSearch>,
     /// By token: shown once, by the GET after a POST's 303.
     pub held_pages: HashMap<String, HeldPage>,
+}
+
+/// How many answered requests `served` keeps.
+pub const SERVED_KEPT: usize = 20_000;
+
+/// A request the simulator answered: when it came, and how long its answer took.
+#[derive(Debug, Clone, Serialize)]
+pub struct Served {
+    pub at: DateTime<Utc>,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub micros: u64,
 }
 
 pub fn random_token(len: usize) -> String {

@@ -484,6 +484,7 @@ pub struct Browser {
     managed_downloads: bool,
     /// A Selenium server, which takes a file to upload before its path is typed.
     sends_files: bool,
+    usage: watchdog::Usage,
 }
 
 /// The screen as the recording keeps it.
@@ -525,9 +526,13 @@ impl Browser {
         let binary = options.binary.clone().or_else(|| default_binary(options.kind));
         let caps = capabilities(&options, &download_dir, binary.as_deref())?;
         let lost = watchdog::Lost::default();
+        let usage = watchdog::Usage::default();
         let connect = |caps: Capabilities| {
             WebDriver::builder(&url, caps)
-                .client(watchdog::WatchedClient::new(options.answer_limit(), lost.clone()))
+                .client(
+                    watchdog::WatchedClient::new(options.answer_limit(), lost.clone())
+                        .counting(usage.clone()),
+                )
                 .connect()
         };
         let (driver, bidi) = match connect(caps).await {
@@ -564,6 +569,7 @@ impl Browser {
         let managed_downloads = remote && remote_files::managed_downloads(&returned);
         let sends_files = remote && remote_files::selenium_server(&returned);
         let browser = Browser {
+            usage,
             managed_downloads,
             sends_files,
             network,
@@ -604,6 +610,12 @@ impl Browser {
     /// The driver stopped answering, is gone, or lost its browser.
     pub fn is_lost(&self) -> bool {
         self.lost.is_set()
+    }
+
+    /// WebDriver commands answered so far, and the time spent waiting for their
+    /// answers (which includes the browser's wait for the portal's pages).
+    pub fn driver_use(&self) -> (u64, Duration) {
+        self.usage.so_far()
     }
 
     /// WebDriver commands sent so far, for benchmarks.

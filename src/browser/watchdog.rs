@@ -50,6 +50,30 @@ impl Lost {
     }
 }
 
+/// The WebDriver commands sent and the time spent waiting for their answers,
+/// for the benchmarks' account of where a job's time goes.
+#[derive(Clone, Default)]
+pub(super) struct Usage {
+    commands: Arc<std::sync::atomic::AtomicU64>,
+    nanos: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Usage {
+    fn add(&self, took: Duration) {
+        self.commands.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// Commands so far, and the time they took.
+    pub(super) fn so_far(&self) -> (u64, Duration) {
+        (
+            self.commands.load(Ordering::Relaxed),
+            Duration::from_nanos(self.nanos.load(Ordering::Relaxed)),
+        )
+    }
+}
+
 /// How long a new session (the browser starting) may take at least.
 const SESSION_START: Duration = Duration::from_secs(120);
 
@@ -57,6 +81,7 @@ pub(super) struct WatchedClient {
     http: reqwest::Client,
     limit: Duration,
     lost: Lost,
+    usage: Usage,
 }
 
 impl WatchedClient {
@@ -65,7 +90,14 @@ impl WatchedClient {
             http: reqwest::Client::new(),
             limit,
             lost,
+            usage: Usage::default(),
         }
+    }
+
+    /// Counts each command and its time into `usage`.
+    pub(super) fn counting(mut self, usage: Usage) -> Self {
+        self.usage = usage;
+        self
     }
 
     fn unanswered(&self) -> WebDriverError {
@@ -134,7 +166,10 @@ impl HttpClient for WatchedClient {
         } else {
             self.limit
         };
-        match tokio::time::timeout(limit, self.exchange(request)).await {
+        let started = std::time::Instant::now();
+        let answer = tokio::time::timeout(limit, self.exchange(request)).await;
+        self.usage.add(started.elapsed());
+        match answer {
             Ok(answer) => answer,
             Err(_) => {
                 self.lost.set();
@@ -144,7 +179,7 @@ impl HttpClient for WatchedClient {
     }
 
     async fn new(&self) -> Arc<dyn HttpClient> {
-        Arc::new(WatchedClient::new(self.limit, self.lost.clone()))
+        Arc::new(WatchedClient::new(self.limit, self.lost.clone()).counting(self.usage.clone()))
     }
 }
 

@@ -240,6 +240,11 @@ fn is_masked(value: &str) -> bool {
 }
 
 impl<'b> Engine<'b> {
+    /// The browser the flows act in.
+    pub fn browser(&self) -> &'b Browser {
+        self.browser
+    }
+
     pub fn new(browser: &'b Browser, library: FlowLibrary, redactor: Redactor, artifacts: &Path) -> Self {
         Self {
             step_timeout: browser.options.step_timeout,

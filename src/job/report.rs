@@ -18,6 +18,15 @@ pub struct ReportStep {
     pub what: String,
     pub result: String,
     pub millis: u128,
+    /// The WebDriver commands a flow step sent, and the time their answers took.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webdriver: Option<WebDriverUse>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct WebDriverUse {
+    pub commands: u64,
+    pub millis: u128,
 }
 
 #[derive(Debug, Clone, Serialize)]

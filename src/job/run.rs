@@ -187,14 +187,21 @@ impl<'b> Runner<'b> {
             what: what.to_string(),
             result: result.to_string(),
             millis: 0,
+            webdriver: None,
         });
     }
 
     async fn flow(&mut self, name: &str, what: &str) -> Result<(), RunError> {
         tracing::info!("{what} …");
         let started = Instant::now();
+        let (commands_before, waited_before) = self.engine.browser().driver_use();
         let result = self.engine.run(name).await;
         let millis = started.elapsed().as_millis();
+        let (commands, waited) = self.engine.browser().driver_use();
+        let webdriver = Some(crate::job::report::WebDriverUse {
+            commands: commands - commands_before,
+            millis: waited.saturating_sub(waited_before).as_millis(),
+        });
         let outcome = match &result {
             Ok(()) => "完了".to_string(),
             Err(e) => format!("失敗: {}", e.message),
@@ -205,6 +212,7 @@ impl<'b> Runner<'b> {
             what: what.to_string(),
             result: outcome,
             millis,
+            webdriver,
         });
         result.map_err(RunError::from_flow)
     }
@@ -593,6 +601,7 @@ async fn run_inner(
                 what: retry.what().into(),
                 result: redactor.redact(&retry.reason),
                 millis: 0,
+                webdriver: None,
             })
             .collect(),
         report: Report::new(job, started),
@@ -628,6 +637,7 @@ async fn run_inner(
                 what: "電子証明書のダウンロード".into(),
                 result: format!("前回の実行で完了済み ({})", detail.unwrap_or_default()),
                 millis: 0,
+                webdriver: None,
             });
         } else {
             let mut browser_options = options.browser.clone();

@@ -50,6 +50,7 @@ fn step(kept: &mut Kept, what: &str, result: &str) {
         what: what.to_string(),
         result: result.to_string(),
         millis: 0,
+        webdriver: None,
     });
 }
 
