@@ -1480,6 +1480,17 @@ impl<'b> Engine<'b> {
             &w.interval_secs,
             &self.expand(&w.interval_secs)?,
         )?;
+        // Soon after the upload, then less often, up to the interval. A flow run
+        // without the job (oqsbot flow, a recording made before the key) may
+        // leave its variable unset: every wait is then the interval, as before.
+        let first = w
+            .first_interval_secs
+            .as_ref()
+            .filter(|t| !unset_variable_alone(t, |name| self.text(name).is_some()));
+        let mut gap = match first {
+            Some(first) => wait_seconds(WaitSecs::Interval, first, &self.expand(first)?)?.min(interval),
+            None => interval,
+        };
         loop {
             self.settle(self.step_timeout).await?;
             let rows = self.table_now(&table).await?.unwrap_or_default();
@@ -1515,7 +1526,8 @@ impl<'b> Engine<'b> {
                     secs: timeout.as_secs_f64(),
                 });
             }
-            tokio::time::sleep(interval).await;
+            tokio::time::sleep(gap).await;
+            gap = next_gap(gap, interval);
             match &w.refresh {
                 Some(loc) => {
                     self.act(step, &loc.list(), Act::Click, self.step_timeout).await?;
@@ -1528,6 +1540,20 @@ impl<'b> Engine<'b> {
             }
         }
     }
+}
+
+/// A template that is one `{variable}` and nothing else, whose variable is unset.
+fn unset_variable_alone(template: &str, is_set: impl Fn(&str) -> bool) -> bool {
+    let t = template.trim();
+    t.strip_prefix('{')
+        .and_then(|r| r.strip_suffix('}'))
+        .is_some_and(|name| !name.contains(['{', '}']) && !is_set(name))
+}
+
+/// The wait after `gap`: 15 % longer, never past `interval`: a registration
+/// that takes ten seconds is seen within about one.
+fn next_gap(gap: Duration, interval: Duration) -> Duration {
+    gap.mul_f64(1.15).min(interval)
 }
 
 /// A `wait_until` number, expanded from its template: out of range or not a
@@ -1586,6 +1612,34 @@ mod tests {
         for shown in ["Abc123!x", "xY7*kq9Z", "H1357924"] {
             assert!(!is_masked(shown), "{shown}");
         }
+    }
+
+    #[test]
+    fn the_status_is_looked_at_soon_then_less_often_up_to_the_interval() {
+        let interval = Duration::from_secs(10);
+        let mut gap = Duration::from_secs(1);
+        let mut at = Duration::ZERO;
+        let mut looks = Vec::new();
+        while at < Duration::from_secs(60) {
+            at += gap;
+            looks.push(at.as_secs_f64());
+            gap = next_gap(gap, interval);
+        }
+        // A registration done within ten seconds of the upload is seen within about one more.
+        for done in [2.0, 4.0, 6.0, 8.0, 10.0] {
+            let seen = looks.iter().find(|t| **t >= done).expect("a look after");
+            assert!(seen - done <= 1.1, "done at {done}, seen at {seen}: {looks:?}");
+        }
+        // Then less often: under 20 looks in the first minute, none further apart than the interval.
+        assert!(looks.len() < 20, "{looks:?}");
+        assert!(looks.windows(2).all(|w| w[1] - w[0] <= 10.0 + 1e-9));
+        assert_eq!(next_gap(Duration::from_secs(9), interval), interval);
+        assert!(unset_variable_alone("{status_first_look_secs}", |_| false));
+        assert!(!unset_variable_alone("{status_first_look_secs}", |_| true));
+        assert!(
+            !unset_variable_alone("2", |_| false),
+            "a literal is the flow's own"
+        );
     }
 
     #[test]

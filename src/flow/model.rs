@@ -194,6 +194,11 @@ pub struct WaitUntil {
     /// Seconds between looks, and the limit; templates, so a job can set them.
     pub interval_secs: String,
     pub timeout_secs: String,
+    /// The wait before the first fresh look: the soonest the step asks again.
+    /// Each next wait is 15 % longer, up to `interval_secs`. Unset: every
+    /// wait is `interval_secs`.
+    #[serde(default)]
+    pub first_interval_secs: Option<String>,
     pub into: String,
     /// Also keep the whole final row, as a one-row table.
     #[serde(default)]
@@ -466,10 +471,14 @@ impl Flow {
             }
             // A literal (no `{variable}`) is checked now; a template when it is expanded.
             if let Some(w) = &step.wait_until {
+                let first = w.first_interval_secs.as_ref();
                 for (which, text) in [
                     (WaitSecs::Interval, &w.interval_secs),
                     (WaitSecs::Timeout, &w.timeout_secs),
-                ] {
+                ]
+                .into_iter()
+                .chain(first.map(|f| (WaitSecs::Interval, f)))
+                {
                     if !text.contains('{')
                         && let Err(e) = which.parse(text)
                     {

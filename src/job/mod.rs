@@ -206,9 +206,20 @@ pub struct Output {
     /// How long to wait for the bulk registration to finish.
     #[serde(default = "default_status_timeout")]
     pub status_timeout_secs: f64,
+    /// The first look at アカウント一括登録結果 after the upload, and the
+    /// shortest wait between two: later waits grow to `status_interval_secs`.
+    #[serde(default)]
+    pub status_first_look_secs: Option<f64>,
 }
 
 impl Output {
+    /// The first wait: by default a second, and never longer than the interval.
+    pub fn status_first_look_secs(&self) -> f64 {
+        self.status_first_look_secs
+            .unwrap_or(DEFAULT_FIRST_LOOK_SECS)
+            .min(self.status_interval_secs)
+    }
+
     /// The two numbers must be ones the bulk-status flow's `wait_until` takes
     /// (NaN, infinity or a negative number would otherwise reach a Duration).
     fn problems(&self) -> Vec<String> {
@@ -224,6 +235,19 @@ impl Output {
         for (key, value, which) in checks {
             if which.duration(value).is_none() {
                 out.push(format!("[output] {key} = {value:?}: give {}", which.allowed()));
+            }
+        }
+        if let Some(first) = self.status_first_look_secs {
+            if WaitSecs::Interval.duration(first).is_none() {
+                out.push(format!(
+                    "[output] status_first_look_secs = {first:?}: give {}",
+                    WaitSecs::Interval.allowed()
+                ));
+            } else if first > self.status_interval_secs {
+                out.push(format!(
+                    "[output] status_first_look_secs ({first}) is longer than status_interval_secs ({}): the first look is the soonest, the interval the longest wait",
+                    self.status_interval_secs
+                ));
             }
         }
         if out.is_empty() && self.status_interval_secs > self.status_timeout_secs {
@@ -272,6 +296,8 @@ fn site_url_problem(name: &str, url: &str) -> Option<String> {
     }
     None
 }
+
+const DEFAULT_FIRST_LOOK_SECS: f64 = 1.0;
 
 fn default_status_interval() -> f64 {
     10.0
@@ -747,8 +773,39 @@ mod tests {
             dir: PathBuf::from("run"),
             status_interval_secs: 1.0,
             status_timeout_secs: 120.0,
+            status_first_look_secs: None,
         };
         assert!(demo.problems().is_empty());
+        assert_eq!(demo.status_first_look_secs(), 1.0);
+    }
+
+    #[test]
+    fn the_first_look_is_the_soonest_wait() {
+        let output = |first: f64| Output {
+            dir: PathBuf::from("run"),
+            status_interval_secs: 10.0,
+            status_timeout_secs: 600.0,
+            status_first_look_secs: Some(first),
+        };
+        assert!(output(2.0).problems().is_empty());
+        let longer = output(20.0).problems();
+        assert!(
+            longer.iter().any(|p| p.contains("status_first_look_secs (20)")),
+            "{longer:?}"
+        );
+        let zero = output(0.0).problems();
+        assert!(
+            zero.iter().any(|p| p.contains("status_first_look_secs = 0.0")),
+            "{zero:?}"
+        );
+        let mut slow = output(2.0);
+        slow.status_first_look_secs = None;
+        slow.status_interval_secs = 0.5;
+        assert_eq!(
+            slow.status_first_look_secs(),
+            0.5,
+            "never longer than the interval"
+        );
     }
 
     fn with_sites(cert_url: &str, oqs_url: &str) -> String {

@@ -727,6 +727,10 @@ impl Runner<'_> {
         );
         self.engine
             .set("status_timeout_secs", &job.output.status_timeout_secs.to_string());
+        self.engine.set(
+            "status_first_look_secs",
+            &job.output.status_first_look_secs().to_string(),
+        );
     }
 
     async fn procedure(&mut self, p: &Prepared) -> Result<(), RunError> {
