@@ -265,9 +265,18 @@ where
     queue.reverse();
     let parallel = options.parallel.max(1);
     let mut running: JoinSet<(usize, JobOutcome)> = JoinSet::new();
-    let mut pids: HashMap<usize, Option<u32>> = HashMap::new();
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     let mut interrupted = false;
     tokio::pin!(interrupt);
+    // Its first poll installs the handler: a Ctrl-C while the first jobs start is not lost.
+    tokio::select! {
+        biased;
+        () = &mut interrupt => {
+            interrupted = true;
+            progress(Progress::Interrupted { running: 0 });
+        }
+        () = std::future::ready(()) => {}
+    }
     loop {
         while !interrupted && running.len() < parallel {
             let Some((index, path, job)) = queue.pop() else {
@@ -281,8 +290,8 @@ where
             });
             match start(&path, &job, options) {
                 Ok((child, started)) => {
-                    pids.insert(index, child.id());
-                    running.spawn(async move { (index, finish(child, started, path, job).await) });
+                    let stopping = stopping.clone();
+                    running.spawn(async move { (index, finish(child, started, path, job, stopping).await) });
                 }
                 Err(detail) => {
                     let outcome = JobOutcome::not_run(path, Some(&job), JobState::Ran, 6, detail);
@@ -302,7 +311,6 @@ where
             joined = running.join_next() => {
                 match joined {
                     Some(Ok((index, outcome))) => {
-                        pids.remove(&index);
                         progress(Progress::Ended { index, total, outcome: &outcome });
                         outcomes[index] = Some(outcome);
                     }
@@ -314,9 +322,7 @@ where
             () = &mut interrupt, if !interrupted => {
                 interrupted = true;
                 progress(Progress::Interrupted { running: running.len() });
-                for pid in pids.values().flatten() {
-                    tell_to_stop(*pid);
-                }
+                let _ = stop.send(true);
             }
         }
     }
@@ -409,14 +415,21 @@ async fn finish(
     started: Started,
     path: PathBuf,
     job: JobFile,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
 ) -> JobOutcome {
-    let status = child.wait().await;
+    let status = tokio::select! {
+        status = child.wait() => status,
+        () = stop_asked(&mut stopping) => {
+            // Told while the child is still ours: its pid cannot be another process's yet.
+            if let Some(pid) = child.id() {
+                tell_to_stop(pid);
+            }
+            child.wait().await
+        }
+    };
     let seconds = started.at.elapsed().as_secs_f64();
     let (exit_code, ended) = match &status {
-        Ok(s) => match s.code() {
-            Some(code) => (u8::try_from(code).unwrap_or(6), None),
-            None => (6, Some(format!("oqsbot ended without an exit code ({s})"))),
-        },
+        Ok(s) => exit_of(s),
         Err(e) => (6, Some(format!("cannot wait for oqsbot: {e}"))),
     };
     let report_path = job.output.dir.join("report.json");
@@ -427,14 +440,16 @@ async fn finish(
         .filter(|m| *m >= started.at_system)
         .and_then(|_| std::fs::read_to_string(&report_path).ok())
         .and_then(|t| serde_json::from_str(&t).ok());
+    // The report's words are scrubbed of the run's secrets; a job that could
+    // not start writes none, and its log holds the problems.
     let detail = if exit_code == 0 {
         "完了".to_string()
     } else if let Some(e) = ended {
         e
-    } else if let Some(said) = last_error(&started.log, started.log_from) {
-        said
     } else if let Some(outcome) = report.as_ref().and_then(|r| r["outcome"].as_str()) {
         outcome.to_string()
+    } else if let Some(said) = last_error(&started.log, started.log_from) {
+        said
     } else {
         format!("exit code {exit_code}; see {}", started.log.display())
     };
@@ -452,17 +467,59 @@ async fn finish(
     }
 }
 
-/// The error `oqsbot run` ended with: its `oqsbot: …` lines in this run's part of the log.
+/// The error `oqsbot run` ended with, in this run's part of the log: its
+/// `oqsbot: …` line and the indented lines under it (each problem of a job
+/// that cannot run).
 fn last_error(log: &Path, from: u64) -> Option<String> {
     let mut file = File::open(log).ok()?;
-    file.seek(SeekFrom::Start(from)).ok()?;
+    let len = file.metadata().ok()?.len();
+    // The error is at the end; a huge log is not read whole.
+    file.seek(SeekFrom::Start(from.max(len.saturating_sub(4 << 20))))
+        .ok()?;
     let mut bytes = Vec::new();
-    // The error is near the end; a huge log is not read whole.
-    file.take(4 << 20).read_to_end(&mut bytes).ok()?;
+    file.read_to_end(&mut bytes).ok()?;
     let text = String::from_utf8_lossy(&bytes);
-    let mut lines = text.lines().rev().skip_while(|l| !l.starts_with("oqsbot: "));
-    let last = lines.next()?;
-    Some(last.trim_start_matches("oqsbot: ").to_string())
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.iter().rposition(|l| l.starts_with("oqsbot: "))?;
+    let mut said = vec![lines[start].trim_start_matches("oqsbot: ").to_string()];
+    said.extend(
+        lines[start + 1..]
+            .iter()
+            .take_while(|l| l.starts_with(' '))
+            .map(|l| l.trim_end().to_string()),
+    );
+    Some(said.join("\n"))
+}
+
+/// Until the batch is told to stop; never, once nobody can tell it.
+async fn stop_asked(stopping: &mut tokio::sync::watch::Receiver<bool>) {
+    while !*stopping.borrow_and_update() {
+        if stopping.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// A job's exit code as `oqsbot run` alone would have given it; a job ended
+/// by Ctrl-C before its own handler was in place counts as interrupted.
+fn exit_of(status: &std::process::ExitStatus) -> (u8, Option<String>) {
+    #[cfg(unix)]
+    if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(status) {
+        return if signal == libc::SIGINT || signal == libc::SIGTERM {
+            (130, Some(format!("stopped by signal {signal} (Ctrl-C)")))
+        } else {
+            (6, Some(format!("oqsbot ended by signal {signal}")))
+        };
+    }
+    match status.code() {
+        Some(code) => match u8::try_from(code) {
+            Ok(code) => (code, None),
+            // STATUS_CONTROL_C_EXIT: Windows ended it for Ctrl-C.
+            Err(_) if code as u32 == 0xC000_013A => (130, Some("stopped by Ctrl-C".into())),
+            Err(_) => (6, Some(format!("oqsbot ended with code {code:#x}"))),
+        },
+        None => (6, Some(format!("oqsbot ended without an exit code ({status})"))),
+    }
 }
 
 /// Asks a running job to stop as Ctrl-C would. On Windows the console's Ctrl-C
@@ -470,7 +527,8 @@ fn last_error(log: &Path, from: u64) -> Option<String> {
 fn tell_to_stop(pid: u32) {
     #[cfg(unix)]
     if let Ok(pid) = i32::try_from(pid) {
-        // SAFETY: kill(2) with SIGINT on a child this process started and has not yet reaped.
+        // SAFETY: kill(2) with SIGINT on a child this process started; the caller
+        // holds it unreaped (tokio gives no pid once it is reaped).
         unsafe {
             libc::kill(pid, libc::SIGINT);
         }
@@ -557,8 +615,14 @@ pub fn table(outcomes: &[JobOutcome]) -> String {
     out
 }
 
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or_default()
+/// The detail's first line; when that only announces a list ("…:"), with the first item.
+fn first_line(text: &str) -> String {
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or_default();
+    match lines.next() {
+        Some(next) if first.ends_with(':') => format!("{first} {next}"),
+        _ => first.to_string(),
+    }
 }
 
 /// Columns a terminal gives the text: two for East Asian wide characters.
@@ -582,9 +646,13 @@ struct Summary<'a> {
     jobs: &'a [JobOutcome],
 }
 
-/// Writes `index.html` and `summary.json` into `dir`; the HTML links each report
-/// and log by a path relative to `dir`, so the folder can be copied whole.
+/// Writes `index.html` and `summary.json` into `dir` (made if missing); the HTML
+/// links each report and log by a path relative to `dir`.
 pub fn write_summary(outcomes: &[JobOutcome], dir: &Path) -> Result<PathBuf, BatchError> {
+    std::fs::create_dir_all(dir).map_err(|source| BatchError::Summary {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let html_path = dir.join(SUMMARY_HTML);
     let json_path = dir.join(SUMMARY_JSON);
     let write = |path: &Path, bytes: &[u8]| {
@@ -819,5 +887,18 @@ mod tests {
             last_error(&log, from).as_deref(),
             Some("the portal refused the login of Y1342304")
         );
+        // A job that cannot run lists its problems under the line.
+        let from = std::fs::metadata(&log).expect("meta").len();
+        writeln!(
+            f,
+            "oqsbot: the job cannot run:\n  - T_SECRET_A is not set\n  - T_CERT is not set"
+        )
+        .expect("write");
+        let said = last_error(&log, from).expect("said");
+        assert_eq!(
+            said,
+            "the job cannot run:\n  - T_SECRET_A is not set\n  - T_CERT is not set"
+        );
+        assert_eq!(first_line(&said), "the job cannot run: - T_SECRET_A is not set");
     }
 }

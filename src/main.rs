@@ -344,7 +344,8 @@ async fn run_job(job: &oqsbot::job::JobFile, options: &oqsbot::job::run::RunOpti
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("oqsbot: {e}");
+            // A batch copies this line into its summary: scrubbed as a log line is.
+            eprintln!("oqsbot: {}", oqsbot::secret::redact_for_log(&e.to_string()));
             if report.exists() {
                 eprintln!("Report: {}", report.display());
             }
@@ -697,8 +698,19 @@ async fn main() -> ExitCode {
         } => {
             drop(out);
             let job = match jobs.as_slice() {
-                [one] if !one.is_dir() => one,
+                [one] if !one.is_dir() && summary.is_none() => one,
                 _ => {
+                    // Refused once here, not in every job's own log.
+                    let mut checked = oqsbot::browser::BrowserOptions::new(PathBuf::from("."));
+                    if let Err(code) = apply_browser(&mut checked, &browser) {
+                        return code;
+                    }
+                    if let Some(url) = &browser.webdriver_url
+                        && let Err(e) = oqsbot::net::check_webdriver_url(url, browser.allow_plain_webdriver)
+                    {
+                        eprintln!("oqsbot: {e}");
+                        return ExitCode::from(2);
+                    }
                     let child_args = child_args(flows.as_deref(), &recording, &browser);
                     return run_batch(&jobs, parallel.into(), summary, child_args).await;
                 }

@@ -83,6 +83,12 @@ pub enum BrowserError {
     WebDriverUrl(#[from] crate::net::WebDriverUrlError),
     #[error(transparent)]
     RemoteFile(#[from] remote_files::RemoteFileError),
+    #[error(
+        "the Selenium Grid at {url} does not hand its downloads back, and the portal's PDFs and certificate are downloads: start its node with --enable-managed-downloads true"
+    )]
+    NoManagedDownloads { url: String },
+    #[error("cannot read {path} to upload it: {source}")]
+    ReadUpload { path: String, source: std::io::Error },
     #[error("cannot keep the file the Grid node downloaded as {path}: {source}")]
     KeepDownload { path: String, source: std::io::Error },
 }
@@ -568,6 +574,14 @@ impl Browser {
         let remote = options.webdriver_url.is_some();
         let managed_downloads = remote && remote_files::managed_downloads(&returned);
         let sends_files = remote && remote_files::selenium_server(&returned);
+        // A Grid node that keeps its downloads to itself: the portal's PDFs would never arrive.
+        if sends_files && !managed_downloads {
+            let driver: WebDriver = driver;
+            let _ = driver.quit().await;
+            return Err(BrowserError::NoManagedDownloads {
+                url: options.webdriver_url.clone().unwrap_or_default(),
+            });
+        }
         let browser = Browser {
             usage,
             managed_downloads,
@@ -946,7 +960,7 @@ impl Browser {
             return Ok(e.send_keys(absolute.display().to_string()).await?);
         }
         // The browser's machine cannot see this one's files: the file goes there first.
-        let bytes = std::fs::read(&absolute).map_err(|source| BrowserError::DownloadDir {
+        let bytes = std::fs::read(&absolute).map_err(|source| BrowserError::ReadUpload {
             path: absolute.display().to_string(),
             source,
         })?;
@@ -1082,6 +1096,9 @@ impl Browser {
             .await?
             .value_json()?;
         let bytes = remote_files::downloaded_file(&answer, &name)?;
+        // A credential the node holds is one more copy to lose: gone once fetched.
+        self.count(1);
+        self.driver.handle().cmd(remote_files::ClearDownloads).await?;
         // The node's name, never a path it might hold.
         let file_name = Path::new(&name)
             .file_name()
@@ -1216,14 +1233,17 @@ fn capabilities(
             if let Some(b) = binary {
                 c.set_binary(&b.display().to_string())?;
             }
-            // Edge's own download settings, so no prompt appears before CDP names each folder.
-            c.add_experimental_option(
-                "prefs",
-                json!({
-                    "download.default_directory": download_dir.display().to_string(),
-                    "download.prompt_for_download": false,
-                }),
-            )?;
+            // Edge's own download settings, so no prompt appears before CDP names each
+            // folder; a Grid node's Edge saves where the node says.
+            if !remote {
+                c.add_experimental_option(
+                    "prefs",
+                    json!({
+                        "download.default_directory": download_dir.display().to_string(),
+                        "download.prompt_for_download": false,
+                    }),
+                )?;
+            }
             c.into()
         }
         _ => {
@@ -1373,6 +1393,12 @@ mod tests {
             "{args:?}"
         );
         assert!(args.contains(&json!("--headless=new")));
+        let mut edge = options(BrowserKind::Edge);
+        edge.webdriver_url = Some("https://grid.example:4444".into());
+        let caps = capabilities(&edge, Path::new(r"C:\oqs\run\downloads"), None).expect("caps");
+        let v = serde_json::to_value(&caps).expect("json");
+        assert!(v["ms:edgeOptions"].get("prefs").is_none(), "{v}");
+        assert!(!v.to_string().contains("oqs\\\\run"), "{v}");
     }
 
     #[test]

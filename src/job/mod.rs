@@ -513,7 +513,6 @@ impl JobFile {
     }
 }
 
-/// A secret from the environment variable a job names.
 /// `path` taken from `base`, absolute, with each `..` resolved on the disk as far
 /// as the path exists (after a symbolic link, `..` is the link target's parent).
 /// Chromium does not start with a profile folder whose path holds `..`.
@@ -540,6 +539,7 @@ fn resolve(base: &Path, path: &Path) -> PathBuf {
     out
 }
 
+/// A secret from the environment variable a job names.
 pub fn secret_from_env(var: &str, what: &str) -> Result<Secret, String> {
     match std::env::var(var) {
         Ok(v) if !v.is_empty() => Ok(Secret::new(v)),

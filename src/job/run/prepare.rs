@@ -287,7 +287,7 @@ fn remote_certificate_problems(job: &JobFile) -> Vec<String> {
     let mut out = Vec::new();
     if !job.sites.remote_browser_has_certificate {
         out.push(format!(
-            "the オン資 site {} asks for the client certificate, and the browser at --webdriver-url presents only what its own machine holds: install this institution's certificate and the AutoSelectCertificateForUrls policy (oqsbot browser-policy) on the Grid node, then set [sites] remote_browser_has_certificate = true",
+            "the オン資 site {} asks for the client certificate, and the browser at --webdriver-url (a Grid node, or a driver started apart from oqsbot) presents only what its own machine and profile hold: install this institution's certificate and the AutoSelectCertificateForUrls policy (oqsbot browser-policy) on the Grid node, then set [sites] remote_browser_has_certificate = true",
             job.sites.oqs_url
         ));
     }
