@@ -222,6 +222,23 @@ async fn several_jobs_run_at_once_and_the_same_command_continues_only_the_unfini
         .collect();
     assert_eq!(codes, [0, 0, 5, 2], "in name order");
 
+    // The passwords the runs set or were handed are in the stores, never in a log or the summary.
+    let mut written = String::new();
+    for file in ["desk/summary.json", "desk/index.html"] {
+        written.push_str(&std::fs::read_to_string(root.join(file)).expect(file));
+    }
+    for name in ["a", "b", "c"] {
+        written.push_str(&std::fs::read_to_string(out_of(root, name).join("run.log")).expect("log"));
+    }
+    for name in ["a", "b", "c"] {
+        for secret in passwords_in_store(&out_of(root, name)) {
+            assert!(
+                !written.contains(&secret),
+                "{name}: a stored password in a log or the summary"
+            );
+        }
+    }
+
     // Again: the finished jobs are not touched; the stopped one runs again.
     let before = (
         requests(&state(&needs_reset).await),
@@ -358,6 +375,30 @@ async fn an_interrupted_batch_starts_nothing_more_and_continues_when_run_again()
     assert_eq!(events(&s, "upload_received"), 1);
     assert_eq!(failed_logins(&s), Vec::<String>::new());
     assert!(find(&state(&pharmacy).await, "R1RENK01"), "the second job ran");
+}
+
+/// The passwords a credential store holds (8 characters and more: the short
+/// secret number and PIN could match digits of a time stamp).
+fn passwords_in_store(out: &Path) -> Vec<String> {
+    fn walk(v: &Value, key: &str, found: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => o.iter().for_each(|(k, v)| walk(v, k, found)),
+            Value::Array(a) => a.iter().for_each(|v| walk(v, key, found)),
+            Value::String(s) if s.len() >= 8 && !matches!(key, "origin" | "recorded_at" | "user_id") => {
+                found.push(s.clone())
+            }
+            _ => {}
+        }
+    }
+    let text = std::fs::read_to_string(out.join("credentials.json")).expect("store");
+    let mut found = Vec::new();
+    walk(
+        &serde_json::from_str(&text).expect("store is JSON"),
+        "",
+        &mut found,
+    );
+    assert!(!found.is_empty(), "{} holds passwords", out.display());
+    found
 }
 
 fn find(s: &Value, user: &str) -> bool {

@@ -367,6 +367,56 @@ async fn bulk_upload_and_status() {
     b.quit().await;
 }
 
+/// A registration that finishes in seconds is seen in seconds, not at the
+/// job's polite interval, and 「更新」 is never pressed sooner than the first look.
+#[tokio::test]
+async fn the_status_is_looked_at_soon_after_the_upload_then_less_often() {
+    let sim = sim("admin-exists", "[delays]\nqueued_secs = 1\nprocessing_secs = 2\n").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let csv = bulk_csv(dir.path(), oqsbot::bulk_csv::TerminalKind::MedicalDental);
+    let b = browser(dir.path()).await;
+    let mut e = engine(&b, &sim, dir.path());
+    credentials(&mut e, "OnsKANRI", "q4Rt#7vWx2Ke", Some("Adm#Chosen2026x"));
+    e.run("login").await.unwrap_or_else(|err| panic!("{err}"));
+    e.set("csv_file", csv.to_str().expect("path"));
+    e.run("bulk-upload").await.unwrap_or_else(|err| panic!("{err}"));
+    e.set("status_interval_secs", "120");
+    e.set("status_first_look_secs", "1");
+    e.set("status_timeout_secs", "600");
+    let started = std::time::Instant::now();
+    e.run("bulk-status").await.unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(e.text("bulk_status"), Some("登録完了"));
+    // With every wait at the interval, the first fresh look would come after two minutes.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "seen after {:?}",
+        started.elapsed()
+    );
+    let served: Vec<serde_json::Value> = reqwest::get(format!("{}/__sim/served", sim.base_url))
+        .await
+        .expect("served")
+        .json()
+        .await
+        .expect("json");
+    let looks: Vec<chrono::DateTime<chrono::Utc>> = served
+        .iter()
+        .filter(|r| r["path"] == "/oqs/bulk/results")
+        .map(|r| r["at"].as_str().expect("at").parse().expect("time"))
+        .collect();
+    assert!(
+        looks.len() >= 3,
+        "the page, then at least two fresh looks: {looks:?}"
+    );
+    for pair in looks.windows(2) {
+        let gap = (pair[1] - pair[0]).num_milliseconds();
+        assert!(
+            gap >= 900,
+            "looks {gap} ms apart, sooner than the first look allows: {looks:?}"
+        );
+    }
+    b.quit().await;
+}
+
 #[tokio::test]
 async fn list_accounts_reads_every_page() {
     let sim = sim(
