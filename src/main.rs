@@ -116,6 +116,11 @@ enum Command {
         #[command(subcommand)]
         action: CertAction,
     },
+    /// The passwords a job's runs kept, for the hand-over to the customer.
+    Credentials {
+        #[command(subcommand)]
+        action: CredentialsAction,
+    },
     /// Write the browser policy that presents the client certificate to the オン資 site
     /// without a picker (AutoSelectCertificateForUrls). Needs root; done only when asked.
     BrowserPolicy {
@@ -247,6 +252,21 @@ enum CsvAction {
 }
 
 #[derive(Subcommand)]
+enum CredentialsAction {
+    /// Write a printable, owner-only page with each account's ID and password and the
+    /// certificate password (by default hand-over.html in the output folder). Delete it
+    /// after printing.
+    Sheet {
+        job: PathBuf,
+        #[arg(short = 'o', long)]
+        output: Option<PathBuf>,
+    },
+    /// Print one account's password, at a terminal only (e.g. FOFACE01 for step ⑩'s
+    /// 管理コンソール).
+    Show { job: PathBuf, user_id: String },
+}
+
+#[derive(Subcommand)]
 enum CertAction {
     /// Check a .p12: its password, the institution code in its subject, its issuer, its validity.
     Check {
@@ -350,6 +370,44 @@ async fn run_job(job: &oqsbot::job::JobFile, options: &oqsbot::job::run::RunOpti
                 eprintln!("Report: {}", report.display());
             }
             ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// `oqsbot credentials`: the hand-over sheet, or one password at a terminal.
+fn credentials(action: CredentialsAction, out: &mut dyn Write) -> ExitCode {
+    use oqsbot::job::handover;
+    use std::io::IsTerminal;
+    let load = |path: &std::path::Path| oqsbot::job::JobFile::load(path).map_err(|e| e.to_string());
+    let result = match action {
+        CredentialsAction::Sheet { job, output } => load(&job).and_then(|job| {
+            let path = handover::write_sheet(&job, output.as_deref()).map_err(|e| e.to_string())?;
+            let _ = writeln!(
+                out,
+                "機密: アカウントとパスワードの引き渡し票を書きました (本人のみ読み書き可): {}\n印刷してお客様にお渡ししたら、このファイルを削除してください。\nsecret: the hand-over sheet with every password: {}; print it, then delete it",
+                path.display(),
+                path.display()
+            );
+            Ok(())
+        }),
+        CredentialsAction::Show { job, user_id } => {
+            // Never into a file, a pipe or a terminal log someone reads later.
+            if !std::io::stdout().is_terminal() {
+                Err("oqsbot credentials show prints a password only to a terminal, not into a file or a pipe; for paper, use oqsbot credentials sheet".to_string())
+            } else {
+                load(&job).and_then(|job| {
+                    let password = handover::password_of(&job, &user_id).map_err(|e| e.to_string())?;
+                    let _ = writeln!(out, "{user_id}: {}", password.expose());
+                    Ok(())
+                })
+            }
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("oqsbot: {e}");
+            ExitCode::from(2)
         }
     }
 }
@@ -838,6 +896,7 @@ async fn main() -> ExitCode {
             };
             exit(oqsbot::flow_command::run(cmd, &mut out).await)
         }
+        Command::Credentials { action } => credentials(action, &mut out),
         Command::Replay {
             file,
             flows,

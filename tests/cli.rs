@@ -422,3 +422,108 @@ fn flow_refuses_a_plain_webdriver_elsewhere_before_its_output_folder() {
     assert!(err.contains("in clear"), "{err}");
     assert!(!out_dir.exists(), "nothing was started");
 }
+
+/// A job whose run kept passwords: the admin's, FOFACE01's and the certificate's.
+#[cfg(unix)]
+fn job_with_store(dir: &std::path::Path) -> std::path::PathBuf {
+    use oqsbot::job::store::{CredentialStore, Origin};
+    use oqsbot::secret::Secret;
+    let job = job_stopping_at_input(dir);
+    let mut store = CredentialStore::open(&dir.join("out")).expect("store");
+    store
+        .record_password("OnsKANRI", &Secret::new("Kx7#mQ2vLp9w"), Origin::Generated)
+        .expect("admin");
+    store
+        .record_password("FOFACE01", &Secret::new("Fa3$tR8nWq1z"), Origin::Job)
+        .expect("face");
+    store
+        .record_secret("cert_password", &Secret::new("4826"))
+        .expect("cert");
+    job
+}
+
+#[cfg(unix)]
+#[test]
+fn the_hand_over_sheet_holds_every_password_and_is_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("dir");
+    let job = job_with_store(dir.path());
+    let out = oqsbot(&["credentials", "sheet", job.to_str().expect("path")], &[], None);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("機密") && stdout.contains("削除"), "{stdout}");
+    for secret in ["Kx7#mQ2vLp9w", "Fa3$tR8nWq1z", "4826"] {
+        assert!(!stdout.contains(secret), "the screen shows no password: {stdout}");
+    }
+    let sheet = dir.path().join("out/hand-over.html");
+    let page = std::fs::read_to_string(&sheet).expect("sheet");
+    for shown in [
+        "OnsKANRI",
+        "Kx7#mQ2vLp9w",
+        "FOFACE01",
+        "Fa3$tR8nWq1z",
+        "4826",
+        "2713107890",
+        "顔認証アカウント",
+    ] {
+        assert!(page.contains(shown), "{shown} on the sheet");
+    }
+    let mode = std::fs::metadata(&sheet).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+
+    // No run yet: nothing to hand over, and no empty store is made.
+    let fresh = tempfile::tempdir().expect("dir");
+    let job = job_stopping_at_input(fresh.path());
+    let out = oqsbot(&["credentials", "sheet", job.to_str().expect("path")], &[], None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("run the job first"), "{err}");
+    assert!(!fresh.path().join("out/credentials.json").exists());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn one_password_is_shown_at_a_terminal_only() {
+    let dir = tempfile::tempdir().expect("dir");
+    let job = job_with_store(dir.path());
+    let job = job.to_str().expect("path");
+    let piped = oqsbot(&["credentials", "show", job, "FOFACE01"], &[], None);
+    assert_eq!(piped.status.code(), Some(2));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&piped.stdout),
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    assert!(!all.contains("Fa3$tR8nWq1z"), "{all}");
+    assert!(all.contains("only to a terminal"), "{all}");
+
+    // At a terminal (script(1) gives the command one).
+    let command = format!("{} credentials show {job} FOFACE01", env!("CARGO_BIN_EXE_oqsbot"));
+    let shown = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("script runs");
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.status.success(), "{text}");
+    assert!(text.contains("FOFACE01: Fa3$tR8nWq1z"), "{text}");
+    let unknown = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} credentials show {job} R9RENK01", env!("CARGO_BIN_EXE_oqsbot")),
+            "/dev/null",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("script runs");
+    let text = String::from_utf8_lossy(&unknown.stdout);
+    assert!(
+        text.contains("no password for R9RENK01") && text.contains("FOFACE01, OnsKANRI"),
+        "{text}"
+    );
+}

@@ -2,6 +2,7 @@
 //! environment variable or by an owner-only file, never written in the job.
 
 pub mod demo;
+pub mod handover;
 pub mod journal;
 pub mod lock;
 pub mod outcome;

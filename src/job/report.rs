@@ -75,7 +75,7 @@ pub struct Report {
     pub windows_steps: Vec<String>,
 }
 
-fn role_of(job: &JobFile, id: &str) -> &'static str {
+pub(crate) fn role_of(job: &JobFile, id: &str) -> &'static str {
     if id == job.master.user_id {
         "マスタアカウント"
     } else if id == job.admin.user_id {
@@ -89,7 +89,7 @@ fn role_of(job: &JobFile, id: &str) -> &'static str {
     }
 }
 
-fn origin_ja(o: Origin) -> &'static str {
+pub(crate) fn origin_ja(o: Origin) -> &'static str {
     match o {
         Origin::Job => "ジョブで指定",
         Origin::Generated => "oqsbot が生成",
@@ -174,14 +174,14 @@ fn windows_steps(job: &JobFile, r: &Report) -> Vec<String> {
     ]
 }
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
 
-fn jst(t: DateTime<Utc>) -> String {
+pub(crate) fn jst(t: DateTime<Utc>) -> String {
     t.with_timezone(&chrono_tz::Asia::Tokyo)
         .format("%Y/%m/%d %H:%M:%S")
         .to_string()
