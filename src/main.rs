@@ -360,14 +360,23 @@ async fn run_job(job: &oqsbot::job::JobFile, options: &oqsbot::job::run::RunOpti
     }
     match result {
         Ok(()) => {
-            println!("完了: all web steps are done. Report: {}", report.display());
+            println!("完了: Web 側の作業はすべて終わりました。");
+            println!("レポート: {}", report.display());
+            println!(
+                "次の作業: レポートの「残りの Windows 作業」を順に行ってください。お客様への引き渡し票は oqsbot credentials sheet (ジョブファイル) で作れます。"
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
             // A batch copies this line into its summary: scrubbed as a log line is.
             eprintln!("oqsbot: {}", oqsbot::secret::redact_for_log(&e.to_string()));
+            eprintln!(
+                "停止しました (終了コード {})。{}",
+                e.exit_code(),
+                e.next_step_ja()
+            );
             if report.exists() {
-                eprintln!("Report: {}", report.display());
+                eprintln!("レポート: {}", report.display());
             }
             ExitCode::from(e.exit_code())
         }

@@ -177,6 +177,16 @@ async fn several_jobs_run_at_once_and_the_same_command_continues_only_the_unfini
     }
     let log = std::fs::read_to_string(out_of(root, "c").join("run.log")).expect("log");
     assert!(log.contains("locked"), "the stopped job's log says why: {log}");
+    assert!(
+        log.contains("停止しました (終了コード 5)") && log.contains("担当者の確認が必要です"),
+        "and, in Japanese, what to do next: {log}"
+    );
+    let done = std::fs::read_to_string(out_of(root, "a").join("run.log")).expect("log");
+    assert!(
+        done.contains("完了: Web 側の作業はすべて終わりました。"),
+        "{done}"
+    );
+    assert!(done.contains("次の作業:"), "{done}");
     assert!(!log.contains('\u{1b}'), "no colour codes in a log file");
 
     // The summary: a row per job, with why a job stopped.
