@@ -98,27 +98,19 @@ async fn job_with(n: usize, dir: &Path, delays: BulkDelays) -> (Duration, Vec<Fl
     let (result, out) = run(&job, &options).await;
     let elapsed = started.elapsed();
     result.unwrap_or_else(|e| panic!("job {n}: {e}"));
-    (elapsed, flow_times(&out, &sim).await)
+    (elapsed, flow_times(&out, &sim))
 }
 
 /// The report's flow steps, each with the requests the simulator served meanwhile.
-async fn flow_times(out: &Path, sim: &RunningSim) -> Vec<FlowTime> {
+fn flow_times(out: &Path, sim: &RunningSim) -> Vec<FlowTime> {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report"))
             .expect("json");
-    let served: Vec<serde_json::Value> = reqwest::get(format!("{}/__sim/served", sim.base_url))
-        .await
-        .expect("served")
-        .json()
-        .await
-        .expect("json");
-    let served: Vec<(chrono::DateTime<chrono::Utc>, u64)> = served
-        .iter()
-        .filter(|r| !r["path"].as_str().unwrap_or_default().starts_with("/__sim"))
-        .filter_map(|r| {
-            let at = r["at"].as_str()?.parse().ok()?;
-            Some((at, r["micros"].as_u64()?))
-        })
+    let served: Vec<(chrono::DateTime<chrono::Utc>, u64)> = sim
+        .served()
+        .into_iter()
+        .filter(|r| !r.path.starts_with("/__sim"))
+        .map(|r| (r.at, r.micros))
         .collect();
     report["steps"]
         .as_array()

@@ -190,14 +190,7 @@ async fn several_jobs_run_at_once_and_the_same_command_continues_only_the_unfini
     assert!(!log.contains('\u{1b}'), "no colour codes in a log file");
 
     // The summary: a row per job, with why a job stopped.
-    let row = |code: &str| {
-        stdout
-            .lines()
-            .rev()
-            .find(|l| l.starts_with(code))
-            .unwrap_or_else(|| panic!("no row for {code}:\n{stdout}"))
-            .to_string()
-    };
+    let row = |code: &str| summary_row(&stdout, code);
     assert!(row("2713107890").contains("完了"), "{stdout}");
     assert!(row("1342304563").contains("完了"), "{stdout}");
     assert!(row("1311301012").contains("担当者の確認が必要"), "{stdout}");
@@ -352,14 +345,7 @@ async fn an_interrupted_batch_starts_nothing_more_and_continues_when_run_again()
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stdout}\n{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
-    let row = |code: &str| {
-        stdout
-            .lines()
-            .rev()
-            .find(|l| l.starts_with(code))
-            .unwrap_or_else(|| panic!("no row for {code}:\n{stdout}"))
-            .to_string()
-    };
+    let row = |code: &str| summary_row(&stdout, code);
     assert!(row("2713107890").contains("中断"), "{stdout}");
     assert!(row("1342304563").contains("未実行"), "{stdout}");
     assert_eq!(
@@ -409,6 +395,16 @@ fn passwords_in_store(out: &Path) -> Vec<String> {
     );
     assert!(!found.is_empty(), "{} holds passwords", out.display());
     found
+}
+
+/// The summary table's row for an institution.
+fn summary_row(stdout: &str, code: &str) -> String {
+    stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with(code))
+        .unwrap_or_else(|| panic!("no row for {code}:\n{stdout}"))
+        .to_string()
 }
 
 fn find(s: &Value, user: &str) -> bool {

@@ -331,6 +331,14 @@ async fn attaches_to_a_running_webdriver() {
     let _ = driver.wait();
 }
 
+/// admin-exists' OnsKANRI logs in and uploads the CSV.
+async fn upload_as_admin(e: &mut Engine<'_>, csv: &Path) {
+    credentials(e, "OnsKANRI", "q4Rt#7vWx2Ke", Some("Adm#Chosen2026x"));
+    e.run("login").await.unwrap_or_else(|err| panic!("{err}"));
+    e.set("csv_file", csv.to_str().expect("path"));
+    e.run("bulk-upload").await.unwrap_or_else(|err| panic!("{err}"));
+}
+
 #[tokio::test]
 async fn bulk_upload_and_status() {
     let sim = sim("admin-exists", "[delays]\nqueued_secs = 1\nprocessing_secs = 1\n").await;
@@ -338,10 +346,7 @@ async fn bulk_upload_and_status() {
     let csv = bulk_csv(dir.path(), oqsbot::bulk_csv::TerminalKind::MedicalDental);
     let b = browser(dir.path()).await;
     let mut e = engine(&b, &sim, dir.path());
-    credentials(&mut e, "OnsKANRI", "q4Rt#7vWx2Ke", Some("Adm#Chosen2026x"));
-    e.run("login").await.unwrap_or_else(|err| panic!("{err}"));
-    e.set("csv_file", csv.to_str().expect("path"));
-    e.run("bulk-upload").await.unwrap_or_else(|err| panic!("{err}"));
+    upload_as_admin(&mut e, &csv).await;
     let receipt = e.text("receipt").expect("a receipt").to_string();
     assert!(receipt.ends_with("_OnsKANRI"), "{receipt}");
     e.set("status_interval_secs", "0.5");
@@ -376,10 +381,7 @@ async fn the_status_is_looked_at_soon_after_the_upload_then_less_often() {
     let csv = bulk_csv(dir.path(), oqsbot::bulk_csv::TerminalKind::MedicalDental);
     let b = browser(dir.path()).await;
     let mut e = engine(&b, &sim, dir.path());
-    credentials(&mut e, "OnsKANRI", "q4Rt#7vWx2Ke", Some("Adm#Chosen2026x"));
-    e.run("login").await.unwrap_or_else(|err| panic!("{err}"));
-    e.set("csv_file", csv.to_str().expect("path"));
-    e.run("bulk-upload").await.unwrap_or_else(|err| panic!("{err}"));
+    upload_as_admin(&mut e, &csv).await;
     e.set("status_interval_secs", "120");
     e.set("status_first_look_secs", "1");
     e.set("status_timeout_secs", "600");
@@ -392,16 +394,11 @@ async fn the_status_is_looked_at_soon_after_the_upload_then_less_often() {
         "seen after {:?}",
         started.elapsed()
     );
-    let served: Vec<serde_json::Value> = reqwest::get(format!("{}/__sim/served", sim.base_url))
-        .await
-        .expect("served")
-        .json()
-        .await
-        .expect("json");
-    let looks: Vec<chrono::DateTime<chrono::Utc>> = served
-        .iter()
-        .filter(|r| r["path"] == "/oqs/bulk/results")
-        .map(|r| r["at"].as_str().expect("at").parse().expect("time"))
+    let looks: Vec<chrono::DateTime<chrono::Utc>> = sim
+        .served()
+        .into_iter()
+        .filter(|r| r.path == "/oqs/bulk/results")
+        .map(|r| r.at)
         .collect();
     assert!(
         looks.len() >= 3,

@@ -42,6 +42,11 @@ impl RunningSim {
         &self.app.scenario
     }
 
+    /// Every request answered so far, in order (as `GET /__sim/served` gives them).
+    pub fn served(&self) -> Vec<crate::state::Served> {
+        self.app.state().served.iter().cloned().collect()
+    }
+
     /// The config in effect, with a seed's draws applied (as `GET /__sim/config` shows it).
     pub fn config(&self) -> SimConfig {
         self.app.config()
