@@ -437,6 +437,9 @@ fn job_with_store(dir: &std::path::Path) -> std::path::PathBuf {
         .record_password("FOFACE01", &Secret::new("Fa3$tR8nWq1z"), Origin::Job)
         .expect("face");
     store
+        .record_password("H2713107R", &Secret::new("5093"), Origin::Job)
+        .expect("reset account");
+    store
         .record_secret("cert_password", &Secret::new("4826"))
         .expect("cert");
     job
@@ -470,6 +473,7 @@ fn the_hand_over_sheet_holds_every_password_and_is_owner_only() {
         "4826",
         "2713107890",
         "顔認証アカウント",
+        "リセット用アカウント",
     ] {
         assert!(page.contains(shown), "{shown} on the sheet");
     }
@@ -523,7 +527,7 @@ fn one_password_is_shown_at_a_terminal_only() {
         .expect("script runs");
     let text = String::from_utf8_lossy(&unknown.stdout);
     assert!(
-        text.contains("no password for R9RENK01") && text.contains("FOFACE01, OnsKANRI"),
+        text.contains("no password for R9RENK01") && text.contains("FOFACE01, H2713107R, OnsKANRI"),
         "{text}"
     );
 }

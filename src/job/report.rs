@@ -78,6 +78,8 @@ pub struct Report {
 pub(crate) fn role_of(job: &JobFile, id: &str) -> &'static str {
     if id == job.master.user_id {
         "マスタアカウント"
+    } else if id == job.reset_user_id() {
+        "リセット用アカウント (パスワードは秘密の番号)"
     } else if id == job.admin.user_id {
         "管理アカウント (管理者)"
     } else if id == "FOFACE01" {
