@@ -367,17 +367,16 @@ fn start(
 ) -> Result<(tokio::process::Child, Started), String> {
     let dir = &job.output.dir;
     let log = dir.join(LOG_FILE);
-    let file = crate::owner_only::create_dir(dir)
+    // Where this run's part of the log begins: its header, then the child's output.
+    let (mut file, log_from) = crate::owner_only::create_dir(dir)
         .and_then(|()| open_log(&log))
         .map_err(|e| format!("cannot write {}: {e}", log.display()))?;
-    let (mut file, log_from) = file;
     let _ = writeln!(
         file,
         "──── oqsbot run {} ({}) ────",
         path.display(),
         chrono::Local::now().format("%Y-%m-%d %H:%M:%S")
     );
-    let log_from = log_from.max(file.stream_position().unwrap_or(log_from));
     let stderr = file
         .try_clone()
         .map_err(|e| format!("cannot write {}: {e}", log.display()))?;
