@@ -14,7 +14,8 @@
 //!   waits between looks); the pages the simulator served and the time it took.
 //!
 //! `OQS_BENCH_RUNS` sets the rounds per measurement (default 5 alone, 3 at once);
-//! `OQS_BENCH_WEBDRIVER_URL` runs every job through that WebDriver (a Grid).
+//! `OQS_BENCH_WEBDRIVER_URL` runs every job through that WebDriver (a Grid);
+//! `OQS_BENCH_ALONE_ONLY=1` measures the single job and its breakdown only.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -319,6 +320,14 @@ async fn main() {
         cpu.as_secs_f64(),
         100.0 * cpu.as_secs_f64() / wall.as_secs_f64()
     );
+
+    let alone_only = std::env::var("OQS_BENCH_ALONE_ONLY").is_ok_and(|v| v == "1");
+    if alone_only {
+        breakdowns.sort_by_key(|(wall, _)| *wall);
+        let (median_wall, flows) = &breakdowns[breakdowns.len() / 2];
+        print_flow_times(*median_wall, flows);
+        return;
+    }
 
     // The portal's own bulk delays, with the job's default status settings.
     let (queued, processing) = (3, 3);

@@ -3,7 +3,8 @@
 // screen may be several documents (a menu frame beside a content frame): every
 // same-origin frame is searched, and the frame path of a match is returned so
 // the caller can act inside it. No class name or id of any portal is assumed.
-// arguments[0]: { op, ... }
+// arguments[0]: { op, ... }. The caller appends `return run();`, or the
+// in-page wait of settle.js.
 const req = arguments[0];
 // Mirrors normalize() in src/flow/engine.rs: brackets, colons and full-width
 // letters and digits folded, white space dropped.
@@ -196,77 +197,13 @@ function pageText(docs) {
   }).join(' ');
 }
 
-// How long a submitted form counts as a navigation begun, if none follows.
-const SUBMIT_GRACE_MS = 2000;
-
-// Per-document state for telling when a page has settled: a marker that a new
-// document lacks, the time of the last DOM change, a navigation that has begun,
-// and requests in flight.
-function watch(win) {
-  if (win.__oqsbot) return win.__oqsbot;
-  const s = { id: Math.random().toString(36).slice(2), last: Date.now(), nav: false, pending: 0, changes: 0, fresh: true, armed: 0 };
-  win.__oqsbot = s;
-  const doc = win.document;
-  new win.MutationObserver(() => { s.last = Date.now(); s.changes++; })
-    .observe(doc, { subtree: true, childList: true, characterData: true, attributes: true });
-  win.addEventListener('beforeunload', () => { s.nav = true; s.last = Date.now(); });
-  // A form submitted now navigates a moment later, and on a loaded machine the
-  // moment can outlast the quiet time: count it as a navigation begun, for a
-  // while, unless the page cancelled it.
-  win.addEventListener('submit', (e) => { if (!e.defaultPrevented) s.submitted = Date.now(); });
-  const form = win.HTMLFormElement && win.HTMLFormElement.prototype;
-  if (form && !form.__oqsbot) {
-    const submit = form.submit;
-    form.submit = function () { s.submitted = Date.now(); return submit.apply(this, arguments); };
-    form.__oqsbot = true;
-  }
-  win.addEventListener('pageshow', () => { s.last = Date.now(); });
-  // Work an action defers by a short timer (a form submitted 100 ms after the
-  // click) counts as in flight. Only timers set just after an action count, so
-  // a page's own periodic timers never hold the screen unsettled.
-  const setTimer = win.setTimeout, clearTimer = win.clearTimeout, open = new Map();
-  win.setTimeout = function (fn, ms) {
-    const counted = typeof fn === 'function' && (Number(ms) || 0) <= 1000 && Date.now() - s.armed < 300;
-    if (!counted) return setTimer.apply(win, arguments);
-    s.pending++;
-    const rest = Array.prototype.slice.call(arguments, 2);
-    let id;
-    const release = () => { if (open.delete(id)) { s.pending--; s.last = Date.now(); } };
-    id = setTimer.call(win, function () { try { return fn.apply(this, rest); } finally { release(); } }, ms);
-    open.set(id, true);
-    return id;
-  };
-  win.clearTimeout = function (id) {
-    if (open.delete(id)) { s.pending--; }
-    return clearTimer.call(win, id);
-  };
-  if (win.fetch && !win.fetch.__oqsbot) {
-    const orig = win.fetch;
-    const wrapped = function () {
-      s.pending++;
-      return orig.apply(this, arguments).finally(() => { s.pending--; s.last = Date.now(); });
-    };
-    wrapped.__oqsbot = true;
-    win.fetch = wrapped;
-  }
-  if (win.XMLHttpRequest && !win.XMLHttpRequest.prototype.__oqsbot) {
-    const send = win.XMLHttpRequest.prototype.send;
-    win.XMLHttpRequest.prototype.send = function () {
-      s.pending++;
-      this.addEventListener('loadend', () => { s.pending--; s.last = Date.now(); });
-      return send.apply(this, arguments);
-    };
-    win.XMLHttpRequest.prototype.__oqsbot = true;
-  }
-  return s;
-}
 // How the screen stands: each document's marker, readiness and quiet time.
 function state(docs) {
   const now = Date.now();
   return docs.map(({ doc, win, path }) => {
     const s = watch(win);
     const submitting = now - (s.submitted || 0) < SUBMIT_GRACE_MS;
-    const st = { path, id: s.id, ready: doc.readyState, quiet: now - s.last, nav: s.nav || submitting, pending: s.pending, changes: s.changes, fresh: s.fresh };
+    const st = { path, id: s.id, ready: doc.readyState, quiet: now - s.last, nav: s.nav || submitting, pending: s.pending, changes: s.changes, fresh: s.fresh, preloaded: s.preloaded };
     s.fresh = false;
     return st;
   });
@@ -354,6 +291,22 @@ function located(docs, make) {
   return null;
 }
 
+// Notes the screen as it is, before an action: what changed after it is new.
+function arm(docs) {
+  for (const { win } of docs) {
+    const s = watch(win);
+    s.nav = false; s.submitted = 0; s.changes = 0; s.last = Date.now(); s.fresh = false; s.armed = Date.now();
+  }
+  return {
+    ids: docs.map(({ win }) => win.__oqsbot.id),
+    blocks: blocks(docs),
+    dialogs: dialogs(docs).map(d => norm(d.innerText)),
+    login: loginForm(docs),
+    titles: pageTitles(docs),
+  };
+}
+
+function run() {
 switch (req.op) {
   case 'find': {
     const docs = frameDocs();
@@ -361,7 +314,13 @@ switch (req.op) {
       for (const partial of [false, true]) {
         for (const d of docs) {
           const found = candidates(d.doc, req.alts[i], partial);
-          if (found.length) return d.path.length ? { alt: i, path: d.path, partial } : { alt: i, element: found[0] };
+          if (!found.length) continue;
+          const e = found[0];
+          const out = d.path.length ? { alt: i, path: d.path, partial } : { alt: i, element: e };
+          if (!d.path.length && 'value' in e) out.empty = !e.value;
+          // The screen noted in the same look that found the target: nothing can come between.
+          if (req.arm) out.armed = arm(docs);
+          return out;
         }
       }
     }
@@ -376,20 +335,8 @@ switch (req.op) {
     }
     return null;
   }
-  case 'arm': {
-    const docs = frameDocs();
-    for (const { win } of docs) {
-      const s = watch(win);
-      s.nav = false; s.submitted = 0; s.changes = 0; s.last = Date.now(); s.fresh = false; s.armed = Date.now();
-    }
-    return {
-      ids: docs.map(({ win }) => win.__oqsbot.id),
-      blocks: blocks(docs),
-      dialogs: dialogs(docs).map(d => norm(d.innerText)),
-      login: loginForm(docs),
-      titles: pageTitles(docs),
-    };
-  }
+  case 'arm':
+    return arm(frameDocs());
   case 'observe': {
     // One look: how the screen stands, and which condition holds on it.
     const docs = frameDocs();
@@ -439,6 +386,7 @@ switch (req.op) {
     return {
       sources: docs.map(({ doc }) => doc.documentElement.outerHTML),
       shown: shown.join('\n'),
+      url: location.href,
       width: window.innerWidth,
       height: window.innerHeight,
     };
@@ -462,3 +410,4 @@ switch (req.op) {
   }
 }
 return null;
+}

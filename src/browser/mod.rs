@@ -21,7 +21,19 @@ pub mod processes;
 pub mod remote_files;
 mod watchdog;
 
-const LOCATE_JS: &str = include_str!("locate.js");
+const LOCATE_JS: &str = concat!(
+    include_str!("watch.js"),
+    include_str!("locate.js"),
+    "\nreturn run();\n"
+);
+/// locate.js waiting inside the page until the screen settles (an asynchronous script).
+const SETTLE_JS: &str = concat!(
+    include_str!("watch.js"),
+    include_str!("locate.js"),
+    include_str!("settle.js")
+);
+/// The watcher, run by the browser in every new document before the page's own scripts.
+const PRELOAD_JS: &str = concat!("() => {\n", include_str!("watch.js"), "\nwatch(window, true);\n}");
 /// What the browser keeps of one response body for the recording.
 const NETWORK_BODY_LIMIT: u64 = 8 * 1024 * 1024;
 
@@ -54,6 +66,15 @@ impl Deadline {
 
     pub fn secs(&self) -> f64 {
         self.limit.as_secs_f64()
+    }
+
+    /// The time left, none once the limit has passed.
+    pub fn remaining(&self) -> Duration {
+        self.at.saturating_duration_since(tokio::time::Instant::now())
+    }
+
+    pub fn passed(&self) -> bool {
+        tokio::time::Instant::now() >= self.at
     }
 }
 
@@ -441,18 +462,44 @@ struct DocState {
     quiet: f64,
     nav: bool,
     pending: i64,
+    /// Watched from its first moment, its own deferred work included.
+    #[serde(default)]
+    preloaded: bool,
 }
 
 /// A document that changed less than this long ago may still be changing.
 pub const SETTLE_QUIET: Duration = Duration::from_millis(100);
+/// The same for a document watched from its first moment: the timers and
+/// requests it started while loading are counted as work in flight, so only
+/// work begun without them needs the quiet moment to show.
+pub const WATCHED_QUIET: Duration = Duration::from_millis(40);
 
 /// Every document loaded, no navigation begun, no request in flight, and no
-/// change for a quiet moment.
+/// change for a quiet moment. Mirrored by quietNow() in settle.js.
 fn settled(docs: &[DocState]) -> bool {
     !docs.is_empty()
         && docs.iter().all(|d| {
-            d.ready == "complete" && !d.nav && d.pending <= 0 && d.quiet >= SETTLE_QUIET.as_millis() as f64
+            let quiet = if d.preloaded { WATCHED_QUIET } else { SETTLE_QUIET };
+            d.ready == "complete" && !d.nav && d.pending <= 0 && d.quiet >= quiet.as_millis() as f64
         })
+}
+
+/// An observation as locate.js answers it.
+fn observation(v: &Value) -> Observation {
+    let docs: Vec<DocState> = v
+        .get("state")
+        .cloned()
+        .and_then(|s| serde_json::from_value(s).ok())
+        .unwrap_or_default();
+    Observation {
+        settled: settled(&docs),
+        matched: v.get("match").and_then(Value::as_u64).map(|n| n as usize),
+        fresh: v
+            .get("fresh")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|b| b.as_str().map(str::to_string)).collect())
+            .unwrap_or_default(),
+    }
 }
 
 /// One look at the screen.
@@ -468,6 +515,10 @@ pub struct Observation {
 pub struct Found {
     pub alternative: usize,
     pub element: WebElement,
+    /// The screen as it was when the target was found, when that was asked for.
+    pub armed: Option<Snapshot>,
+    /// A form field that holds no value (unknown inside a frame).
+    pub empty: bool,
 }
 
 pub struct Browser {
@@ -500,6 +551,8 @@ pub struct PageCapture {
     pub source: String,
     /// What a screenshot would show: visible text and typed values.
     pub shown: String,
+    /// The top document's address.
+    pub url: Option<String>,
     pub width: u64,
     pub height: u64,
 }
@@ -530,7 +583,7 @@ impl Browser {
             }
         };
         let binary = options.binary.clone().or_else(|| default_binary(options.kind));
-        let caps = capabilities(&options, &download_dir, binary.as_deref())?;
+        let caps = capabilities(&options, &download_dir, binary.as_deref(), true)?;
         let lost = watchdog::Lost::default();
         let usage = watchdog::Usage::default();
         let connect = |caps: Capabilities| {
@@ -541,23 +594,23 @@ impl Browser {
                 )
                 .connect()
         };
+        // WebDriver BiDi watches each page from its first moment, and captures
+        // the responses for the recording.
         let (driver, bidi) = match connect(caps).await {
-            Ok(d) => (d, options.capture_network),
-            // An older or remote driver may refuse a BiDi session: the run matters more than its recording.
-            Err(e) if options.capture_network && !lost.is_set() => {
-                tracing::warn!(error = %e, "the driver refused a WebDriver BiDi session; trying without, so the recording keeps no HTTP responses");
-                let plain = BrowserOptions {
-                    capture_network: false,
-                    ..options.clone()
-                };
-                let caps = capabilities(&plain, &download_dir, binary.as_deref())?;
+            Ok(d) => (d, true),
+            // An older or remote driver may refuse a BiDi session: the run matters more.
+            Err(e) if !lost.is_set() => {
+                tracing::warn!(error = %e, "the driver refused a WebDriver BiDi session; trying without, so pages are watched from oqsbot's first look and the recording keeps no HTTP responses");
+                let caps = capabilities(&options, &download_dir, binary.as_deref(), false)?;
                 (connect(caps).await?, false)
             }
             Err(e) => return Err(e.into()),
         };
-        let network = if bidi {
+        if bidi {
             // The BiDi websocket uses rustls' process-wide provider; a second install is refused harmlessly.
             let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        let network = if bidi && options.capture_network {
             match network::NetworkCapture::start(&driver, NETWORK_BODY_LIMIT).await {
                 Ok(n) => Some(n),
                 Err(e) => {
@@ -569,6 +622,9 @@ impl Browser {
         } else {
             None
         };
+        if bidi {
+            watch_from_the_start(&driver).await;
+        }
         let returned = serde_json::to_value(driver.handle().capabilities()).unwrap_or_default();
         // Only a browser on another machine: a local driver saves where the run looks.
         let remote = options.webdriver_url.is_some();
@@ -699,6 +755,7 @@ impl Browser {
         Ok(PageCapture {
             source: sources.join("\n<!-- next frame -->\n"),
             shown: v["shown"].as_str().unwrap_or_default().to_string(),
+            url: v["url"].as_str().map(str::to_string),
             width: v["width"].as_u64().unwrap_or(1280),
             height: v["height"].as_u64().unwrap_or(1024),
         })
@@ -795,17 +852,37 @@ impl Browser {
 
     /// The first alternative that has a visible match now, in any frame.
     pub async fn find_now(&self, alternatives: &[Value]) -> Result<Option<Found>, BrowserError> {
-        let v = self.script(json!({ "op": "find", "alts": alternatives })).await?;
+        self.find_in_one_look(alternatives, false).await
+    }
+
+    /// As `find_now`, and notes the screen before an action in the same look,
+    /// so nothing can change between finding the target and noting the screen.
+    pub async fn find_and_arm(&self, alternatives: &[Value]) -> Result<Option<Found>, BrowserError> {
+        self.find_in_one_look(alternatives, true).await
+    }
+
+    async fn find_in_one_look(
+        &self,
+        alternatives: &[Value],
+        arm: bool,
+    ) -> Result<Option<Found>, BrowserError> {
+        let mut v = self
+            .script(json!({ "op": "find", "alts": alternatives, "arm": arm }))
+            .await?;
         let Some(alternative) = v.get("alt").and_then(Value::as_u64) else {
             return Ok(None);
         };
         let alternative = alternative as usize;
+        let armed = v.get_mut("armed").map(|a| Snapshot(a.take()));
+        let empty = v.get("empty").and_then(Value::as_bool).unwrap_or(false);
         let request =
             json!({ "op": "find", "alts": [alternatives.get(alternative).cloned().unwrap_or(Value::Null)] });
-        Ok(self
-            .element_from(&v, request)
-            .await?
-            .map(|element| Found { alternative, element }))
+        Ok(self.element_from(&v, request).await?.map(|element| Found {
+            alternative,
+            element,
+            armed,
+            empty,
+        }))
     }
 
     /// The OK that answers the notice holding `text`, if one is shown now.
@@ -839,20 +916,48 @@ impl Browser {
         let v = self
             .script(json!({ "op": "observe", "conds": conditions, "before": before.map(|b| &b.0) }))
             .await?;
-        let docs: Vec<DocState> = v
-            .get("state")
-            .cloned()
-            .and_then(|s| serde_json::from_value(s).ok())
-            .unwrap_or_default();
-        Ok(Observation {
-            settled: settled(&docs),
-            matched: v.get("match").and_then(Value::as_u64).map(|n| n as usize),
-            fresh: v
-                .get("fresh")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|b| b.as_str().map(str::to_string)).collect())
-                .unwrap_or_default(),
-        })
+        Ok(observation(&v))
+    }
+
+    /// Looks inside the page, for at most `wait`, until the screen has settled
+    /// since `before` and one of the conditions holds (or there are none): one
+    /// round trip however long the page takes. A page replaced meanwhile ends
+    /// the look early, unsettled.
+    pub async fn observe_waiting(
+        &self,
+        conditions: &[Value],
+        before: Option<&Snapshot>,
+        wait: Duration,
+    ) -> Result<Observation, BrowserError> {
+        self.leave_frame().await?;
+        self.count(1);
+        let request = json!({
+            "op": "observe",
+            "conds": conditions,
+            "before": before.map(|b| &b.0),
+            "wait_ms": wait.as_millis() as u64,
+            "quiet_ms": SETTLE_QUIET.as_millis() as u64,
+            "watched_quiet_ms": WATCHED_QUIET.as_millis() as u64,
+        });
+        let v = match self.driver.execute_async(SETTLE_JS, vec![request]).await {
+            Ok(v) => v.json().clone(),
+            Err(e) => {
+                let e = BrowserError::from(e);
+                // Chromium ends a waiting script whose document unloads as a script timeout.
+                let replaced = e.fault() == Some(Fault::Timeout)
+                    || e.to_string().to_lowercase().contains("document unloaded");
+                if replaced && !self.lost.is_set() {
+                    return Ok(Observation::default());
+                }
+                return Err(e);
+            }
+        };
+        if let Some(error) = v.get("error").and_then(Value::as_str) {
+            return Err(BrowserError::other(format!(
+                "the look at the page failed: {error}"
+            )));
+        }
+        Ok(observation(&v))
     }
 
     pub async fn has_text(&self, text: &str) -> Result<bool, BrowserError> {
@@ -928,9 +1033,13 @@ impl Browser {
             .await?)
     }
 
-    pub async fn fill(&self, e: &WebElement, value: &str) -> Result<(), BrowserError> {
-        self.count(2);
-        e.clear().await?;
+    /// Types `value` into a field, emptied first unless it is known to be empty.
+    pub async fn fill(&self, e: &WebElement, value: &str, clear_first: bool) -> Result<(), BrowserError> {
+        if clear_first {
+            self.count(1);
+            e.clear().await?;
+        }
+        self.count(1);
         Ok(e.send_keys(value).await?)
     }
 
@@ -1184,6 +1293,24 @@ impl thirtyfour::common::command::FormatRequestData for VendorCdp {
 }
 
 /// The browser binary when none is given: Debian's Chromium.
+/// Has the browser watch every new document from its first moment. Without
+/// it a page is watched from oqsbot's first look, and waits the longer quiet
+/// moment.
+async fn watch_from_the_start(driver: &WebDriver) {
+    let installed = match driver.bidi().await {
+        Ok(bidi) => bidi
+            .script()
+            .add_preload_script(PRELOAD_JS)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = installed {
+        tracing::debug!(error = %e, "the browser runs no script before a page's own; pages are watched from the first look");
+    }
+}
+
 fn default_binary(kind: BrowserKind) -> Option<PathBuf> {
     match kind {
         BrowserKind::Chromium => ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
@@ -1199,6 +1326,7 @@ fn capabilities(
     options: &BrowserOptions,
     download_dir: &Path,
     binary: Option<&Path>,
+    bidi: bool,
 ) -> Result<Capabilities, BrowserError> {
     let mut args = vec![
         "--no-sandbox".to_string(),
@@ -1266,7 +1394,7 @@ fn capabilities(
     if options.accept_insecure_certs {
         caps.set("acceptInsecureCerts", json!(true))?;
     }
-    if options.capture_network {
+    if bidi {
         caps.set("webSocketUrl", json!(true))?;
     }
     Ok(caps)
@@ -1376,6 +1504,7 @@ mod tests {
             &o,
             Path::new("/runs/r1/downloads"),
             Some(Path::new("/usr/bin/chromium")),
+            true,
         )
         .expect("caps");
         let v = serde_json::to_value(&caps).expect("json");
@@ -1395,7 +1524,7 @@ mod tests {
         assert!(args.contains(&json!("--headless=new")));
         let mut edge = options(BrowserKind::Edge);
         edge.webdriver_url = Some("https://grid.example:4444".into());
-        let caps = capabilities(&edge, Path::new(r"C:\oqs\run\downloads"), None).expect("caps");
+        let caps = capabilities(&edge, Path::new(r"C:\oqs\run\downloads"), None, false).expect("caps");
         let v = serde_json::to_value(&caps).expect("json");
         assert!(v["ms:edgeOptions"].get("prefs").is_none(), "{v}");
         assert!(!v.to_string().contains("oqs\\\\run"), "{v}");
@@ -1408,6 +1537,7 @@ mod tests {
             &o,
             Path::new("/runs/r1/downloads"),
             Some(Path::new("/usr/bin/chromium")),
+            true,
         )
         .expect("caps");
         let v = serde_json::to_value(&caps).expect("json");
@@ -1437,6 +1567,15 @@ mod tests {
             chrome.get("prefs").is_none(),
             "Chromium's downloads are set over CDP only"
         );
+        // Asked for, so pages are watched from their first moment; the retry without it asks for none.
+        assert_eq!(v["webSocketUrl"], true);
+        let plain = capabilities(&o, Path::new("/runs/r1/downloads"), None, false).expect("caps");
+        assert!(
+            serde_json::to_value(&plain)
+                .expect("json")
+                .get("webSocketUrl")
+                .is_none()
+        );
     }
 
     #[test]
@@ -1445,7 +1584,7 @@ mod tests {
         o.headed = true;
         o.accept_insecure_certs = true;
         let binary = Path::new(r"C:\Program Files (x86)\Microsoft\Edge\Application\msedge.exe");
-        let caps = capabilities(&o, Path::new(r"C:\oqs\run\downloads"), Some(binary)).expect("caps");
+        let caps = capabilities(&o, Path::new(r"C:\oqs\run\downloads"), Some(binary), false).expect("caps");
         let v = serde_json::to_value(&caps).expect("json");
         assert_eq!(v["browserName"], "MicrosoftEdge");
         assert_eq!(v["unhandledPromptBehavior"], "ignore");
@@ -1472,7 +1611,7 @@ mod tests {
         );
         assert!(!args.contains(&"--headless=new"), "headed");
         // No binary given: Edge is found where it is installed.
-        let caps = capabilities(&options(BrowserKind::Edge), Path::new("/d"), None).expect("caps");
+        let caps = capabilities(&options(BrowserKind::Edge), Path::new("/d"), None, false).expect("caps");
         let v = serde_json::to_value(&caps).expect("json");
         assert!(v["ms:edgeOptions"].get("binary").is_none());
     }

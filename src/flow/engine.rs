@@ -12,9 +12,15 @@ use serde_json::{Value, json};
 
 use super::diagnosis::{PortalFault, ScreenBefore, portal_fault};
 use super::model::{Condition, Flow, FlowFileError, FlowLibrary, Locator, Step, WaitSecs};
-use crate::browser::{Browser, BrowserError, Deadline, Fault, Snapshot};
+use crate::browser::{Browser, BrowserError, Deadline, Fault, Observation, Snapshot};
 use crate::recording::{CapturedStep, DownloadEvent, FlowStart, Recorder, ResponseEvent, StepEvent};
 use crate::secret::{Redactor, Secret};
+
+/// The longest single wait inside the page; the deadline is kept between two.
+const IN_PAGE_LOOK: Duration = Duration::from_secs(2);
+/// An answer this quick did not wait in the page (it was being replaced):
+/// the next look comes after a pause, not at once.
+const QUICK_ANSWER: Duration = Duration::from_millis(5);
 
 /// A flow variable.
 #[derive(Debug, Clone)]
@@ -404,9 +410,13 @@ impl<'b> Engine<'b> {
             captured.event.url_after = self.last_url.clone();
             return captured;
         }
-        captured.event.url_after = self.browser.current_url().await.ok();
+        let page = self.browser.capture().await;
+        captured.event.url_after = match &page {
+            Ok(page) if page.url.is_some() => page.url.clone(),
+            _ => self.browser.current_url().await.ok(),
+        };
         self.last_url = captured.event.url_after.clone();
-        match self.browser.capture().await {
+        match page {
             Ok(page) => {
                 let same = self
                     .last_screen
@@ -791,7 +801,8 @@ impl<'b> Engine<'b> {
         }
         let deadline = Deadline::after(timeout.max(self.step_timeout));
         loop {
-            match self.browser.observe(&[], self.before.as_ref()).await {
+            let asked = Instant::now();
+            match self.look(&[], &deadline).await {
                 Ok(o) if o.settled => break,
                 Ok(_) => {}
                 // A dialog is the page's answer; the next step reads it.
@@ -800,7 +811,7 @@ impl<'b> Engine<'b> {
                 Err(e) if matches!(e.fault(), Some(Fault::StaleElement | Fault::FrameGone)) => {}
                 Err(e) => return Err(e.into()),
             }
-            if !deadline.next_look().await {
+            if deadline.passed() || (asked.elapsed() < QUICK_ANSWER && !deadline.next_look().await) {
                 // A page that never stops changing: the next look decides on what it shows.
                 tracing::debug!("the page did not settle within {:.0} s", deadline.secs());
                 break;
@@ -810,17 +821,40 @@ impl<'b> Engine<'b> {
         Ok(())
     }
 
+    /// One wait inside the page, bounded so the deadline is kept from here.
+    async fn look(&self, conds: &[Value], deadline: &Deadline) -> Result<Observation, BrowserError> {
+        let wait = deadline.remaining().min(IN_PAGE_LOOK);
+        self.browser
+            .observe_waiting(conds, self.before.as_ref(), wait)
+            .await
+    }
+
     /// Waits until one of the locators matches a visible element on the settled page.
     async fn find(
         &mut self,
         locators: &[Locator],
         timeout: Duration,
     ) -> Result<(crate::browser::Found, String), StepError> {
-        self.settle(timeout).await?;
+        self.find_armed(locators, timeout, false).await
+    }
+
+    /// As `find`; with `arm`, the screen is noted in the same look that found the target.
+    async fn find_armed(
+        &mut self,
+        locators: &[Locator],
+        timeout: Duration,
+        arm: bool,
+    ) -> Result<(crate::browser::Found, String), StepError> {
         let alts = self.alternatives(locators)?;
         let deadline = Deadline::after(timeout);
         loop {
-            match self.browser.find_now(&alts).await {
+            self.settle(timeout).await?;
+            let found = if arm {
+                self.browser.find_and_arm(&alts).await
+            } else {
+                self.browser.find_now(&alts).await
+            };
+            match found {
                 Ok(Some(found)) => {
                     let matched = locators
                         .get(found.alternative)
@@ -828,10 +862,14 @@ impl<'b> Engine<'b> {
                         .unwrap_or_default();
                     return Ok((found, matched));
                 }
-                Ok(None) => {}
+                // Not there yet: the page may still be coming (a new window's first
+                // empty page, a page drawn by its script), so it settles before the next look.
+                Ok(None) => self.unsettled = true,
                 Err(e) if e.fault() == Some(Fault::WindowGone) => self.browser.switch_to_main().await?,
-                // The page was being replaced while we looked: look at the new one.
-                Err(e) if matches!(e.fault(), Some(Fault::StaleElement | Fault::FrameGone)) => {}
+                // The page was being replaced while we looked: look at the new one once it settles.
+                Err(e) if matches!(e.fault(), Some(Fault::StaleElement | Fault::FrameGone)) => {
+                    self.unsettled = true
+                }
                 Err(e) if e.fault() == Some(Fault::DialogOpen) => {
                     let t = self.browser.alert_text().await.unwrap_or_default();
                     return Err(StepError::refused(format!(
@@ -855,24 +893,14 @@ impl<'b> Engine<'b> {
     async fn act(&mut self, step: &Step, locators: &[Locator], how: Act, timeout: Duration) -> StepResult {
         let deadline = Deadline::after(timeout);
         loop {
-            let (found, matched) = self.find(locators, timeout).await?;
-            let before = self.browser.arm().await?;
-            // The same alternative, looked up again on the screen just noted.
-            let alts = self.alternatives(&locators[found.alternative..=found.alternative])?;
-            let target = match self.browser.find_now(&alts).await {
-                Ok(Some(again)) => again.element,
-                Ok(None) => {
-                    if !deadline.next_look().await {
-                        return Err(StepError::NotFound {
-                            tried: vec![matched],
-                            secs: timeout.as_secs_f64(),
-                        });
-                    }
-                    continue;
-                }
-                Err(e) if e.fault() == Some(Fault::StaleElement) => continue,
-                Err(e) => return Err(e.into()),
+            let (found, matched) = self.find_armed(locators, timeout, true).await?;
+            let Some(before) = found.armed else {
+                return Err(StepError::refused(format!(
+                    "{matched}: the screen could not be noted before the click"
+                )));
             };
+            let target = found.element;
+            let alts = self.alternatives(&locators[found.alternative..=found.alternative])?;
             if step.once || step.download.is_some() {
                 self.acted_irreversibly = true;
             }
@@ -933,7 +961,7 @@ impl<'b> Engine<'b> {
         loop {
             let (found, matched) = self.find(locators, timeout).await?;
             let done = match what {
-                FieldAction::Fill(value) => self.browser.fill(&found.element, value).await,
+                FieldAction::Fill(value) => self.browser.fill(&found.element, value, !found.empty).await,
                 FieldAction::Select(value) => self.browser.select(&found.element, value).await,
                 FieldAction::Upload(path) => self.browser.upload(&found.element, path).await,
             };
@@ -1015,7 +1043,8 @@ impl<'b> Engine<'b> {
         }
         let deadline = Deadline::after(timeout);
         loop {
-            match self.browser.observe(&page_conds, self.before.as_ref()).await {
+            let asked = Instant::now();
+            match self.look(&page_conds, &deadline).await {
                 Ok(o) if o.settled => {
                     self.unsettled = false;
                     if let Some(i) = o.matched.and_then(|m| page_index.get(m)) {
@@ -1040,7 +1069,7 @@ impl<'b> Engine<'b> {
                 Err(e) if matches!(e.fault(), Some(Fault::StaleElement | Fault::FrameGone)) => {}
                 Err(e) => return Err(e.into()),
             }
-            if !deadline.next_look().await {
+            if deadline.passed() || (asked.elapsed() < QUICK_ANSWER && !deadline.next_look().await) {
                 let what = conds.iter().map(Self::describe).collect::<Vec<_>>().join(" or ");
                 return Err(StepError::Timeout {
                     what,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use oqsbot::browser::Browser;
 use oqsbot::flow::{Engine, FailureKind, FlowLibrary};
 use oqsbot::secret::{Redactor, Secret};
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn html(body: &str) -> ResponseTemplate {
@@ -120,6 +120,46 @@ async fn the_menu_after_a_slow_login_is_success() {
     let (result, outcome) = try_login(&server).await;
     result.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(outcome.as_deref(), Some("menu"));
+}
+
+#[tokio::test]
+async fn a_form_the_page_draws_anew_after_loading_is_filled_once_drawn() {
+    // A script of the page's own takes over the server's form 600 ms after the
+    // page loads and draws it again, empty: anything typed before is gone.
+    let redraw = "<script>addEventListener('load',()=>setTimeout(()=>{const f=document.querySelector('form');f.outerHTML=f.outerHTML;},600));</script>";
+    let server = MockServer::start().await;
+    page(&server, "GET", "/start", html(START)).await;
+    page(
+        &server,
+        "GET",
+        "/login",
+        html(&format!("{}{redraw}", login_form(""))),
+    )
+    .await;
+    let menu = r#"<header>サンプル医療機関 管理アカウント <a href="/logout">ログアウト</a></header><nav><a href="/news">お知らせ一覧</a></nav>"#;
+    // Only a login with both fields as typed reaches the menu.
+    Mock::given(method("POST"))
+        .and(path("/login"))
+        .and(body_string_contains("uid=OnsKANRI"))
+        .and(body_string_contains("pw=Wrong%23Guess2026"))
+        .respond_with(html(menu))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    page(
+        &server,
+        "POST",
+        "/login",
+        html(&login_form("ユーザIDとパスワードを入力してください。")),
+    )
+    .await;
+    let (result, outcome) = try_login(&server).await;
+    result.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        outcome.as_deref(),
+        Some("menu"),
+        "the login was sent with a field the redraw emptied"
+    );
 }
 
 /// A search page that already shows the last results; 「検索」 fetches new ones.

@@ -1,0 +1,33 @@
+
+// Appended to locate.js for an asynchronous script: looks inside the page,
+// without a round trip per look, until the screen has settled and one of
+// `req.conds` holds (or none are given), or `req.wait_ms` has passed. Answers
+// as `observe` does. A look is cheap (each document's state) until the screen
+// is quiet; only then are the conditions read.
+// req: { op: 'observe', conds, before, wait_ms, quiet_ms, watched_quiet_ms }
+const answer = arguments[arguments.length - 1];
+const started = Date.now();
+// Mirrors settled() in src/browser/mod.rs.
+function quietNow(st) {
+  return st.length > 0 && st.every(d => d.ready === 'complete' && !d.nav && d.pending <= 0
+    && d.quiet >= (d.preloaded ? req.watched_quiet_ms : req.quiet_ms));
+}
+function later(fn, ms) {
+  const timer = window.setTimeout.unwatched || window.setTimeout;
+  timer.call(window, fn, ms);
+}
+function look() {
+  let out;
+  try {
+    const over = Date.now() - started >= (req.wait_ms || 0);
+    if (!over && !quietNow(state(frameDocs()))) { later(look, 10); return; }
+    out = run();
+    const conds = req.conds || [];
+    if (!over && (!quietNow(out.state) || (conds.length > 0 && out.match === null))) { later(look, 25); return; }
+  } catch (e) {
+    answer({ error: String(e && e.message || e) });
+    return;
+  }
+  answer(out);
+}
+look();
