@@ -203,7 +203,7 @@ function state(docs) {
   return docs.map(({ doc, win, path }) => {
     const s = watch(win);
     const submitting = now - (s.submitted || 0) < SUBMIT_GRACE_MS;
-    const st = { path, id: s.id, ready: doc.readyState, quiet: now - s.last, nav: s.nav || submitting, pending: s.pending, changes: s.changes, fresh: s.fresh, preloaded: s.preloaded };
+    const st = { path, id: s.id, ready: doc.readyState, quiet: now - s.last, nav: s.nav || submitting, pending: s.pending, changes: s.changes, fresh: s.fresh, watched: s.preloaded && !s.armed };
     s.fresh = false;
     return st;
   });
@@ -317,7 +317,7 @@ switch (req.op) {
           if (!found.length) continue;
           const e = found[0];
           const out = d.path.length ? { alt: i, path: d.path, partial } : { alt: i, element: e };
-          if (!d.path.length && 'value' in e) out.empty = !e.value;
+          if (!d.path.length && 'value' in e) out.empty = !e.value && !(e.validity && e.validity.badInput);
           // The screen noted in the same look that found the target: nothing can come between.
           if (req.arm) out.armed = arm(docs);
           return out;

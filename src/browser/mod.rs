@@ -34,13 +34,17 @@ const SETTLE_JS: &str = concat!(
 );
 /// The watcher, run by the browser in every new document before the page's own scripts.
 const PRELOAD_JS: &str = concat!("() => {\n", include_str!("watch.js"), "\nwatch(window, true);\n}");
+/// How long setting up the BiDi preload may take before the run goes on without it.
+const BIDI_SETUP_LIMIT: Duration = Duration::from_secs(10);
+
 /// What the browser keeps of one response body for the recording.
 const NETWORK_BODY_LIMIT: u64 = 8 * 1024 * 1024;
 
 /// How often a wait looks again.
 pub const POLL: Duration = Duration::from_millis(50);
 
-/// The time limit of a wait on a condition. The only pause in a wait is here,
+/// The time limit of a wait on a condition. The only pause in a wait on this
+/// side is here (a look may also wait inside the page, for the page),
 /// between two looks at the condition.
 pub struct Deadline {
     at: tokio::time::Instant,
@@ -462,16 +466,18 @@ struct DocState {
     quiet: f64,
     nav: bool,
     pending: i64,
-    /// Watched from its first moment, its own deferred work included.
+    /// Watched from its first moment, and no action on it since: the work it
+    /// deferred while loading is counted as in flight.
     #[serde(default)]
-    preloaded: bool,
+    watched: bool,
 }
 
 /// A document that changed less than this long ago may still be changing.
 pub const SETTLE_QUIET: Duration = Duration::from_millis(100);
-/// The same for a document watched from its first moment: the timers and
-/// requests it started while loading are counted as work in flight, so only
-/// work begun without them needs the quiet moment to show.
+/// The same for a document watched from its first moment and not yet acted
+/// on: the timers and requests it started while loading are counted as work in
+/// flight, so the quiet moment only covers work begun some other way. After an
+/// action on the same document the longer moment applies again.
 pub const WATCHED_QUIET: Duration = Duration::from_millis(40);
 
 /// Every document loaded, no navigation begun, no request in flight, and no
@@ -479,7 +485,7 @@ pub const WATCHED_QUIET: Duration = Duration::from_millis(40);
 fn settled(docs: &[DocState]) -> bool {
     !docs.is_empty()
         && docs.iter().all(|d| {
-            let quiet = if d.preloaded { WATCHED_QUIET } else { SETTLE_QUIET };
+            let quiet = if d.watched { WATCHED_QUIET } else { SETTLE_QUIET };
             d.ready == "complete" && !d.nav && d.pending <= 0 && d.quiet >= quiet.as_millis() as f64
         })
 }
@@ -499,6 +505,7 @@ fn observation(v: &Value) -> Observation {
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(|b| b.as_str().map(str::to_string)).collect())
             .unwrap_or_default(),
+        waited: v.get("waited").and_then(Value::as_bool).unwrap_or(false),
     }
 }
 
@@ -510,6 +517,8 @@ pub struct Observation {
     pub matched: Option<usize>,
     /// Text that was not on the screen before the action.
     pub fresh: Vec<String>,
+    /// The look waited inside the page before it answered.
+    pub waited: bool,
 }
 
 pub struct Found {
@@ -600,7 +609,7 @@ impl Browser {
             Ok(d) => (d, true),
             // An older or remote driver may refuse a BiDi session: the run matters more.
             Err(e) if !lost.is_set() => {
-                tracing::warn!(error = %e, "the driver refused a WebDriver BiDi session; trying without, so pages are watched from oqsbot's first look and the recording keeps no HTTP responses");
+                tracing::warn!(error = %e, "the driver refused a WebDriver BiDi session; trying without: pages are watched from oqsbot's first look, and a recording keeps no HTTP responses");
                 let caps = capabilities(&options, &download_dir, binary.as_deref(), false)?;
                 (connect(caps).await?, false)
             }
@@ -906,8 +915,8 @@ impl Browser {
         Ok(Snapshot(self.script(json!({ "op": "arm" })).await?))
     }
 
-    /// One look at the screen: whether it has settled since `before`, which
-    /// condition holds, and the text that is new.
+    /// One look at the screen: whether it has settled, which condition holds,
+    /// and the text that is new since `before`.
     pub async fn observe(
         &self,
         conditions: &[Value],
@@ -942,14 +951,16 @@ impl Browser {
         let v = match self.driver.execute_async(SETTLE_JS, vec![request]).await {
             Ok(v) => v.json().clone(),
             Err(e) => {
-                let e = BrowserError::from(e);
-                // Chromium ends a waiting script whose document unloads as a script timeout.
-                let replaced = e.fault() == Some(Fault::Timeout)
-                    || e.to_string().to_lowercase().contains("document unloaded");
+                // Chromium ends a waiting script whose document unloads as a script
+                // timeout, at once; a page that does not load is another error.
+                let replaced = matches!(
+                    e.as_inner(),
+                    thirtyfour::error::WebDriverErrorInner::ScriptTimeout(_)
+                ) || e.to_string().to_lowercase().contains("document unloaded");
                 if replaced && !self.lost.is_set() {
                     return Ok(Observation::default());
                 }
-                return Err(e);
+                return Err(e.into());
             }
         };
         if let Some(error) = v.get("error").and_then(Value::as_str) {
@@ -1292,25 +1303,29 @@ impl thirtyfour::common::command::FormatRequestData for VendorCdp {
     }
 }
 
-/// The browser binary when none is given: Debian's Chromium.
 /// Has the browser watch every new document from its first moment. Without
 /// it a page is watched from oqsbot's first look, and waits the longer quiet
 /// moment.
 async fn watch_from_the_start(driver: &WebDriver) {
-    let installed = match driver.bidi().await {
-        Ok(bidi) => bidi
-            .script()
+    // The BiDi websocket is outside the WebDriver watchdog: it has its own limit.
+    let install = async {
+        let bidi = driver.bidi().await.map_err(|e| e.to_string())?;
+        bidi.script()
             .add_preload_script(PRELOAD_JS)
             .await
             .map(|_| ())
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
+            .map_err(|e| e.to_string())
+    };
+    let installed = match tokio::time::timeout(BIDI_SETUP_LIMIT, install).await {
+        Ok(installed) => installed,
+        Err(_) => Err(format!("no answer within {} s", BIDI_SETUP_LIMIT.as_secs())),
     };
     if let Err(e) = installed {
         tracing::debug!(error = %e, "the browser runs no script before a page's own; pages are watched from the first look");
     }
 }
 
+/// The browser binary when none is given: Debian's Chromium.
 fn default_binary(kind: BrowserKind) -> Option<PathBuf> {
     match kind {
         BrowserKind::Chromium => ["/usr/bin/chromium", "/usr/bin/chromium-browser"]

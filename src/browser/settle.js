@@ -10,10 +10,12 @@ const started = Date.now();
 // Mirrors settled() in src/browser/mod.rs.
 function quietNow(st) {
   return st.length > 0 && st.every(d => d.ready === 'complete' && !d.nav && d.pending <= 0
-    && d.quiet >= (d.preloaded ? req.watched_quiet_ms : req.quiet_ms));
+    && d.quiet >= (d.watched ? req.watched_quiet_ms : req.quiet_ms));
 }
+let waits = 0;
 function later(fn, ms) {
-  const timer = window.setTimeout.unwatched || window.setTimeout;
+  waits++;
+  const timer = window.__oqsbotTimer || window.setTimeout;
   timer.call(window, fn, ms);
 }
 function look() {
@@ -28,6 +30,8 @@ function look() {
     answer({ error: String(e && e.message || e) });
     return;
   }
+  // Whether the answer waited in the page: one that did not is not asked for again at once.
+  out.waited = waits > 0;
   answer(out);
 }
 look();

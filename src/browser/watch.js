@@ -29,8 +29,10 @@ function watch(win, preloaded) {
 
 function hook(win, preloaded) {
   win.__oqsbotHooks = preloaded ? 'preloaded' : 'late';
-  // The state of the document the window shows now, begun if this is its first event.
-  const st = () => watch(win);
+  // The state of the document the window shows now, begun if this is its first
+  // event. Never an exception inside the page's own call: a state that cannot
+  // be had counts into a throwaway one.
+  const st = () => { try { return watch(win); } catch (e) { return { pending: 0 }; } };
   win.addEventListener('beforeunload', () => { st().nav = true; st().last = Date.now(); });
   // A form submitted now navigates a moment later, and on a loaded machine the
   // moment can outlast the quiet time: count it as a navigation begun, for a
@@ -62,8 +64,9 @@ function hook(win, preloaded) {
     open.set(id, s);
     return id;
   };
-  // oqsbot's own in-page waits use the page's timer unwrapped: they are not the page's work.
-  win.setTimeout.unwatched = setTimer;
+  // oqsbot's own in-page waits use the page's timer unwrapped: they are not the
+  // page's work. Kept where the page's own replacement of setTimeout cannot reach.
+  Object.defineProperty(win, '__oqsbotTimer', { value: setTimer });
   win.clearTimeout = function (id) {
     const s = open.get(id);
     if (s && open.delete(id)) { s.pending--; }

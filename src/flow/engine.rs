@@ -17,10 +17,9 @@ use crate::recording::{CapturedStep, DownloadEvent, FlowStart, Recorder, Respons
 use crate::secret::{Redactor, Secret};
 
 /// The longest single wait inside the page; the deadline is kept between two.
+/// A look that did not wait there (the page was being replaced, or answered
+/// at once) is followed by a pause before the next.
 const IN_PAGE_LOOK: Duration = Duration::from_secs(2);
-/// An answer this quick did not wait in the page (it was being replaced):
-/// the next look comes after a pause, not at once.
-const QUICK_ANSWER: Duration = Duration::from_millis(5);
 
 /// A flow variable.
 #[derive(Debug, Clone)]
@@ -796,22 +795,28 @@ impl<'b> Engine<'b> {
     /// loaded, or no change to this one for a quiet moment, with no navigation
     /// begun and no request in flight. Decided by looking, never by a set pause.
     async fn settle(&mut self, timeout: Duration) -> Result<(), StepError> {
+        self.settle_until(&Deadline::after(timeout.max(self.step_timeout)))
+            .await
+    }
+
+    async fn settle_until(&mut self, deadline: &Deadline) -> Result<(), StepError> {
         if !self.unsettled {
             return Ok(());
         }
-        let deadline = Deadline::after(timeout.max(self.step_timeout));
         loop {
-            let asked = Instant::now();
-            match self.look(&[], &deadline).await {
+            let waited = match self.look(&[], deadline).await {
                 Ok(o) if o.settled => break,
-                Ok(_) => {}
+                Ok(o) => o.waited,
                 // A dialog is the page's answer; the next step reads it.
                 Err(e) if e.fault() == Some(Fault::DialogOpen) => break,
-                Err(e) if e.fault() == Some(Fault::WindowGone) => self.browser.switch_to_main().await?,
-                Err(e) if matches!(e.fault(), Some(Fault::StaleElement | Fault::FrameGone)) => {}
+                Err(e) if e.fault() == Some(Fault::WindowGone) => {
+                    self.browser.switch_to_main().await?;
+                    false
+                }
+                Err(e) if matches!(e.fault(), Some(Fault::StaleElement | Fault::FrameGone)) => false,
                 Err(e) => return Err(e.into()),
-            }
-            if deadline.passed() || (asked.elapsed() < QUICK_ANSWER && !deadline.next_look().await) {
+            };
+            if deadline.passed() || (!waited && !deadline.next_look().await) {
                 // A page that never stops changing: the next look decides on what it shows.
                 tracing::debug!("the page did not settle within {:.0} s", deadline.secs());
                 break;
@@ -845,10 +850,12 @@ impl<'b> Engine<'b> {
         timeout: Duration,
         arm: bool,
     ) -> Result<(crate::browser::Found, String), StepError> {
+        self.settle(timeout).await?;
         let alts = self.alternatives(locators)?;
         let deadline = Deadline::after(timeout);
         loop {
-            self.settle(timeout).await?;
+            // A page that was still coming at the last look settles first, within the find's time.
+            self.settle_until(&deadline).await?;
             let found = if arm {
                 self.browser.find_and_arm(&alts).await
             } else {
@@ -919,6 +926,7 @@ impl<'b> Engine<'b> {
                 }
                 Err(e) if e.fault() == Some(Fault::StaleElement) && !step.once => {
                     tracing::debug!("{matched}: the page changed under the click; looking again");
+                    self.unsettled = true;
                     if !deadline.next_look().await {
                         return Err(e.into());
                     }
@@ -967,7 +975,9 @@ impl<'b> Engine<'b> {
             };
             match done {
                 Ok(()) => return Ok(Some(matched)),
-                Err(e) if e.fault() == Some(Fault::StaleElement) && deadline.next_look().await => {}
+                Err(e) if e.fault() == Some(Fault::StaleElement) && deadline.next_look().await => {
+                    self.unsettled = true;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
@@ -1043,15 +1053,15 @@ impl<'b> Engine<'b> {
         }
         let deadline = Deadline::after(timeout);
         loop {
-            let asked = Instant::now();
-            match self.look(&page_conds, &deadline).await {
+            let waited = match self.look(&page_conds, &deadline).await {
                 Ok(o) if o.settled => {
                     self.unsettled = false;
                     if let Some(i) = o.matched.and_then(|m| page_index.get(m)) {
                         return Ok((*i, o.fresh.join(" / ")));
                     }
+                    o.waited
                 }
-                Ok(_) => {}
+                Ok(o) => o.waited,
                 Err(e) if e.fault() == Some(Fault::DialogOpen) => {
                     let message = self.browser.alert_text().await.unwrap_or_default();
                     for (i, c) in conds.iter().enumerate() {
@@ -1065,11 +1075,14 @@ impl<'b> Engine<'b> {
                         "an unexpected dialog is open: {message}"
                     )));
                 }
-                Err(e) if e.fault() == Some(Fault::WindowGone) => self.browser.switch_to_main().await?,
-                Err(e) if matches!(e.fault(), Some(Fault::StaleElement | Fault::FrameGone)) => {}
+                Err(e) if e.fault() == Some(Fault::WindowGone) => {
+                    self.browser.switch_to_main().await?;
+                    false
+                }
+                Err(e) if matches!(e.fault(), Some(Fault::StaleElement | Fault::FrameGone)) => false,
                 Err(e) => return Err(e.into()),
-            }
-            if deadline.passed() || (asked.elapsed() < QUICK_ANSWER && !deadline.next_look().await) {
+            };
+            if deadline.passed() || (!waited && !deadline.next_look().await) {
                 let what = conds.iter().map(Self::describe).collect::<Vec<_>>().join(" or ");
                 return Err(StepError::Timeout {
                     what,

@@ -124,9 +124,11 @@ async fn the_menu_after_a_slow_login_is_success() {
 
 #[tokio::test]
 async fn a_form_the_page_draws_anew_after_loading_is_filled_once_drawn() {
-    // A script of the page's own takes over the server's form 600 ms after the
-    // page loads and draws it again, empty: anything typed before is gone.
-    let redraw = "<script>addEventListener('load',()=>setTimeout(()=>{const f=document.querySelector('form');f.outerHTML=f.outerHTML;},600));</script>";
+    // A script of the page's own takes over the server's form 900 ms after the
+    // page loads and draws it again, empty, with a field of its own: anything
+    // typed before is gone, and a form sent before lacks that field.
+    // Anything typed before the redraw is reported to the server.
+    let redraw = "<script>addEventListener('load',()=>setTimeout(()=>{const f=document.querySelector('form');if([...f.querySelectorAll('input:not([type=submit])')].some(i=>i.value))fetch('/typed-before-redraw');f.insertAdjacentHTML('beforeend','<input type=hidden name=drawn value=1>');f.outerHTML=f.outerHTML;},900));</script>";
     let server = MockServer::start().await;
     page(&server, "GET", "/start", html(START)).await;
     page(
@@ -137,9 +139,10 @@ async fn a_form_the_page_draws_anew_after_loading_is_filled_once_drawn() {
     )
     .await;
     let menu = r#"<header>サンプル医療機関 管理アカウント <a href="/logout">ログアウト</a></header><nav><a href="/news">お知らせ一覧</a></nav>"#;
-    // Only a login with both fields as typed reaches the menu.
+    // Only a login sent from the form as drawn, with both fields typed, reaches the menu.
     Mock::given(method("POST"))
         .and(path("/login"))
+        .and(body_string_contains("drawn=1"))
         .and(body_string_contains("uid=OnsKANRI"))
         .and(body_string_contains("pw=Wrong%23Guess2026"))
         .respond_with(html(menu))
@@ -159,6 +162,17 @@ async fn a_form_the_page_draws_anew_after_loading_is_filled_once_drawn() {
         outcome.as_deref(),
         Some("menu"),
         "the login was sent with a field the redraw emptied"
+    );
+    let early = server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path() == "/typed-before-redraw")
+        .count();
+    assert_eq!(
+        early, 0,
+        "a field was typed into before the page had drawn it for good"
     );
 }
 
