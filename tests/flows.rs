@@ -414,6 +414,36 @@ async fn the_status_is_looked_at_soon_after_the_upload_then_less_often() {
     b.quit().await;
 }
 
+/// A results page that reloads itself is read each time it does: a
+/// registration that finishes is seen at the page's next reload, not at the
+/// job's interval, and 「更新」 is not pressed before that interval.
+#[tokio::test]
+async fn a_results_page_that_reloads_itself_is_read_as_it_comes() {
+    let sim = sim(
+        "admin-exists",
+        "[site]\nresults_refresh_secs = 2\n[delays]\nqueued_secs = 1\nprocessing_secs = 2\n",
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let csv = bulk_csv(dir.path(), oqsbot::bulk_csv::TerminalKind::MedicalDental);
+    let b = browser(dir.path()).await;
+    let mut e = engine(&b, &sim, dir.path());
+    upload_as_admin(&mut e, &csv).await;
+    // The job's first press of 「更新」 would come after two minutes.
+    e.set("status_interval_secs", "120");
+    e.set("status_first_look_secs", "120");
+    e.set("status_timeout_secs", "600");
+    let started = std::time::Instant::now();
+    e.run("bulk-status").await.unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(e.text("bulk_status"), Some("登録完了"));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "seen after {:?}, not at the page's own reload",
+        started.elapsed()
+    );
+    b.quit().await;
+}
+
 #[tokio::test]
 async fn list_accounts_reads_every_page() {
     let sim = sim(

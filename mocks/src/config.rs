@@ -104,6 +104,8 @@ pub struct SiteRules {
     pub lockout_after: u32,
     /// Rows per page in アカウント管理(更新).
     pub page_size: usize,
+    /// アカウント一括登録結果 reloads itself this often (its meta refresh).
+    pub results_refresh_secs: u32,
 }
 
 impl Default for SiteRules {
@@ -113,6 +115,7 @@ impl Default for SiteRules {
             upload_interval_secs: 60,
             lockout_after: 5,
             page_size: 10,
+            results_refresh_secs: 60,
         }
     }
 }

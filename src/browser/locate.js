@@ -244,11 +244,16 @@ function holds(c, docs, fresh, before) {
     if (!shown.some(t => t.includes(norm(c.dialog)))) return false;
   }
   if (c.changed && before && !changedSince(docs, before)) return false;
+  if (c.reloaded && !(before && anotherDocument(docs, before))) return false;
   return true;
 }
-function changedSince(docs, before) {
+// A document of the screen is not the one noted before (a new page, or the same one loaded again).
+function anotherDocument(docs, before) {
   const ids = docs.map(({ win }) => win.__oqsbot ? win.__oqsbot.id : '');
-  if (ids.length !== before.ids.length || ids.some((id, i) => id !== before.ids[i])) return true;
+  return ids.length !== before.ids.length || ids.some((id, i) => id !== before.ids[i]);
+}
+function changedSince(docs, before) {
+  if (anotherDocument(docs, before)) return true;
   return docs.some(({ win }) => win.__oqsbot && win.__oqsbot.changes > 0);
 }
 // Blocks of now that were not in `before`, counted: a second identical line is new.

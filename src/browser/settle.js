@@ -25,7 +25,8 @@ function look() {
     if (!over && !quietNow(state(frameDocs()))) { later(look, 10); return; }
     out = run();
     const conds = req.conds || [];
-    if (!over && (!quietNow(out.state) || (conds.length > 0 && out.match === null))) { later(look, 25); return; }
+    // Reading the conditions costs more than the state: less often once the page has been quiet a while.
+    if (!over && (!quietNow(out.state) || (conds.length > 0 && out.match === null))) { later(look, Date.now() - started < 500 ? 25 : 100); return; }
   } catch (e) {
     answer({ error: String(e && e.message || e) });
     return;

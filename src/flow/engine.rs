@@ -1510,6 +1510,48 @@ impl<'b> Engine<'b> {
         Ok(None)
     }
 
+    /// Waits until `deadline` for the page to load itself again (its own
+    /// refresh); true when it did, and the new page has settled.
+    async fn reloads_itself_before(&mut self, deadline: &Deadline) -> Result<bool, StepError> {
+        // A dialog holds the page: it is answered by the refresh the flow presses, at its time.
+        let until_the_press = || tokio::time::sleep(deadline.remaining());
+        let before = match self.browser.arm().await {
+            Ok(before) => before,
+            Err(e) if e.fault() == Some(Fault::DialogOpen) => {
+                until_the_press().await;
+                return Ok(false);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let reloaded = [json!({ "reloaded": true })];
+        loop {
+            if deadline.passed() {
+                return Ok(false);
+            }
+            let wait = deadline.remaining().min(IN_PAGE_LOOK);
+            let waited = match self.browser.observe_waiting(&reloaded, Some(&before), wait).await {
+                Ok(o) if o.settled && o.matched.is_some() => {
+                    self.unsettled = false;
+                    return Ok(true);
+                }
+                Ok(o) => o.waited,
+                Err(e) if e.fault() == Some(Fault::DialogOpen) => {
+                    until_the_press().await;
+                    return Ok(false);
+                }
+                Err(e) if e.fault() == Some(Fault::WindowGone) => {
+                    self.browser.switch_to_main().await?;
+                    false
+                }
+                Err(e) if matches!(e.fault(), Some(Fault::StaleElement | Fault::FrameGone)) => false,
+                Err(e) => return Err(e.into()),
+            };
+            if !waited && !deadline.next_look().await {
+                return Ok(false);
+            }
+        }
+    }
+
     async fn wait_until(&mut self, step: &Step, w: &super::model::WaitUntil) -> StepResult {
         let table = self.expand(&w.table)?;
         let key = normalize(&self.expand(&w.key)?);
@@ -1533,6 +1575,7 @@ impl<'b> Engine<'b> {
             Some(first) => wait_seconds(WaitSecs::Interval, first, &self.expand(first)?)?.min(interval),
             None => interval,
         };
+        let mut press_at = Deadline::after(gap);
         loop {
             self.settle(self.step_timeout).await?;
             let rows = self.table_now(&table).await?.unwrap_or_default();
@@ -1568,8 +1611,12 @@ impl<'b> Engine<'b> {
                     secs: timeout.as_secs_f64(),
                 });
             }
-            tokio::time::sleep(gap).await;
+            // Until it is time to press 「更新」, a page that reloads itself is read as it comes.
+            if self.reloads_itself_before(&press_at).await? {
+                continue;
+            }
             gap = next_gap(gap, interval);
+            press_at = Deadline::after(gap);
             match &w.refresh {
                 Some(loc) => {
                     self.act(step, &loc.list(), Act::Click, self.step_timeout).await?;

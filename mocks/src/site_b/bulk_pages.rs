@@ -229,7 +229,10 @@ pub async fn results(State(app): State<Arc<App>>, headers: HeaderMap) -> Respons
         &config,
         "アカウント一括登録結果",
         body,
-        "<meta http-equiv=\"refresh\" content=\"60\">",
+        &format!(
+            "<meta http-equiv=\"refresh\" content=\"{}\">",
+            config.site.results_refresh_secs.max(1)
+        ),
     )
 }
 
