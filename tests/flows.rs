@@ -372,28 +372,35 @@ async fn bulk_upload_and_status() {
     b.quit().await;
 }
 
-/// A registration that finishes in seconds is seen in seconds, not at the
-/// job's polite interval, and 「更新」 is never pressed sooner than the first look.
-#[tokio::test]
-async fn the_status_is_looked_at_soon_after_the_upload_then_less_often() {
-    let sim = sim("admin-exists", "[delays]\nqueued_secs = 1\nprocessing_secs = 2\n").await;
+/// Uploads as the admin on a simulator with `config`, then waits with
+/// bulk-status at a two-minute interval whose first look comes after
+/// `first_look_secs`: the simulator, and how long the wait took.
+async fn final_status_after_upload(config: &str, first_look_secs: &str) -> (RunningSim, std::time::Duration) {
+    let sim = sim("admin-exists", config).await;
     let dir = tempfile::tempdir().expect("dir");
     let csv = bulk_csv(dir.path(), oqsbot::bulk_csv::TerminalKind::MedicalDental);
     let b = browser(dir.path()).await;
     let mut e = engine(&b, &sim, dir.path());
     upload_as_admin(&mut e, &csv).await;
     e.set("status_interval_secs", "120");
-    e.set("status_first_look_secs", "1");
+    e.set("status_first_look_secs", first_look_secs);
     e.set("status_timeout_secs", "600");
     let started = std::time::Instant::now();
     e.run("bulk-status").await.unwrap_or_else(|err| panic!("{err}"));
+    let took = started.elapsed();
     assert_eq!(e.text("bulk_status"), Some("登録完了"));
+    b.quit().await;
+    (sim, took)
+}
+
+/// A registration that finishes in seconds is seen in seconds, not at the
+/// job's polite interval, and 「更新」 is never pressed sooner than the first look.
+#[tokio::test]
+async fn the_status_is_looked_at_soon_after_the_upload_then_less_often() {
+    let (sim, took) =
+        final_status_after_upload("[delays]\nqueued_secs = 1\nprocessing_secs = 2\n", "1").await;
     // With every wait at the interval, the first fresh look would come after two minutes.
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(60),
-        "seen after {:?}",
-        started.elapsed()
-    );
+    assert!(took < std::time::Duration::from_secs(60), "seen after {took:?}");
     let looks: Vec<chrono::DateTime<chrono::Utc>> = sim
         .served()
         .into_iter()
@@ -411,7 +418,6 @@ async fn the_status_is_looked_at_soon_after_the_upload_then_less_often() {
             "looks {gap} ms apart, sooner than the first look allows: {looks:?}"
         );
     }
-    b.quit().await;
 }
 
 /// A results page that reloads itself is read each time it does: a
@@ -419,29 +425,16 @@ async fn the_status_is_looked_at_soon_after_the_upload_then_less_often() {
 /// job's interval, and 「更新」 is not pressed before that interval.
 #[tokio::test]
 async fn a_results_page_that_reloads_itself_is_read_as_it_comes() {
-    let sim = sim(
-        "admin-exists",
+    // The job's first press of 「更新」 would come after two minutes.
+    let (_sim, took) = final_status_after_upload(
         "[site]\nresults_refresh_secs = 2\n[delays]\nqueued_secs = 1\nprocessing_secs = 2\n",
+        "120",
     )
     .await;
-    let dir = tempfile::tempdir().expect("dir");
-    let csv = bulk_csv(dir.path(), oqsbot::bulk_csv::TerminalKind::MedicalDental);
-    let b = browser(dir.path()).await;
-    let mut e = engine(&b, &sim, dir.path());
-    upload_as_admin(&mut e, &csv).await;
-    // The job's first press of 「更新」 would come after two minutes.
-    e.set("status_interval_secs", "120");
-    e.set("status_first_look_secs", "120");
-    e.set("status_timeout_secs", "600");
-    let started = std::time::Instant::now();
-    e.run("bulk-status").await.unwrap_or_else(|err| panic!("{err}"));
-    assert_eq!(e.text("bulk_status"), Some("登録完了"));
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(60),
-        "seen after {:?}, not at the page's own reload",
-        started.elapsed()
+        took < std::time::Duration::from_secs(60),
+        "seen after {took:?}, not at the page's own reload"
     );
-    b.quit().await;
 }
 
 #[tokio::test]
