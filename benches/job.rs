@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use oqs_sim::{RunningSim, Scenario, SimConfig};
-use oqsbot::job::demo::{demo_secrets, write_demo_job};
+use oqsbot::cli::demo::{demo_secrets, write_demo_job};
 use oqsbot::job::run::{RunOptions, run};
 use oqsbot::portal::institution::check_digit;
 

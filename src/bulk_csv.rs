@@ -182,6 +182,31 @@ impl std::fmt::Debug for AccountRow {
     }
 }
 
+/// 権限区分 of the face-recognition card reader's account, as the manual names it.
+pub const FACE_ROLE: &str = "顔認証付きカードリーダー用";
+/// 権限区分 of the 連携 account (OQS_LOGIN_KEY).
+pub const LINK_ROLE: &str = "連携アプリケーション用";
+
+impl Layout {
+    /// The ID the layout registers for `role` on this kind of terminal.
+    pub fn account_id(&self, role: &str, kind: TerminalKind) -> Option<&str> {
+        let account = self.accounts.iter().find(|a| a.role == role)?;
+        Some(match (kind, &account.pharmacy_user_id) {
+            (TerminalKind::Pharmacy, Some(id)) => id,
+            _ => &account.user_id,
+        })
+    }
+
+    /// The 連携 account's ID with its kind of terminal, as the report and `code check` name it.
+    pub fn link_account_label(&self, kind: TerminalKind) -> String {
+        format!(
+            "{} ({})",
+            self.account_id(LINK_ROLE, kind).unwrap_or("?"),
+            kind.label()
+        )
+    }
+}
+
 /// The face account and the 連携 account for this kind of terminal, as the layout names them.
 pub fn default_accounts(
     layout: &Layout,

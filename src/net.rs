@@ -1,5 +1,6 @@
 //! Which URLs oqsbot may use: plain http only on this machine, never the
-//! verification environment for a production job.
+//! verification environment for a production job. And how a response says
+//! what encoding its text is in.
 
 use std::net::IpAddr;
 
@@ -83,6 +84,23 @@ pub fn check_webdriver_url(url: &str, allow_plain: bool) -> Result<Option<String
         "http" => Err(WebDriverUrlError::Plain { url: url.to_string() }),
         _ => Err(WebDriverUrlError::Scheme { url: url.to_string() }),
     }
+}
+
+/// The encoding the header or the page's own `<meta>` declares.
+pub fn declared_charset(content_type: &str, body: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let declared = |s: &str| {
+        let i = s.find("charset=")?;
+        let label: String = s[i + 8..]
+            .trim_start_matches(['"', '\''])
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        encoding_rs::Encoding::for_label(label.as_bytes())
+    };
+    declared(&content_type.to_ascii_lowercase()).or_else(|| {
+        let head = String::from_utf8_lossy(&body[..body.len().min(2048)]).to_ascii_lowercase();
+        declared(&head)
+    })
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ mod budget;
 mod content;
 mod font;
 mod layout;
+mod object;
 
 use chrono::NaiveDate;
 use lopdf::{Document, LoadOptions};

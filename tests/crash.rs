@@ -14,8 +14,8 @@ mod common;
 
 use common::{events, find_account, job, report_in, report_says, sim, sim_with, state};
 use oqsbot::job::store::CredentialStore;
-use oqsbot::recording::replay::Verdict;
 use oqsbot::recording::{FILE_NAME, Recording};
+use oqsbot::replay::Verdict;
 
 const SCENARIO: &str = "needs-reset";
 

@@ -276,7 +276,7 @@ fn bytes_value(v: &serde_json::Value, content_type: Option<&str>) -> Option<Vec<
     let value = v.get("value")?.as_str()?;
     match v.get("type")?.as_str()? {
         "string" => {
-            let encoding = crate::recording::declared_charset(content_type.unwrap_or(""), value.as_bytes())
+            let encoding = crate::net::declared_charset(content_type.unwrap_or(""), value.as_bytes())
                 .unwrap_or(encoding_rs::UTF_8);
             Some(encoding.encode(value).0.into_owned())
         }

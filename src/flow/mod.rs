@@ -3,6 +3,7 @@
 pub mod diagnosis;
 pub mod engine;
 pub mod model;
+pub mod step_log;
 pub mod table;
 
 pub use engine::{Engine, FailureKind, FlowError, StepRecord, Var};

@@ -1,11 +1,11 @@
 //! The provisioning job file: what a run needs to know. Secrets are named by
 //! environment variable or by an owner-only file, never written in the job.
 
-pub mod demo;
 pub mod handover;
 pub mod journal;
 pub mod lock;
 pub mod outcome;
+pub mod procedure;
 pub mod report;
 pub mod run;
 pub mod secrets;

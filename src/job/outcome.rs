@@ -1,6 +1,115 @@
 //! What the portal answered a flow with, as the flow file names it. The run
 //! decides on these, never on the words of an error message.
 
+use super::journal::JournalError;
+use super::store::StoreError;
+use crate::flow::{FailureKind, FlowError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Input(String),
+    #[error("{0}")]
+    Refused(String),
+    /// A flow ended in an outcome it named; the run decides on `answer`.
+    #[error("{message}")]
+    Answered { answer: PortalAnswer, message: String },
+    #[error("{0}")]
+    TimedOut(String),
+    #[error("{0}")]
+    NeedsPerson(String),
+    /// The portal could not go on (a server error, maintenance, an ended
+    /// session); the same job, run again, continues. `in_doubt`: the failing
+    /// flow had already clicked a step that must not be repeated.
+    #[error("{message}")]
+    Unavailable { message: String, in_doubt: bool },
+    /// The browser's driver stopped answering. A fresh browser continues from
+    /// the journal, as a rerun does; `in_doubt` as for `Unavailable`.
+    #[error("{message}")]
+    BrowserLost { message: String, in_doubt: bool },
+    #[error("{0}")]
+    Browser(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// Another oqsbot works in the output folder.
+    #[error(transparent)]
+    Lock(#[from] super::lock::LockError),
+}
+
+impl RunError {
+    /// The exit code the README lists for this outcome.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Input(_) => 2,
+            RunError::Refused(_) => 3,
+            RunError::Answered { answer, .. } => match answer {
+                PortalAnswer::Locked => 5,
+                PortalAnswer::Refused | PortalAnswer::Other(_) => 3,
+            },
+            RunError::TimedOut(_) => 4,
+            RunError::NeedsPerson(_) => 5,
+            RunError::Unavailable { .. } => 7,
+            RunError::BrowserLost { .. }
+            | RunError::Browser(_)
+            | RunError::Store(_)
+            | RunError::Journal(_)
+            | RunError::Lock(_) => 6,
+        }
+    }
+
+    /// What the technician does next, in Japanese, for the run's last lines.
+    pub fn next_step_ja(&self) -> &'static str {
+        match self.exit_code() {
+            2 => {
+                "入力に誤りがあります。上のメッセージのとおりジョブファイルや秘密情報を直してから、同じジョブをもう一度実行してください (ブラウザは起動していません)。"
+            }
+            3 => "ポータルが拒否しました。上のメッセージとレポートを確認してください。",
+            4 => {
+                "ポータルの応答待ちで時間切れになりました。時間をおいて同じジョブをもう一度実行すると、続きから再開します。"
+            }
+            5 => {
+                "担当者の確認が必要です。上のメッセージのとおり対応してから、同じジョブをもう一度実行すると続きから再開します。"
+            }
+            7 => {
+                "ポータルが一時的に使えません。時間をおいて同じジョブをもう一度実行すると、続きから再開します。"
+            }
+            _ => {
+                "ブラウザ・ドライバ・出力フォルダのいずれかで問題が起きました。上のメッセージを確認し、同じジョブをもう一度実行すると続きから再開します。"
+            }
+        }
+    }
+
+    pub fn from_flow(e: Box<FlowError>) -> Self {
+        let text = e.to_string();
+        let in_doubt = e.acted_irreversibly;
+        if let Some(outcome) = &e.outcome {
+            return RunError::Answered {
+                answer: PortalAnswer::parse(outcome),
+                message: text,
+            };
+        }
+        match e.kind {
+            FailureKind::Refused => RunError::Refused(text),
+            FailureKind::Timeout => RunError::TimedOut(text),
+            FailureKind::NotFound => RunError::NeedsPerson(format!(
+                "the screen is not what the flow expects; look at the screenshot, and fix the flow file if the portal changed: {text}"
+            )),
+            FailureKind::Browser => RunError::Browser(text),
+            FailureKind::Input => RunError::Input(text),
+            FailureKind::Unavailable | FailureKind::SessionEnded => RunError::Unavailable {
+                message: text,
+                in_doubt,
+            },
+            FailureKind::BrowserLost => RunError::BrowserLost {
+                message: text,
+                in_doubt,
+            },
+        }
+    }
+}
+
 /// A flow's named outcome (`outcome = "…"` on its `fail` step).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PortalAnswer {

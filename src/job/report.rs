@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::JobFile;
-use super::run::RunError;
+use super::outcome::RunError;
 use super::store::{CredentialStore, Origin};
+use crate::bulk_csv::{FACE_ROLE, LINK_ROLE, Layout, TerminalKind};
 use crate::secret::Redactor;
 
 #[derive(Debug, Clone, Serialize)]
@@ -75,6 +76,15 @@ pub struct Report {
     pub windows_steps: Vec<String>,
 }
 
+fn layout() -> &'static Layout {
+    Layout::builtin()
+}
+
+/// The face account's ID, from the bulk layout's data.
+fn face_account_id(job: &JobFile) -> Option<&'static str> {
+    layout().account_id(FACE_ROLE, TerminalKind::from(job.kind()))
+}
+
 pub(crate) fn role_of(job: &JobFile, id: &str) -> &'static str {
     if id == job.master.user_id {
         "マスタアカウント"
@@ -82,9 +92,9 @@ pub(crate) fn role_of(job: &JobFile, id: &str) -> &'static str {
         "リセット用アカウント (パスワードは秘密の番号)"
     } else if id == job.admin.user_id {
         "管理アカウント (管理者)"
-    } else if id == "FOFACE01" {
+    } else if Some(id) == face_account_id(job) {
         "顔認証アカウント"
-    } else if id.ends_with("RENK01") {
+    } else if Some(id) == layout().account_id(LINK_ROLE, TerminalKind::from(job.kind())) {
         "連携アカウント"
     } else {
         "その他"
@@ -148,18 +158,15 @@ fn windows_steps(job: &JobFile, r: &Report) -> Vec<String> {
         .institution_code_read
         .clone()
         .unwrap_or_else(|| job.institution.code.clone());
-    let renkei = if job.kind().is_pharmacy() {
-        "R1RENK01 (薬局)"
-    } else {
-        "R0RENK01 (医科歯科)"
-    };
+    let renkei = layout().link_account_label(TerminalKind::from(job.kind()));
+    let face = face_account_id(job).unwrap_or("?");
     let p12 = r
         .certificate
         .as_ref()
         .map(|c| c.backup.clone())
         .unwrap_or_else(|| "(電子証明書はこの実行でダウンロードしていません)".into());
-    let face_password = if r.accounts.iter().any(|a| a.user_id == "FOFACE01") {
-        format!("パスワードは資格情報ストア {} の FOFACE01", r.credential_store)
+    let face_password = if r.accounts.iter().any(|a| a.user_id == face) {
+        format!("パスワードは資格情報ストア {} の {face}", r.credential_store)
     } else {
         "パスワードはこの実行では不明です (この実行より前に登録されたアカウント)。わからない場合は管理アカウントでパスワード初期化してください".to_string()
     };
@@ -169,7 +176,7 @@ fn windows_steps(job: &JobFile, r: &Report) -> Vec<String> {
         format!("⑥ Edge「証明書の管理」→「個人」タブに、発行者 Online Billing NW Common Root CA・発行先 {code} の証明書があることを確認。バックアップフォルダをお客様のUSBメモリ等に保管していただく。"),
         format!("⑧ 資格情報マネージャー →「Windows 資格情報」→「OQS_MEDICAL_INSTITUTION_CODE」→「編集」→ {code} を貼り付けて「保存」。あわせて「OQS_LOGIN_KEY」のユーザー名が {renkei} であることを確認。"),
         "⑨ C:\\Program Files\\OQS\\OQSComApp\\tools の「OQSComAppRestart」を右クリック→「管理者として実行」。その後、オン資端末と顔認証付きカードリーダーを再起動。".to_string(),
-        format!("⑩ C:\\Work\\InitializeFace.bat を実行して「1」→ Enter (無い場合は C:\\ProgramData\\OQS-Auth\\ReaderInfo.ini を削除)。管理コンソール「カードリーダー管理」で削除→保存→再起動→「接続デバイスで初期化」デバイスID FOFACE01 →保存。「アカウント設定」でユーザID FOFACE01、{face_password} →「初期設定」。"),
+        format!("⑩ C:\\Work\\InitializeFace.bat を実行して「1」→ Enter (無い場合は C:\\ProgramData\\OQS-Auth\\ReaderInfo.ini を削除)。管理コンソール「カードリーダー管理」で削除→保存→再起動→「接続デバイスで初期化」デバイスID {face} →保存。「アカウント設定」でユーザID {face}、{face_password} →「初期設定」。"),
         "⑪ 「オンライン資格確認配信アプリケーション管理ツール」→「今すぐダウンロード」→ 通知が出たら再起動。通知が出なくなるまで繰り返す (最大3回)。「配信実績の確認」で Status を確認。".to_string(),
         "⑫ マイナンバーカードでの顔認証と、保険証での資格確認をお客様と試験する。".to_string(),
         format!("補足② 顔認証付きカードリーダーの管理コンソール →「動作環境設定」→「文言設定」→ メッセージを「{}」に変更 →「保存」→「再起動」。", job.institution.name),

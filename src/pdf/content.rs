@@ -15,6 +15,7 @@ use lopdf::{Dictionary, Document, Object, ObjectId};
 use super::PdfError;
 use super::budget::{Work, WorkBudget};
 use super::font::{Font, load_font};
+use super::object::{deref, name_of, num};
 use crate::portal::text::fold_ideographs;
 
 /// How deep forms may draw forms.
@@ -54,28 +55,6 @@ fn translate(x: f32, y: f32) -> Matrix {
 fn matrix_of(a: &[Object]) -> Option<Matrix> {
     match a {
         [a, b, c, d, e, f] => Some([num(a), num(b), num(c), num(d), num(e), num(f)]),
-        _ => None,
-    }
-}
-
-pub(super) fn num(o: &Object) -> f32 {
-    match o {
-        Object::Integer(i) => *i as f32,
-        Object::Real(r) => *r,
-        _ => 0.0,
-    }
-}
-
-pub(super) fn deref<'a>(doc: &'a Document, o: &'a Object) -> &'a Object {
-    match o {
-        Object::Reference(id) => doc.get_object(*id).unwrap_or(o),
-        _ => o,
-    }
-}
-
-pub(super) fn name_of(doc: &Document, dict: &Dictionary, key: &[u8]) -> Option<String> {
-    match deref(doc, dict.get(key).ok()?) {
-        Object::Name(n) => Some(String::from_utf8_lossy(n).into_owned()),
         _ => None,
     }
 }

@@ -9,7 +9,7 @@ use lopdf::{Dictionary, Document, Object};
 
 use super::PdfError;
 use super::budget::{Work, WorkBudget};
-use super::content::{deref, name_of, num};
+use super::object::{deref, name_of, num};
 
 enum Decoder {
     Utf16Be,

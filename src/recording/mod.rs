@@ -4,7 +4,6 @@
 
 pub mod format;
 pub mod read;
-pub mod replay;
 pub mod standin;
 pub mod viewer;
 
@@ -382,7 +381,7 @@ pub fn redact_body(redactor: &Redactor, content_type: Option<&str>, body: &[u8])
         if let Ok(text) = std::str::from_utf8(body) {
             return Some(redactor.redact(text).into_bytes());
         }
-        let encoding = declared_charset(&ct, body).unwrap_or(encoding_rs::SHIFT_JIS);
+        let encoding = crate::net::declared_charset(&ct, body).unwrap_or(encoding_rs::SHIFT_JIS);
         let (text, _, had_errors) = encoding.decode(body);
         // Text that does not decode cleanly might hide a secret in a form no scrub finds.
         if had_errors {
@@ -396,23 +395,6 @@ pub fn redact_body(redactor: &Redactor, content_type: Option<&str>, body: &[u8])
         return Some(body.to_vec());
     }
     None
-}
-
-/// The encoding the header or the page's own `<meta>` declares.
-pub fn declared_charset(content_type: &str, body: &[u8]) -> Option<&'static encoding_rs::Encoding> {
-    let declared = |s: &str| {
-        let i = s.find("charset=")?;
-        let label: String = s[i + 8..]
-            .trim_start_matches(['"', '\''])
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-            .collect();
-        encoding_rs::Encoding::for_label(label.as_bytes())
-    };
-    declared(&content_type.to_ascii_lowercase()).or_else(|| {
-        let head = String::from_utf8_lossy(&body[..body.len().min(2048)]).to_ascii_lowercase();
-        declared(&head)
-    })
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -178,20 +178,20 @@ pub fn report_says(report: &Value, text: &str) -> bool {
 pub async fn replay_in(
     recording: &oqsbot::recording::Recording,
     dir: &Path,
-) -> oqsbot::recording::replay::ReplayOutcome {
-    let options = oqsbot::recording::replay::ReplayOptions {
+) -> oqsbot::replay::ReplayOutcome {
+    let options = oqsbot::replay::ReplayOptions {
         flows_dir: None,
         browser: oqsbot::browser::BrowserOptions::new(dir.join("downloads")),
         work_dir: dir.join("replay"),
         changes: Vec::new(),
     };
-    oqsbot::recording::replay::replay(recording, options)
+    oqsbot::replay::replay(recording, options)
         .await
         .expect("the replay runs")
 }
 
 /// What differed at each step that did not do the same.
-pub fn differences(outcome: &oqsbot::recording::replay::ReplayOutcome) -> Vec<String> {
+pub fn differences(outcome: &oqsbot::replay::ReplayOutcome) -> Vec<String> {
     outcome
         .comparisons
         .iter()

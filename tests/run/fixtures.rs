@@ -6,8 +6,8 @@
 
 use std::path::PathBuf;
 
-use oqsbot::recording::replay::Verdict;
 use oqsbot::recording::{FILE_NAME, Recording};
+use oqsbot::replay::Verdict;
 
 use super::common::{differences, job, replay_in, sim_config_plain};
 

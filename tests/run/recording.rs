@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use oqsbot::browser::{Browser, BrowserOptions};
-use oqsbot::recording::replay::Verdict;
 use oqsbot::recording::{FILE_NAME, Recording};
+use oqsbot::replay::Verdict;
 use serde_json::Value;
 
 /// Every secret the credential store holds: passwords now and before, the

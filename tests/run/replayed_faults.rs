@@ -10,7 +10,7 @@ use std::time::Duration;
 use oqsbot::flow::FailureKind;
 use oqsbot::job::run::RunError;
 use oqsbot::recording::Recording;
-use oqsbot::recording::replay::{Answer, ChangedAnswer, ReplayOptions, ReplayOutcome, Verdict, replay};
+use oqsbot::replay::{Answer, ChangedAnswer, ReplayOptions, ReplayOutcome, Verdict, replay};
 
 fn fixture() -> Recording {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("recordings/reset-and-register.oqsrec");

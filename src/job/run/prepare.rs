@@ -1,59 +1,18 @@
 //! Everything a run checks and builds before a browser starts: the secrets, the
 //! target passwords, the master's PDF and the Shift-JIS bulk file.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::Utc;
 
 use super::{RunError, RunOptions};
 use crate::bulk_csv::{self, Layout, TerminalKind};
 use crate::job::JobFile;
+use crate::job::procedure::{Prepared, check_pdf};
 use crate::job::secrets::SecretRef;
 use crate::job::store::CredentialStore;
-use crate::pdf::Credentials;
 use crate::portal::PasswordPolicy;
 use crate::secret::Secret;
-
-/// What is known before any browser starts.
-pub(super) struct Prepared {
-    pub(super) master_pdf: Option<Credentials>,
-    pub(super) cert_password: Option<Secret>,
-    /// The password of `[client_certificate]`'s .p12.
-    pub(super) client_cert_password: Option<Secret>,
-    pub(super) secret_number: Option<Secret>,
-    pub(super) csv: PathBuf,
-    /// The accounts the bulk file registers (the face account, then the 連携 account).
-    pub(super) bulk_ids: Vec<String>,
-}
-
-/// The checks every PDF gets: 本番環境, the new code, the expected user.
-pub(super) fn check_pdf(
-    job: &JobFile,
-    creds: &Credentials,
-    user_id: &str,
-    source: &str,
-) -> Result<(), RunError> {
-    if !creds.is_production() {
-        return Err(RunError::Input(format!(
-            "{source} is for {}, not 本番環境: get the production ユーザ設定情報",
-            creds.environment.as_deref().unwrap_or("an unknown environment")
-        )));
-    }
-    if creds.institution_code.as_deref() != Some(job.institution.code.as_str()) {
-        return Err(RunError::Input(format!(
-            "{source} is for 医療機関コード {}, not the new code {}: it is probably the old institution's",
-            creds.institution_code.as_deref().unwrap_or("?"),
-            job.institution.code
-        )));
-    }
-    if creds.user_id.as_deref() != Some(user_id) {
-        return Err(RunError::Input(format!(
-            "{source} is for ユーザID {}, not {user_id}",
-            creds.user_id.as_deref().unwrap_or("?")
-        )));
-    }
-    Ok(())
-}
 
 /// Everything checked before a browser starts; every problem reported at once.
 pub(super) fn prepare(

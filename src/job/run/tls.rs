@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 
-use super::prepare::Prepared;
 use super::{Kept, RunError};
 use crate::job::journal::Progress;
+use crate::job::procedure::Prepared;
 use crate::job::report::ReportStep;
 use crate::job::{Install, JobFile};
 use crate::secret::Secret;
@@ -45,7 +45,7 @@ impl Drop for RemovedOnDrop {
 
 fn step(kept: &mut Kept, what: &str, result: &str) {
     tracing::info!("{what}: {result}");
-    kept.steps.push(ReportStep {
+    kept.carried.steps.push(ReportStep {
         at: Utc::now(),
         what: what.to_string(),
         result: result.to_string(),
@@ -64,7 +64,7 @@ pub(super) fn make_usable(
 ) -> Result<Option<PathBuf>, RunError> {
     const WHAT: &str = "電子証明書のインストール (工事手順⑤⑥)";
     if let (Some(cert), Some(password)) = (&job.certificate, &prepared.cert_password) {
-        let backup = match kept.journal.progress("certificate") {
+        let backup = match kept.carried.journal.progress("certificate") {
             Progress::Done {
                 detail: Some(path), ..
             } => PathBuf::from(path),
@@ -87,7 +87,7 @@ pub(super) fn make_usable(
                 Err(RunError::NeedsPerson(format!(
                     "install the new certificate on this terminal, then run the same job again. File: {} (right-click →「PFXのインストール」→「現在のユーザー」; the 4-digit 証明書パスワード is the job's, kept as cert_password in {}; 「このキーをエクスポート可能にする」 and 「すべての拡張プロパティを含める」 checked; 「自動的に証明書ストアを選択する」). Then check in Edge's 「証明書の管理」 that the 「個人」 tab shows it, issued by {}",
                     backup.display(),
-                    kept.store.path().display(),
+                    kept.carried.store.path().display(),
                     crate::cert::EXPECTED_ISSUER
                 )))
             }

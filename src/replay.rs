@@ -8,17 +8,17 @@ use std::sync::Mutex;
 
 use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
 
-use super::format::{DownloadEvent, Entry, ResponseEvent, StepEvent};
-use super::{Recorder, Recording};
 use crate::browser::{Browser, BrowserError, BrowserOptions};
 use crate::flow::engine::{Engine, FlowError};
 use crate::flow::model::FlowLibrary;
+use crate::recording::format::{DownloadEvent, Entry, ResponseEvent, StepEvent};
+use crate::recording::{Recorder, Recording};
 use crate::secret::{Redactor, Secret};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     #[error(transparent)]
-    Recording(#[from] super::RecordingError),
+    Recording(#[from] crate::recording::RecordingError),
     #[error(
         "the recording holds no HTTP responses (its browser offered no WebDriver BiDi network capture), so it can be viewed with --html but not replayed"
     )]
@@ -338,7 +338,7 @@ fn served(
         downloads
             .iter()
             .find(|d| d.flow == step.flow && d.step == step.step)
-            .and_then(|d| super::standin::build(&d.summary, &d.file_name).ok())
+            .and_then(|d| crate::recording::standin::build(&d.summary, &d.file_name).ok())
             .unwrap_or_default()
     } else {
         match r.body.as_deref().and_then(|h| recording.resource(h)) {
@@ -388,7 +388,7 @@ impl crate::flow::engine::Keeper for Discard {
 }
 
 pub async fn replay(recording: &Recording, options: ReplayOptions) -> Result<ReplayOutcome, ReplayError> {
-    let flows: Vec<&super::FlowStart> = recording
+    let flows: Vec<&crate::recording::FlowStart> = recording
         .entries
         .iter()
         .filter_map(|e| match e {
@@ -411,8 +411,13 @@ pub async fn replay(recording: &Recording, options: ReplayOptions) -> Result<Rep
     let files_dir = options.work_dir.join("files");
     folder(&files_dir)?;
     let redactor = Redactor::new();
-    let own = options.work_dir.join(super::FILE_NAME);
-    let recorder = Recorder::create(&own, "replay", redactor.clone(), super::DEFAULT_CAP_BYTES)?;
+    let own = options.work_dir.join(crate::recording::FILE_NAME);
+    let recorder = Recorder::create(
+        &own,
+        "replay",
+        redactor.clone(),
+        crate::recording::DEFAULT_CAP_BYTES,
+    )?;
     let mut browser_options = options.browser;
     browser_options.capture_network = false;
     browser_options.loopback_only = true;

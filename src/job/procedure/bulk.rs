@@ -3,14 +3,14 @@
 
 use chrono::{DateTime, Utc};
 
-use super::prepare::Prepared;
-use super::{RunError, Runner};
+use super::portal::Portal;
+use super::{Prepared, Procedure};
 use crate::bulk_csv::{self, Layout};
-use crate::flow::Var;
 use crate::job::journal::Progress;
+use crate::job::outcome::RunError;
 
 /// The journal's name for the bulk upload.
-pub(super) const UPLOAD: &str = "upload:accounts.csv";
+pub(crate) const UPLOAD: &str = "upload:accounts.csv";
 
 /// What the bulk registration did.
 #[derive(Default)]
@@ -31,10 +31,10 @@ fn receipt_time(receipt: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-impl Runner<'_> {
+impl<P: Portal> Procedure<'_, P> {
     /// Uploads the bulk file unless its accounts exist, and waits for its 登録状況.
     pub(super) async fn bulk(&mut self, p: &Prepared) -> Result<BulkOutcome, RunError> {
-        self.flow("list-accounts", "アカウント一覧の確認 (管理アカウント)")
+        self.read_accounts("アカウント一覧の確認 (管理アカウント)")
             .await?;
         let earlier = match self.journal.progress(UPLOAD) {
             Progress::Done {
@@ -60,20 +60,20 @@ impl Runner<'_> {
                 self.upload(p).await?
             }
         };
-        self.engine.set("receipt", &receipt);
-        self.flow("bulk-status", "アカウント一括登録結果の確認").await?;
-        let status = self.engine.text("bulk_status").unwrap_or_default().to_string();
+        let read = self
+            .task("アカウント一括登録結果の確認", async |p| {
+                p.bulk_status(&receipt).await
+            })
+            .await?;
+        let status = read.status;
         let mut bulk = crate::job::report::ReportBulk {
             receipt: receipt.clone(),
             status: status.clone(),
-            processed: None,
+            processed: read.processed,
             rows: Vec::new(),
         };
-        if let Some(Var::Table(rows)) = self.engine.vars.get("bulk_row") {
-            bulk.processed = rows.first().and_then(|r| r.get("処理件数").cloned());
-        }
         let mut duplicates = existing;
-        if let Some(Var::File(path)) = self.engine.vars.get("result_file")
+        if let Some(path) = &read.result_file
             && let Ok(bytes) = std::fs::read(path)
             && let Ok(rows) = bulk_csv::read_result(Layout::builtin(), &bytes)
         {
@@ -164,30 +164,29 @@ impl Runner<'_> {
                 tokio::time::sleep(wait).await;
             }
         }
-        self.engine.set("csv_file", &p.csv.display().to_string());
         self.journal.intend(UPLOAD, None)?;
-        self.flow("bulk-upload", "アカウント一括登録 (補足① 3-②)").await?;
-        let receipt = self.engine.text("receipt").unwrap_or_default().to_string();
+        let receipt = self
+            .task("アカウント一括登録 (補足① 3-②)", async |portal| {
+                portal.upload(&p.csv).await
+            })
+            .await?;
         self.journal.done(UPLOAD, Some(&receipt))?;
         Ok(receipt)
     }
 
     /// The 受付番号 of an upload this admin made since `since`, as アカウント一括登録結果 lists it.
     async fn find_upload(&mut self, since: DateTime<Utc>) -> Result<Option<String>, RunError> {
-        self.flow(
-            "bulk-results",
-            "中断したアップロードの確認 (アカウント一括登録結果)",
-        )
-        .await?;
+        let receipts = self
+            .task(
+                "中断したアップロードの確認 (アカウント一括登録結果)",
+                async |p| p.uploads().await,
+            )
+            .await?;
         let suffix = format!("_{}", self.job.admin.user_id);
         // The portal's clock is not ours: allow it to be a little behind.
         let earliest = since - chrono::Duration::seconds(30);
-        let Some(Var::Table(rows)) = self.engine.vars.get("uploads") else {
-            return Ok(None);
-        };
-        Ok(rows
-            .iter()
-            .filter_map(|r| r.get("受付番号").map(|v| v.trim().to_string()))
+        Ok(receipts
+            .into_iter()
             .filter(|receipt| receipt.ends_with(&suffix))
             .filter(|receipt| receipt_time(receipt).is_some_and(|t| t >= earliest))
             .max_by_key(|receipt| receipt_time(receipt)))

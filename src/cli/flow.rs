@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::browser::{Browser, BrowserKind, BrowserOptions};
-use crate::commands::{CommandError, Verdict};
+use super::offline::{CommandError, Verdict};
+use crate::browser::{Browser, BrowserOptions};
 use crate::flow::{Engine, FlowLibrary, Var};
 use crate::job::secrets::{SecretRef, SecretSource};
 use crate::job::{JobFile, secret_from_env};
@@ -25,23 +25,11 @@ pub struct FlowCommand {
     pub login_as: Option<String>,
     pub flows_dir: Option<PathBuf>,
     pub out_dir: Option<PathBuf>,
-    pub browser: BrowserChoice,
+    pub browser: super::BrowserArgs,
     /// Keep a recording of the flow in its output folder.
     pub record: bool,
     /// Bound on what the recording stores, in bytes.
     pub recording_cap: u64,
-}
-
-#[derive(Default)]
-pub struct BrowserChoice {
-    pub kind: Option<String>,
-    pub chromedriver: Option<PathBuf>,
-    pub webdriver_url: Option<String>,
-    /// Accept a plain http `webdriver_url` on another machine (with a warning).
-    pub allow_plain_webdriver: bool,
-    pub headed: bool,
-    /// `--driver-answer-secs`.
-    pub answer_secs: Option<u64>,
 }
 
 fn pair(text: &str, what: &str) -> Result<(String, String), CommandError> {
@@ -52,16 +40,8 @@ fn pair(text: &str, what: &str) -> Result<(String, String), CommandError> {
 
 /// The variables a job gives every flow.
 fn job_vars(job: &JobFile, engine: &mut Engine, login_as: Option<&str>) -> Result<(), CommandError> {
-    engine.set("oqs_url", &job.sites.oqs_url);
-    engine.set("cert_url", &job.sites.cert_url);
+    crate::job::run::set_job_vars(engine, job);
     engine.set("institution_code", &job.institution.code);
-    engine.set("master_user_id", &job.master.user_id);
-    engine.set("reset_user_id", &job.reset_user_id());
-    engine.set("admin_user_id", &job.admin.user_id);
-    engine.set("admin_name", &job.admin.name);
-    engine.set("admin_kana", &job.admin.kana);
-    let today = crate::job::run::today_jst();
-    engine.set("start_date", &today.format("%Y/%m/%d").to_string());
     // Secrets a flow may use are set when the job gives them; only the login's is required.
     let quiet = SecretSource::default();
     let source = SecretSource::from_terminal();
@@ -206,16 +186,7 @@ pub async fn run(cmd: FlowCommand, out: &mut dyn Write) -> Verdict {
         })
         .unwrap_or_else(|| PathBuf::from(format!("runs/flow-{}-{stamp}", cmd.name)));
     let mut options = BrowserOptions::new(out_dir.join("downloads"));
-    if let Some(kind) = &cmd.browser.kind {
-        options.kind = BrowserKind::parse(kind).ok_or_else(|| {
-            CommandError::Input(format!("--browser {kind:?}: use chromium, chrome or edge"))
-        })?;
-    }
-    options.driver_path = cmd.browser.chromedriver.clone();
-    options.webdriver_url = cmd.browser.webdriver_url.clone();
-    options.allow_plain_webdriver = cmd.browser.allow_plain_webdriver;
-    options.headed = cmd.browser.headed;
-    options.answer_limit = cmd.browser.answer_secs.map(std::time::Duration::from_secs);
+    super::set_browser(&mut options, &cmd.browser).map_err(CommandError::Input)?;
     // Before the output folder or a browser: the flow types passwords through the driver.
     if let Some(url) = &options.webdriver_url {
         let warning = crate::net::check_webdriver_url(url, options.allow_plain_webdriver)
@@ -462,14 +433,7 @@ fn issued_steps(library: &FlowLibrary, flow: &crate::flow::Flow) -> Vec<String> 
     out
 }
 
-/// Each step as it ran, one JSON object a line, secrets scrubbed.
 fn write_records(dir: &Path, engine: &Engine) {
     let _ = std::fs::create_dir_all(dir);
-    let lines: Vec<String> = engine
-        .records
-        .iter()
-        .filter_map(|r| serde_json::to_value(r).ok())
-        .filter_map(|v| serde_json::to_string(&engine.redactor().redact_json(&v)).ok())
-        .collect();
-    let _ = std::fs::write(dir.join("steps.jsonl"), lines.join("\n") + "\n");
+    let _ = crate::flow::step_log::write(dir, &engine.records, engine.redactor());
 }

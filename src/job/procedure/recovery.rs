@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use super::prepare::check_pdf;
-use super::{RunError, Runner};
+use super::portal::Portal;
+use super::{Procedure, check_pdf};
 use crate::job::journal::Progress;
+use crate::job::outcome::RunError;
 use crate::secret::Secret;
 
 /// The PDFs saved under `downloads` since `since`, oldest first.
@@ -31,7 +32,7 @@ fn issued_pdfs(downloads: &Path, since: DateTime<Utc>) -> Vec<PathBuf> {
     found.into_iter().map(|(_, p)| p).collect()
 }
 
-impl Runner<'_> {
+impl<P: Portal> Procedure<'_, P> {
     /// A run killed between a reset or a registration and storing its PDF left
     /// the PDF in the download folder: store it now, so the step is not repeated.
     pub(super) fn recover_issued(&mut self) -> Result<(), RunError> {
@@ -71,7 +72,7 @@ impl Runner<'_> {
                 });
             match found {
                 Some((path, pw)) => {
-                    self.engine.redactor().register(&pw);
+                    self.redactor.register(&pw);
                     self.store.record_issued(user_id, &pw)?;
                     self.journal.done(&action, Some(&path.display().to_string()))?;
                     self.note(

@@ -1,7 +1,9 @@
 //! `oqsbot sim`: the built-in simulator of both sites, for trying the bot and
 //! for tests.
 
+use std::io::Write as _;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use oqs_sim::{RunningSim, Scenario, SimConfig};
 
@@ -105,4 +107,22 @@ pub fn describe(sim: &RunningSim, options: &SimOptions) -> String {
         )),
     }
     out
+}
+
+pub(super) async fn serve(options: SimOptions, vary: VaryArg) -> ExitCode {
+    let running = match start_varied(&options, vary).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("oqsbot: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    println!("{}", describe(&running, &options));
+    println!("Press Ctrl-C to stop.");
+    let _ = std::io::stdout().flush();
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        eprintln!("oqsbot: cannot wait for Ctrl-C: {e}");
+    }
+    running.shutdown();
+    ExitCode::SUCCESS
 }

@@ -1,44 +1,39 @@
 //! A password the portal issues (a reset, a registration) is read twice: off
 //! the screen as it is shown, and from the PDF. The shown one is stored the
-//! moment it is read, from inside the flow, by the store's `StoreKeeper`; the two are
+//! moment it is read, from inside the screen task (the store's `StoreKeeper`); the two are
 //! compared, and the run goes on only with a password it is sure of.
 
-use super::prepare::check_pdf;
-use super::{RunError, Runner, pdf_of};
+use super::portal::{Issue, Portal};
+use super::{Procedure, check_pdf};
+use crate::job::outcome::RunError;
 use crate::job::store::CredentialStore;
 use crate::secret::Secret;
 
-/// Where the issuing flow leaves what it got.
-pub(super) struct Issuing<'a> {
-    pub(super) flow: &'a str,
-    pub(super) what: &'a str,
-    /// The journal's name for the step.
-    pub(super) action: &'a str,
-    pub(super) user_id: &'a str,
-    pub(super) pdf_var: &'a str,
-    /// Set by the flow's `issued` step when the screen showed the password.
-    pub(super) shown_var: &'a str,
-}
-
-impl Runner<'_> {
-    /// Runs an issuing flow, then settles the password it issued: stored and
-    /// journaled as done, or a stop that says what to do. Never an empty password.
-    pub(super) async fn issue(&mut self, i: Issuing<'_>) -> Result<Secret, RunError> {
-        self.engine.set(i.shown_var, "");
+impl<P: Portal> Procedure<'_, P> {
+    /// Takes an issuing step, then settles the password it issued: stored and
+    /// journaled as done under `action`, or a stop that says what to do. Never an empty password.
+    pub(super) async fn issue(
+        &mut self,
+        issue: Issue<'_>,
+        what: &str,
+        action: &str,
+        user_id: &str,
+    ) -> Result<Secret, RunError> {
         let began = chrono::Utc::now();
-        let ran = self.flow(i.flow, i.what).await;
-        // The keeper wrote to the store's file: this run's copy reads it again.
+        let ran = self.task(what, async |p| p.issue(issue).await).await;
+        // The password shown was written to the store's file as it was read:
+        // this run's copy reads it again.
         self.store = CredentialStore::open(&self.job.output.dir)?;
-        // Kept by this flow for this account, not an older password of it.
-        let shown = match self.engine.text(i.shown_var) {
-            Some("shown") => self.store.issued_since(i.user_id, began),
-            _ => None,
+        // Kept by this step for this account, not an older password of it.
+        let shown = if self.portal.issued_shown() {
+            self.store.issued_since(user_id, began)
+        } else {
+            None
         };
-        let user_id = i.user_id;
         if let Err(e) = ran {
             if shown.is_some() {
                 // The step happened and its password is safe: a rerun must not repeat it.
-                self.journal.done(i.action, Some("shown on screen; no PDF"))?;
+                self.journal.done(action, Some("shown on screen; no PDF"))?;
                 self.note(
                     &format!("{user_id} のパスワード"),
                     "画面に表示されたパスワードを保存しました (PDF は受け取れませんでした)",
@@ -46,12 +41,12 @@ impl Runner<'_> {
             }
             return Err(e);
         }
-        let (path, creds) = match pdf_of(&self.engine, i.pdf_var) {
+        let (path, creds) = match self.portal.issued_pdf() {
             Ok(pdf) => pdf,
             Err(e) => match shown {
                 Some(pw) => {
                     self.journal
-                        .done(i.action, Some("shown on screen; PDF unreadable"))?;
+                        .done(action, Some("shown on screen; PDF unreadable"))?;
                     self.note(
                         &format!("{user_id} のパスワード"),
                         &format!("PDF を読めませんでした ({e})。画面に表示されたパスワードを使います"),
@@ -59,7 +54,7 @@ impl Runner<'_> {
                     return Ok(pw);
                 }
                 None => {
-                    self.journal.failed(i.action, Some("no password readable"))?;
+                    self.journal.failed(action, Some("no password readable"))?;
                     return Err(RunError::NeedsPerson(format!(
                         "the portal issued {user_id}'s new password, but the screen did not show it readably and the PDF could not be read ({e}). Read the password in the PDF (in the downloads folder) or on the portal's screen; running the same job again issues another one"
                     )));
@@ -68,7 +63,7 @@ impl Runner<'_> {
         };
         if let Err(e) = check_pdf(self.job, &creds, user_id, "the PDF") {
             if shown.is_some() {
-                self.journal.done(i.action, Some(&path.display().to_string()))?;
+                self.journal.done(action, Some(&path.display().to_string()))?;
             }
             return Err(e);
         }
@@ -78,12 +73,12 @@ impl Runner<'_> {
             .filter(|p| !p.trim().is_empty())
             .map(Secret::new);
         if let Some(pw) = &from_pdf {
-            self.engine.redactor().register(pw);
+            self.redactor.register(pw);
         }
         let password = match (shown, from_pdf) {
             (Some(shown), Some(pdf)) if shown.expose() == pdf.expose() => shown,
             (Some(_), Some(_)) => {
-                self.journal.done(i.action, Some(&path.display().to_string()))?;
+                self.journal.done(action, Some(&path.display().to_string()))?;
                 return Err(RunError::NeedsPerson(format!(
                     "{user_id}: the password shown on screen and the one in the PDF ({}) differ. The shown one is in the credential store. Before running the same job again, find which one the portal takes (a login by hand) and put it in the store; no login was spent on either",
                     path.display()
@@ -101,14 +96,14 @@ impl Runner<'_> {
                 pdf
             }
             (None, None) => {
-                self.journal.failed(i.action, Some("no password readable"))?;
+                self.journal.failed(action, Some("no password readable"))?;
                 return Err(RunError::NeedsPerson(format!(
                     "the portal issued {user_id}'s new password, but neither the screen nor the PDF ({}) gave it in a form oqsbot can read. Read it from the PDF; running the same job again issues another one",
                     path.display()
                 )));
             }
         };
-        self.journal.done(i.action, Some(&path.display().to_string()))?;
+        self.journal.done(action, Some(&path.display().to_string()))?;
         Ok(password)
     }
 }

@@ -60,11 +60,7 @@ pub fn code_check(code: &str, out: &mut dyn Write) -> Verdict {
                 c.kind(),
                 c.district(),
                 c.number(),
-                if c.kind().is_pharmacy() {
-                    "R1RENK01 (薬局)"
-                } else {
-                    "R0RENK01 (医科歯科)"
-                }
+                Layout::builtin().link_account_label(TerminalKind::from(c.kind()))
             )?;
             Ok(true)
         }
