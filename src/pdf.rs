@@ -22,6 +22,7 @@ use chrono::NaiveDate;
 use lopdf::{Document, LoadOptions};
 use serde::Serialize;
 
+use crate::portal::text::normalize;
 pub use budget::Work;
 use budget::WorkBudget;
 
@@ -143,20 +144,9 @@ fn text_runs(bytes: &[u8], budget: &mut WorkBudget) -> Result<Vec<content::Run>,
     Ok(extracted.runs)
 }
 
-/// Full-width ASCII (digits, letters, symbols) and the ideographic space to half-width.
-pub fn fold_width(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            '\u{3000}' => ' ',
-            other => other,
-        })
-        .collect()
-}
-
 /// A date as a notice prints it: 2021年08月23日, 2021年8月23日 or 2021/08/23.
 pub fn parse_japanese_date(text: &str) -> Option<NaiveDate> {
-    let t: String = fold_width(text).chars().filter(|c| !c.is_whitespace()).collect();
+    let t = normalize(text);
     let parts: Vec<&str> = t
         .split(['年', '月', '日', '/', '-'])
         .filter(|p| !p.is_empty())
@@ -256,10 +246,5 @@ mod tests {
         assert!(most.map_entries * 50 <= limits.map_entries, "{most:?}");
         assert!(most.text_pieces * 50 <= limits.text_pieces, "{most:?}");
         assert!(most.pairing_steps * 50 <= limits.pairing_steps, "{most:?}");
-    }
-
-    #[test]
-    fn full_width_folds() {
-        assert_eq!(fold_width("Ｈ０１２３４５６　ＡＢ"), "H0123456 AB");
     }
 }

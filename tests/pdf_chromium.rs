@@ -249,7 +249,7 @@ fn date(text: &str) -> Option<NaiveDate> {
 }
 
 fn assert_fields(c: &Credentials, n: &Notice, what: &str) {
-    let folded = |v: &str| squash(&oqsbot::pdf::fold_width(v));
+    let folded = |v: &str| squash(&oqsbot::portal::text::fold_width(v));
     assert_eq!(c.environment.as_deref(), Some(n.environment), "{what}");
     assert_eq!(c.is_production(), n.environment == "本番環境", "{what}");
     assert_eq!(

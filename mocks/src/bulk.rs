@@ -5,8 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::config::TextVariant;
-use crate::policy;
-use crate::state::{Account, Role};
+use crate::model::{Account, Role};
+use crate::wording;
 
 pub const HEADER: [&str; 7] = [
     "権限区分",
@@ -236,7 +236,7 @@ fn check_row(f: &[String]) -> Vec<String> {
     if !is_katakana(&f[3]) {
         errors.push("ユーザ名(カナ):全角カタカナで入力してください。".to_string());
     }
-    for reason in policy::violations(&f[4], &[]) {
+    for reason in wording::violations(&f[4], &[]) {
         errors.push(format!("パスワード:{reason}"));
     }
     let start = parse_date(&f[5]);

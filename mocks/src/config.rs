@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::SimError;
-use crate::wording::Message;
+use crate::message::Message;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -50,12 +50,6 @@ impl SimConfig {
         let table: toml::Table = toml::from_str(text).map_err(|e| SimError::Config(e.to_string()))?;
         config.pinned = ui_keys(table.get("ui").and_then(|v| v.as_table()).map(|t| t.keys()));
         Ok(config)
-    }
-
-    /// The config with the seed's draws applied to every `[ui]` switch it does
-    /// not pin; without `[ui] vary`, the config itself.
-    pub fn resolved(&self) -> SimConfig {
-        crate::vary::resolve(self)
     }
 
     pub fn load(path: &std::path::Path) -> Result<Self, SimError> {
@@ -289,9 +283,9 @@ pub enum MenuLabels {
 
 impl MenuLabels {
     /// The labels of アカウント管理's registration and search items on `role`'s menu.
-    pub fn for_role(self, role: crate::state::Role) -> (&'static str, &'static str) {
+    pub fn for_role(self, role: crate::model::Role) -> (&'static str, &'static str) {
         let spec = match role {
-            crate::state::Role::Master => ("アカウント管理（登録）", "アカウント管理（更新）"),
+            crate::model::Role::Master => ("アカウント管理（登録）", "アカウント管理（更新）"),
             _ => ("アカウント管理(登録)", "アカウント管理(更新)"),
         };
         match self {

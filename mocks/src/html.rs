@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 use crate::config::{
     ButtonStyle, ConfirmStyle, Frames, LabelStyle, NoticeStyle, RefusalStyle, TextVariant, UiVariants,
 };
-use crate::wording::{Message, say};
+use crate::message::Message;
+use crate::wording::say;
 
 /// Where the menu lives; in frames mode a link to it must leave the frame.
 pub const MENU: &str = "/oqs/menu";
@@ -37,6 +38,15 @@ pub fn esc(s: &str) -> String {
         }
     }
     out
+}
+
+/// A page with a heading and one sentence and none of a site's frame: maintenance, errors.
+pub fn plain_page(title: &str, message: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>{t}</title></head><body style=\"font-family:sans-serif;margin:40px\"><h1 style=\"font-size:18px\">{t}</h1><p>{m}</p></body></html>",
+        t = esc(title),
+        m = esc(message)
+    )
 }
 
 /// A JavaScript string literal, safe inside an HTML attribute or a script.

@@ -15,6 +15,8 @@ pub mod clock;
 pub mod config;
 mod control;
 mod html;
+pub mod message;
+pub mod model;
 pub mod pdf;
 pub mod pki;
 pub mod policy;

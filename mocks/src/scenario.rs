@@ -211,7 +211,7 @@ impl Scenario {
             return Err("the master's secret_number must be 4 digits".into());
         }
         for seed in &self.accounts {
-            if crate::state::Role::parse(&seed.role).is_none() {
+            if crate::model::Role::parse(&seed.role).is_none() {
                 return Err(format!("account {}: unknown role {:?}", seed.user_id, seed.role));
             }
         }

@@ -11,6 +11,7 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use tokio::task::JoinHandle;
 
+use crate::html::plain_page;
 use crate::{App, Scenario, SimConfig, SimError, control, site_a, site_b};
 
 /// A simulator serving on loopback until dropped or shut down.
@@ -225,12 +226,4 @@ async fn faults(app: Arc<App>, request: Request, next: Next) -> Response {
         }
     }
     next.run(request).await
-}
-
-pub(crate) fn plain_page(title: &str, message: &str) -> String {
-    format!(
-        "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>{t}</title></head><body style=\"font-family:sans-serif;margin:40px\"><h1 style=\"font-size:18px\">{t}</h1><p>{m}</p></body></html>",
-        t = crate::html::esc(title),
-        m = crate::html::esc(message)
-    )
 }

@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use crate::App;
 use crate::html::{NotesFor, Ui, esc};
+use crate::message::Message;
 use crate::state::IssuedCertificate;
-use crate::wording::Message;
 
 pub fn router() -> Router<Arc<App>> {
     Router::new()

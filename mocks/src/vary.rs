@@ -12,7 +12,8 @@ use crate::config::{
     MenuOpensIn, NoticeStyle, PasswordDisplay, ReceiptSuffix, RefusalStyle, ResultsButton, SessionEnd,
     SimConfig, TextVariant,
 };
-use crate::wording::Message;
+use crate::message::Message;
+use crate::wording;
 
 /// SplitMix64: small, fast, and fixed forever.
 #[derive(Debug, Clone)]
@@ -50,6 +51,15 @@ fn fnv1a(text: &str) -> u64 {
 fn pick<T: Copy>(seed: u64, key: &str, options: &[T]) -> T {
     let mut rng = SplitMix64::new(seed ^ fnv1a(key));
     options[(rng.next_u64() % options.len() as u64) as usize]
+}
+
+// Beside its resolver rather than in config.rs, so the config need not import this module.
+impl SimConfig {
+    /// The config with the seed's draws applied to every `[ui]` switch it does
+    /// not pin; without `[ui] vary`, the config itself.
+    pub fn resolved(&self) -> SimConfig {
+        resolve(self)
+    }
 }
 
 pub fn resolve(config: &SimConfig) -> SimConfig {
@@ -149,7 +159,7 @@ pub fn resolve(config: &SimConfig) -> SimConfig {
     // Each message on its own; a wording the config names stays.
     for message in Message::ALL {
         let key = format!("wordings.{}", message.key());
-        let len = message.pool().len();
+        let len = wording::pool(message).len();
         ui.wordings
             .entry(message)
             .or_insert_with(|| pick(seed, &key, &(0..len).collect::<Vec<_>>()));

@@ -366,7 +366,8 @@ async fn every_screen_renders_for_a_person() {
 /// dialog. The registration's Japanese must arrive intact.
 #[tokio::test]
 async fn an_older_enterprise_portal_in_a_real_browser() {
-    use oqs_sim::wording::{Message, say};
+    use oqs_sim::message::Message;
+    use oqs_sim::wording::say;
     let cfg = config(
         "[ui]\nvary = 3\nframes = \"frameset\"\ncharset = \"shift-jis\"\nbuttons = \"script\"\nmenu_items = \"script\"\nlabels = \"text\"\npost_redirect_get = true\nrefusals = \"alert\"\nregister_dialog = true\nregister_confirm = \"confirm\"\nlogout_confirm = \"modal\"\nnotes = true\ninitial_change_notice = \"page\"\nchange_done_notice = \"page\"\nmenu_opens_in = \"popup\"\njitter_ms = 0\n",
     );
@@ -436,7 +437,7 @@ async fn an_older_enterprise_portal_in_a_real_browser() {
         }
     };
     frame("menu").await;
-    let (register, _) = drawn.ui.menu_labels.for_role(oqs_sim::state::Role::Master);
+    let (register, _) = drawn.ui.menu_labels.for_role(oqs_sim::model::Role::Master);
     button(&d, register).await.click().await.expect("menu item");
     frame("main").await;
     see(&d, "機関コード：1310100126").await;

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use oqs_sim::SimConfig;
 use oqs_sim::config::{Charset, Frames, MenuItemStyle, MenuOpensIn};
-use oqs_sim::state::Role;
+use oqs_sim::model::Role;
 use serde_json::{Value, json};
 
 fn seeded(seed: u64) -> SimConfig {
@@ -20,7 +20,7 @@ fn the_same_seed_draws_the_same_portal_and_seeds_differ() {
     assert_ne!(seeded(1).resolved(), seeded(2).resolved());
     let drawn = seeded(42).resolved();
     assert_eq!(drawn.ui.vary, Some(42));
-    assert_eq!(drawn.ui.wordings.len(), oqs_sim::wording::Message::ALL.len());
+    assert_eq!(drawn.ui.wordings.len(), oqs_sim::message::Message::ALL.len());
     // Rules are never drawn.
     assert_eq!(drawn.site, SimConfig::default().site);
     assert_eq!(drawn.delays, SimConfig::default().delays);

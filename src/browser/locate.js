@@ -6,12 +6,12 @@
 // arguments[0]: { op, ... }. The caller appends `return run();`, or the
 // in-page wait of settle.js.
 const req = arguments[0];
-// Mirrors normalize() in src/flow/engine.rs: brackets, colons and full-width
-// letters and digits folded, white space dropped.
+// Mirrors normalize() in src/portal/text.rs: full-width ASCII (brackets, colons,
+// letters, digits, symbols) folded to half-width, white space dropped. The fold's
+// class is WIDTH_FOLDS there; a test there fails when the two differ.
 function norm(s) {
   return (s || '')
-    .replace(/（/g, '(').replace(/）/g, ')').replace(/：/g, ':')
-    .replace(/[\uFF10-\uFF19\uFF21-\uFF3A\uFF41-\uFF5A]/g, c => String.fromCharCode(c.charCodeAt(0) - 0xFEE0))
+    .replace(/[\uFF01-\uFF5E]/g, c => String.fromCharCode(c.charCodeAt(0) - 0xFEE0))
     .replace(/[\s\u3000\u00A0]+/g, '');
 }
 function labelNorm(s) { return norm(s).replace(/^[*＊※]+/, '').replace(/[:]$/, '').replace(/^[*＊]+/, ''); }

@@ -16,6 +16,8 @@ use crate::browser::{Browser, BrowserError, Deadline, Fault, Observation, Snapsh
 use crate::recording::{CapturedStep, DownloadEvent, FlowStart, Recorder, ResponseEvent, StepEvent};
 use crate::secret::{Redactor, Secret};
 
+use crate::portal::text::normalize;
+
 /// The longest single wait inside the page; the deadline is kept between two.
 /// A look that did not wait there (the page was being replaced, or answered
 /// at once) is followed by a pause before the next.
@@ -167,22 +169,6 @@ fn step_error_text(e: &StepError) -> String {
         StepError::Input(m) => m.clone(),
         StepError::Called(_, _, m) => m.clone(),
     }
-}
-
-/// Brackets, colons, full-width letters and digits folded; white space removed.
-pub fn normalize(text: &str) -> String {
-    text.chars()
-        .filter(|c| !c.is_whitespace())
-        .map(|c| match c {
-            '（' => '(',
-            '）' => ')',
-            '：' => ':',
-            '\u{FF10}'..='\u{FF19}' | '\u{FF21}'..='\u{FF3A}' | '\u{FF41}'..='\u{FF5A}' => {
-                char::from_u32(c as u32 - 0xFEE0).unwrap_or(c)
-            }
-            other => other,
-        })
-        .collect()
 }
 
 pub struct Engine<'b> {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use scraper::{ElementRef, Html, Selector};
 
-use super::engine::normalize;
+use crate::portal::text::normalize;
 
 fn text(e: ElementRef) -> String {
     e.text()

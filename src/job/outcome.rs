@@ -135,14 +135,7 @@ impl PortalAnswer {
 /// (「あと2回」, 「残り2回」). A hint: the wording is not known, so a refusal
 /// without such a number says nothing.
 pub fn attempts_left(answer: &str) -> Option<u32> {
-    let folded: String = answer
-        .chars()
-        .map(|c| match c {
-            '\u{FF10}'..='\u{FF19}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            other => other,
-        })
-        .filter(|c| !c.is_whitespace())
-        .collect();
+    let folded = crate::portal::text::normalize(answer);
     for marker in ["あと", "残り"] {
         let mut rest = folded.as_str();
         while let Some(i) = rest.find(marker) {

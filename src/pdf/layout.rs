@@ -17,7 +17,8 @@ use chrono::NaiveDate;
 
 use super::budget::{Work, WorkBudget};
 use super::content::Run;
-use super::{Credentials, PdfError, fold_width, parse_japanese_date};
+use super::{Credentials, PdfError, parse_japanese_date};
+use crate::portal::text::normalize;
 
 /// Baselines closer than this (× font size) are one line.
 const SAME_LINE: f32 = 0.4;
@@ -54,9 +55,9 @@ enum Field {
 
 /// A label's text with what a generator may add or vary removed.
 fn label_key(text: &str) -> String {
-    fold_width(text)
+    normalize(text)
         .chars()
-        .filter(|c| !c.is_whitespace() && !matches!(c, ':' | '：' | '*' | '＊'))
+        .filter(|c| !matches!(c, ':' | '*'))
         .collect()
 }
 
@@ -583,12 +584,6 @@ pub(super) fn credentials(runs: Vec<Run>, budget: &mut WorkBudget) -> Result<Cre
     let values = values(&words, &owner, labels.len());
 
     let mut c = Credentials::default();
-    let compact = |v: &str| {
-        fold_width(v)
-            .chars()
-            .filter(|ch| !ch.is_whitespace())
-            .collect::<String>()
-    };
     let slot = |s: &mut Option<String>, v: String| {
         if s.is_none() && !v.is_empty() {
             *s = Some(v);
@@ -599,17 +594,17 @@ pub(super) fn credentials(runs: Vec<Run>, budget: &mut WorkBudget) -> Result<Cre
         let value = value.trim();
         match label.field {
             Field::Environment => slot(&mut c.environment, value.to_string()),
-            Field::Code => slot(&mut c.institution_code, compact(value)),
+            Field::Code => slot(&mut c.institution_code, normalize(value)),
             Field::Name => slot(&mut c.institution_name, value.to_string()),
-            Field::UserId => slot(&mut c.user_id, compact(value)),
+            Field::UserId => slot(&mut c.user_id, normalize(value)),
             Field::UserName => slot(&mut c.user_name, value.to_string()),
-            Field::Password => slot(&mut c.password, compact(value)),
+            Field::Password => slot(&mut c.password, normalize(value)),
             Field::Expires => {
                 if c.password_expires.is_none() {
                     c.password_expires = parse_japanese_date(value);
                 }
             }
-            Field::ResetId => slot(&mut c.reset_user_id, compact(value)),
+            Field::ResetId => slot(&mut c.reset_user_id, normalize(value)),
         }
     }
     c.issued = issued(&lines, &words, &owner, &is_label);

@@ -1,4 +1,12 @@
-//! Text folding for text pulled out of PDFs.
+//! Text folding, for comparing what the portal shows and for text pulled out of
+//! PDFs.
+//!
+//! The portal writes the same label with full-width or half-width brackets,
+//! colons, letters and digits from one screen to the next, and spaces it as it
+//! likes. [`normalize`] is the one form screen text is compared in: full-width
+//! ASCII folded to half-width ([`fold_width`]) and white space dropped.
+//! `src/browser/locate.js` folds the same way in the page; a test below keeps
+//! its ranges those of [`WIDTH_FOLDS`].
 //!
 //! A font's ToUnicode map may send an ideograph's glyph to a look-alike code
 //! point: a Kangxi radical (⼠ U+2F20 for 士), a CJK radical supplement form, or
@@ -7,6 +15,42 @@
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
+
+/// Ranges of full-width forms, each [`WIDTH_SHIFT`] above its half-width
+/// form: full-width ASCII U+FF01..U+FF5E, （ ） ： among them.
+pub const WIDTH_FOLDS: &[(char, char)] = &[('\u{FF01}', '\u{FF5E}')];
+
+/// How far a full-width form in [`WIDTH_FOLDS`] lies above its half-width form.
+pub const WIDTH_SHIFT: u32 = 0xFEE0;
+
+/// The half-width form of a full-width ASCII character, a space for the
+/// ideographic space; any other character as it is.
+pub fn fold_width_char(c: char) -> char {
+    if c == '\u{3000}' {
+        return ' ';
+    }
+    if WIDTH_FOLDS
+        .iter()
+        .any(|&(first, last)| (first..=last).contains(&c))
+    {
+        return char::from_u32(c as u32 - WIDTH_SHIFT).unwrap_or(c);
+    }
+    c
+}
+
+/// Full-width ASCII (digits, letters, symbols) and the ideographic space to
+/// half-width. White space stays: the PDF reader splits words on it.
+pub fn fold_width(text: &str) -> String {
+    text.chars().map(fold_width_char).collect()
+}
+
+/// Screen text in the form it is compared in: widths folded, white space dropped.
+pub fn normalize(text: &str) -> String {
+    text.chars()
+        .map(fold_width_char)
+        .filter(|c| !c.is_whitespace())
+        .collect()
+}
 
 /// Runs of consecutive code points and the unified ideographs they fold to.
 ///
@@ -84,6 +128,55 @@ pub fn fold_ideographs(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn full_width_folds() {
+        assert_eq!(fold_width("Ｈ０１２３４５６　ＡＢ"), "H0123456 AB");
+        assert_eq!(fold_width("！～"), "!~");
+        // Either side of the range, half-width katakana and the full-width yen sign stay.
+        assert_eq!(fold_width("\u{FF00}｟ｱ￥"), "\u{FF00}｟ｱ￥");
+    }
+
+    #[test]
+    fn normalize_folds_widths_and_drops_white_space() {
+        assert_eq!(normalize("アカウント管理（登録）"), "アカウント管理(登録)");
+        assert_eq!(normalize(" ユーザＩＤ：\u{3000}ａｂ１２\n"), "ユーザID:ab12");
+        assert_eq!(normalize("＊必須／ＯＫ"), "*必須/OK");
+        assert_eq!(
+            normalize("登録完了（一部エラーあり）"),
+            "登録完了(一部エラーあり)"
+        );
+        assert_eq!(normalize("a\u{00A0}b\tc"), "abc");
+    }
+
+    #[test]
+    fn locate_js_folds_the_same_widths() {
+        const LOCATE_JS: &str = include_str!("../browser/locate.js");
+        let norm = LOCATE_JS
+            .split("function norm(")
+            .nth(1)
+            .and_then(|rest| rest.split("\n}\n").next())
+            .expect("locate.js defines norm()");
+        let ranges: String = WIDTH_FOLDS
+            .iter()
+            .map(|&(first, last)| format!("\\u{:04X}-\\u{:04X}", first as u32, last as u32))
+            .collect();
+        let fold =
+            format!(".replace(/[{ranges}]/g, c => String.fromCharCode(c.charCodeAt(0) - 0x{WIDTH_SHIFT:X}))");
+        assert!(
+            norm.contains(&fold),
+            "norm() in locate.js must fold exactly what WIDTH_FOLDS names:\n{fold}\nnot:\n{norm}"
+        );
+        // No second table beside it: the one class above is the only fold.
+        assert_eq!(norm.matches("\\uFF").count(), 2 * WIDTH_FOLDS.len(), "{norm}");
+        let full_width = |c: char| {
+            WIDTH_FOLDS
+                .iter()
+                .any(|&(first, last)| (first..=last).contains(&c))
+        };
+        assert!(!norm.contains(full_width), "{norm}");
+        assert!(norm.contains("\\s"), "norm() must drop white space: {norm}");
+    }
 
     #[test]
     fn kangxi_radicals_fold_to_unified_ideographs() {

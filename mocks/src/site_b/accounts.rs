@@ -15,10 +15,11 @@ use super::{Ctx, error_page_box, forbidden_csrf, require_role, screen};
 use crate::App;
 use crate::config::{Charset, PasswordDisplay};
 use crate::html::{NotesFor, Ui, esc, js, text_input};
+use crate::message::Message;
+use crate::model::{Account, Role};
 use crate::pdf::CredentialNotice;
 use crate::policy;
-use crate::state::{Account, IssueKind, IssuedCredential, LastSearch, Role, random_token};
-use crate::wording::Message;
+use crate::state::{IssueKind, IssuedCredential, LastSearch, random_token};
 
 const MANAGERS: [Role; 3] = [Role::MasterReset, Role::Master, Role::Admin];
 

@@ -12,8 +12,9 @@ use super::{Ctx, not_logged_in, screen, screen_with_head};
 use crate::App;
 use crate::config::{MenuOpensIn, NoticeStyle};
 use crate::html::{NotesFor, Page, Placement, Ui, esc, js};
+use crate::message::Message;
 use crate::policy;
-use crate::wording::Message;
+use crate::wording::say_violation;
 
 pub async fn start_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let ctx = Ctx::load(&app, &headers);
@@ -346,7 +347,7 @@ pub async fn change(
     } else {
         errors = policy::broken_rules(&form.new_password, &user.history())
             .into_iter()
-            .map(|v| v.message(&config.ui))
+            .map(|v| say_violation(&config.ui, v))
             .collect();
     }
     if !errors.is_empty() {

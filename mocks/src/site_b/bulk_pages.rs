@@ -14,8 +14,9 @@ use crate::App;
 use crate::bulk::{self, BulkStatus};
 use crate::config::{ReceiptSuffix, ResultsButton};
 use crate::html::{NotesFor, Ui, esc};
-use crate::state::{Role, Upload};
-use crate::wording::Message;
+use crate::message::Message;
+use crate::model::Role;
+use crate::state::Upload;
 
 const MAX_UPLOAD_BYTES: usize = 1024 * 1024;
 

@@ -12,7 +12,7 @@ use super::{Ctx, require_user, screen};
 use crate::App;
 use crate::config::{Frames, HeaderShows, MenuItemStyle, MenuLabels, SimConfig};
 use crate::html::{Header, Page, Placement, Ui, esc, js};
-use crate::state::{Account, Role};
+use crate::model::{Account, Role};
 
 type Section = (Option<&'static str>, Vec<(&'static str, &'static str)>);
 

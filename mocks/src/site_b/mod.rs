@@ -16,8 +16,9 @@ use chrono::Duration;
 use crate::App;
 use crate::config::{Frames, SimConfig};
 use crate::html::{Header, Page, Placement, Ui};
-use crate::state::{Account, Role, Session, random_token};
-use crate::wording::Message;
+use crate::message::Message;
+use crate::model::{Account, Role};
+use crate::state::{Session, random_token};
 
 const COOKIE: &str = "OQSSESSION";
 
@@ -57,7 +58,7 @@ pub fn tls_only_router() -> Router<Arc<App>> {
     async fn use_https() -> (StatusCode, Html<String>) {
         (
             StatusCode::FORBIDDEN,
-            Html(crate::server::plain_page(
+            Html(crate::html::plain_page(
                 "クライアント証明書が必要です",
                 "オンライン資格確認等システムはクライアント証明書を用いた HTTPS でのみ利用できます。",
             )),

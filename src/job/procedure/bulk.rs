@@ -88,7 +88,7 @@ impl<P: Portal> Procedure<'_, P> {
             }
         }
         self.report.bulk = Some(bulk.clone());
-        let normalized = crate::flow::engine::normalize(&status);
+        let normalized = crate::portal::text::normalize(&status);
         if normalized == "登録完了" {
             self.note("アカウント一括登録結果", &status);
             return Ok(BulkOutcome {

@@ -49,9 +49,15 @@ pub fn set_job_vars(engine: &mut Engine<'_>, job: &JobFile) {
     engine.set("admin_name", &job.admin.name);
     engine.set("admin_kana", &job.admin.kana);
     engine.set("start_date", &super::today_jst().format("%Y/%m/%d").to_string());
-    engine.set("status_interval_secs", &job.output.status_interval_secs.to_string());
+    engine.set(
+        "status_interval_secs",
+        &job.output.status_interval_secs.to_string(),
+    );
     engine.set("status_timeout_secs", &job.output.status_timeout_secs.to_string());
-    engine.set("status_first_look_secs", &job.output.status_first_look_secs().to_string());
+    engine.set(
+        "status_first_look_secs",
+        &job.output.status_first_look_secs().to_string(),
+    );
 }
 
 pub(crate) struct FlowPortal<'b> {
