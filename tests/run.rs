@@ -440,7 +440,7 @@ async fn a_system_error_stops_and_says_to_run_again() {
     // The journal lets a later run upload again.
     let journal = oqsbot::job::journal::Journal::open(&job.output.dir).expect("journal");
     assert!(matches!(
-        journal.progress("upload:accounts.csv"),
+        journal.progress(&oqsbot::job::journal::Action::Upload),
         oqsbot::job::journal::Progress::Failed { .. }
     ));
 }

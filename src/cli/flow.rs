@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::offline::{CommandError, Verdict};
 use crate::browser::{Browser, BrowserOptions};
 use crate::flow::{Engine, FlowLibrary, Var};
+use crate::job::journal::Action;
 use crate::job::secrets::{SecretRef, SecretSource};
 use crate::job::{JobFile, secret_from_env};
 use crate::secret::Secret;
@@ -247,16 +248,16 @@ pub async fn run(cmd: FlowCommand, out: &mut dyn Write) -> Verdict {
         match setup {
             Err(e) => Err(e),
             Ok(()) => {
-                let action = format!("flow:{}", cmd.name);
+                let action = Action::Flow(cmd.name.clone());
                 let user_id = engine.text("user_id").unwrap_or_default().to_string();
-                let change = format!("password:{user_id}");
+                let change = Action::Password(user_id.clone());
                 // Under the run's own names, so that a run after a killed flow finds it.
-                let issuing_actions: Vec<String> = issued_users
+                let issuing_actions: Vec<Action> = issued_users
                     .iter()
                     .filter_map(|user| engine.expanded(user))
                     .map(|user| match cmd.name.contains("register") {
-                        true => format!("register:{user}"),
-                        false => format!("reset:{user}"),
+                        true => Action::Register(user),
+                        false => Action::Reset(user),
                     })
                     .collect();
                 if let Some((_, journal, _)) = &mut issuing {
@@ -368,7 +369,7 @@ fn settle_change(
     journal: &mut crate::job::journal::Journal,
     dir: &Path,
     user_id: &str,
-    change: &str,
+    change: &Action,
     outcome: Option<&Result<(), Box<crate::flow::FlowError>>>,
     began: bool,
 ) -> Result<(), CommandError> {

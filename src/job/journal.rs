@@ -29,6 +29,62 @@ pub enum JournalError {
     Changed { path: String },
 }
 
+/// An irreversible step, as the journal names it (`reset:H2713107`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// 工事手順④: the certificate downloaded and backed up.
+    Certificate,
+    /// パスワード初期化 of this account.
+    Reset(String),
+    /// This account's registration.
+    Register(String),
+    /// A change of this account's password to the run's target.
+    Password(String),
+    /// アカウント一括登録 of the bulk file.
+    Upload,
+    /// `oqsbot flow NAME --job`, run as a whole.
+    Flow(String),
+    /// A name this version does not know: a newer oqsbot wrote it.
+    Other(String),
+}
+
+impl Action {
+    pub fn parse(name: &str) -> Self {
+        let owned = |s: &str| s.to_string();
+        match name.split_once(':') {
+            _ if name == "certificate" => Action::Certificate,
+            _ if name == "upload:accounts.csv" => Action::Upload,
+            Some(("reset", id)) => Action::Reset(owned(id)),
+            Some(("register", id)) => Action::Register(owned(id)),
+            Some(("password", id)) => Action::Password(owned(id)),
+            Some(("flow", flow)) => Action::Flow(owned(flow)),
+            _ => Action::Other(owned(name)),
+        }
+    }
+
+    /// A reset or a registration: the portal issues a password for `account`.
+    pub fn issues_password(&self) -> Option<&str> {
+        match self {
+            Action::Reset(id) | Action::Register(id) => Some(id),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::Certificate => f.write_str("certificate"),
+            Action::Reset(id) => write!(f, "reset:{id}"),
+            Action::Register(id) => write!(f, "register:{id}"),
+            Action::Password(id) => write!(f, "password:{id}"),
+            Action::Upload => f.write_str("upload:accounts.csv"),
+            Action::Flow(name) => write!(f, "flow:{name}"),
+            Action::Other(name) => f.write_str(name),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
@@ -158,7 +214,7 @@ impl Journal {
         &self.entries
     }
 
-    fn append(&mut self, action: &str, phase: Phase, detail: Option<&str>) -> Result<(), JournalError> {
+    fn append(&mut self, action: &Action, phase: Phase, detail: Option<&str>) -> Result<(), JournalError> {
         let entry = Entry {
             at: Utc::now(),
             action: action.to_string(),
@@ -182,32 +238,34 @@ impl Journal {
         Ok(())
     }
 
-    pub fn intend(&mut self, action: &str, detail: Option<&str>) -> Result<(), JournalError> {
+    pub fn intend(&mut self, action: &Action, detail: Option<&str>) -> Result<(), JournalError> {
         self.append(action, Phase::Intent, detail)
     }
 
-    pub fn done(&mut self, action: &str, detail: Option<&str>) -> Result<(), JournalError> {
+    pub fn done(&mut self, action: &Action, detail: Option<&str>) -> Result<(), JournalError> {
         self.append(action, Phase::Done, detail)
     }
 
-    pub fn failed(&mut self, action: &str, detail: Option<&str>) -> Result<(), JournalError> {
+    pub fn failed(&mut self, action: &Action, detail: Option<&str>) -> Result<(), JournalError> {
         self.append(action, Phase::Failed, detail)
     }
 
     /// Actions begun and never ended, in the order they were begun.
-    pub fn in_doubt(&self) -> Vec<String> {
-        let mut actions: Vec<String> = Vec::new();
+    pub fn in_doubt(&self) -> Vec<Action> {
+        let mut actions: Vec<Action> = Vec::new();
         for e in &self.entries {
-            if !actions.contains(&e.action) {
-                actions.push(e.action.clone());
+            let action = Action::parse(&e.action);
+            if !actions.contains(&action) {
+                actions.push(action);
             }
         }
         actions.retain(|a| matches!(self.progress(a), Progress::Unknown { .. }));
         actions
     }
 
-    pub fn progress(&self, action: &str) -> Progress {
-        match self.entries.iter().rev().find(|e| e.action == action) {
+    pub fn progress(&self, action: &Action) -> Progress {
+        let name = action.to_string();
+        match self.entries.iter().rev().find(|e| e.action == name) {
             None => Progress::NotStarted,
             Some(e) => match e.phase {
                 Phase::Intent => Progress::Unknown { since: e.at },
@@ -227,7 +285,7 @@ impl Journal {
     pub fn next_upload_allowed(&self, interval: Duration) -> Option<DateTime<Utc>> {
         self.entries
             .iter()
-            .filter(|e| e.action.starts_with("upload:") && e.phase != Phase::Failed)
+            .filter(|e| Action::parse(&e.action) == Action::Upload && e.phase != Phase::Failed)
             .map(|e| e.at)
             .max()
             .map(|at| at + interval)
@@ -239,17 +297,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn actions_keep_their_journal_names() {
+        for name in [
+            "certificate",
+            "reset:H2713107",
+            "register:OnsKANRI",
+            "password:FOFACE01",
+            "upload:accounts.csv",
+            "flow:login",
+            "renamed:by-a-newer-version",
+        ] {
+            assert_eq!(Action::parse(name).to_string(), name);
+        }
+        assert_eq!(Action::parse("reset:H2713107"), Action::Reset("H2713107".into()));
+        assert_eq!(Action::parse("upload:accounts.csv"), Action::Upload);
+        assert_eq!(
+            Action::Register("OnsKANRI".into()).issues_password(),
+            Some("OnsKANRI")
+        );
+        assert_eq!(Action::Password("OnsKANRI".into()).issues_password(), None);
+    }
+
+    #[test]
     fn progress_across_reopening() {
         let dir = tempfile::tempdir().expect("dir");
         let mut j = Journal::open(dir.path()).expect("open");
-        assert_eq!(j.progress("reset:H2713107"), Progress::NotStarted);
-        j.intend("reset:H2713107", None).expect("intend");
-        assert!(matches!(j.progress("reset:H2713107"), Progress::Unknown { .. }));
-        j.done("reset:H2713107", Some("master_pdf=downloads/001/H2713107.pdf"))
-            .expect("done");
+        assert_eq!(j.progress(&Action::parse("reset:H2713107")), Progress::NotStarted);
+        j.intend(&Action::parse("reset:H2713107"), None).expect("intend");
+        assert!(matches!(
+            j.progress(&Action::parse("reset:H2713107")),
+            Progress::Unknown { .. }
+        ));
+        j.done(
+            &Action::parse("reset:H2713107"),
+            Some("master_pdf=downloads/001/H2713107.pdf"),
+        )
+        .expect("done");
         let j = Journal::open(dir.path()).expect("reopen");
         assert!(matches!(
-            j.progress("reset:H2713107"),
+            j.progress(&Action::parse("reset:H2713107")),
             Progress::Done { detail: Some(_), .. }
         ));
     }
@@ -282,9 +368,12 @@ mod tests {
     fn a_torn_last_line_is_dropped_and_the_next_entry_starts_afresh() {
         let dir = tempfile::tempdir().expect("dir");
         let mut j = Journal::open(dir.path()).expect("open");
-        j.intend("reset:H2713107", None).expect("intend");
-        j.done("reset:H2713107", Some("master_pdf=downloads/001/H2713107.pdf"))
-            .expect("done");
+        j.intend(&Action::parse("reset:H2713107"), None).expect("intend");
+        j.done(
+            &Action::parse("reset:H2713107"),
+            Some("master_pdf=downloads/001/H2713107.pdf"),
+        )
+        .expect("done");
         drop(j);
         let before = journal_bytes(dir.path());
         // Killed while writing the next line.
@@ -297,7 +386,8 @@ mod tests {
             before,
             "cut back to the last whole line"
         );
-        j.intend("register:OnsKANRI", None).expect("intend");
+        j.intend(&Action::parse("register:OnsKANRI"), None)
+            .expect("intend");
         drop(j);
 
         let j = Journal::open(dir.path()).expect("open again");
@@ -317,7 +407,8 @@ mod tests {
     fn a_line_torn_inside_a_character_is_dropped_too() {
         let dir = tempfile::tempdir().expect("dir");
         let mut j = Journal::open(dir.path()).expect("open");
-        j.intend("upload:accounts.csv", None).expect("intend");
+        j.intend(&Action::parse("upload:accounts.csv"), None)
+            .expect("intend");
         drop(j);
         let line = "{\"at\":\"2026-11-25T01:02:03Z\",\"action\":\"upload:accounts.csv\",\"phase\":\"failed\",\"detail\":\"受付";
         // Cut between the bytes of 付.
@@ -331,7 +422,7 @@ mod tests {
     fn a_whole_last_line_without_its_newline_is_kept_and_ended() {
         let dir = tempfile::tempdir().expect("dir");
         let mut j = Journal::open(dir.path()).expect("open");
-        j.intend("reset:H2713107", None).expect("intend");
+        j.intend(&Action::parse("reset:H2713107"), None).expect("intend");
         drop(j);
         // Killed between the line and its '\n'.
         let mut bytes = journal_bytes(dir.path());
@@ -340,27 +431,30 @@ mod tests {
 
         let mut j = Journal::open(dir.path()).expect("reopen");
         assert_eq!(
-            j.progress("reset:H2713107"),
+            j.progress(&Action::parse("reset:H2713107")),
             Progress::Unknown {
                 since: j.entries()[0].at
             }
         );
-        j.done("reset:H2713107", None).expect("done");
+        j.done(&Action::parse("reset:H2713107"), None).expect("done");
         drop(j);
 
         let on_disk = lines_on_disk(dir.path());
         assert_eq!(on_disk.len(), 2);
         let j = Journal::open(dir.path()).expect("open again");
         assert_eq!(j.entries(), on_disk);
-        assert!(matches!(j.progress("reset:H2713107"), Progress::Done { .. }));
+        assert!(matches!(
+            j.progress(&Action::parse("reset:H2713107")),
+            Progress::Done { .. }
+        ));
     }
 
     #[test]
     fn damage_before_the_last_line_is_refused_and_left_alone() {
         let dir = tempfile::tempdir().expect("dir");
         let mut j = Journal::open(dir.path()).expect("open");
-        j.intend("reset:H2713107", None).expect("intend");
-        j.done("reset:H2713107", None).expect("done");
+        j.intend(&Action::parse("reset:H2713107"), None).expect("intend");
+        j.done(&Action::parse("reset:H2713107"), None).expect("done");
         drop(j);
         let text = String::from_utf8(journal_bytes(dir.path())).expect("text");
         let (first, second) = text.split_once('\n').expect("two lines");
@@ -386,7 +480,8 @@ mod tests {
         let mut j = Journal::open(dir.path()).expect("open");
         let path = dir.path().join(FILE_NAME);
         assert_eq!(crate::owner_only::exposure(&path).expect("check"), None);
-        j.intend("upload:accounts.csv", None).expect("intend");
+        j.intend(&Action::parse("upload:accounts.csv"), None)
+            .expect("intend");
         drop(j);
         add_bytes(dir.path(), b"{\"at\"");
         Journal::open(dir.path()).expect("reopen");
@@ -449,7 +544,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let mut j = Journal::open(dir.path()).expect("open");
         assert_eq!(j.next_upload_allowed(Duration::seconds(60)), None);
-        j.intend("upload:accounts.csv", None).expect("intend");
+        j.intend(&Action::parse("upload:accounts.csv"), None)
+            .expect("intend");
         let j = Journal::open(dir.path()).expect("reopen");
         let next = j.next_upload_allowed(Duration::seconds(60)).expect("a limit");
         assert!(next > Utc::now() + Duration::seconds(55));

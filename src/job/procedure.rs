@@ -19,16 +19,16 @@ mod recovery;
 mod tests;
 
 use bulk::BulkOutcome;
-pub(crate) use bulk::UPLOAD;
 use portal::{Issue, LoggedIn, Portal};
 
 use super::JobFile;
-use super::journal::{Journal, Progress};
+use super::journal::{Action, Journal, Progress};
 use super::outcome::{PortalAnswer, RunError, attempts_left};
 use super::report::{Report, ReportCertificate, ReportStep, WebDriverUse};
 use super::store::{CredentialStore, Origin};
 use crate::pdf::Credentials;
 use crate::portal::PasswordPolicy;
+use crate::portal::text::normalize;
 use crate::secret::{Redactor, Secret};
 
 /// Logins refused in a row after which the portal locks an account.
@@ -155,7 +155,7 @@ impl<'j, P: Portal> Procedure<'j, P> {
         let result = task(&mut self.portal).await;
         let millis = started.elapsed().as_millis();
         let (commands, waited) = self.portal.driver_use();
-        let webdriver = (commands > 0).then(|| WebDriverUse {
+        let webdriver = (commands > commands_before).then(|| WebDriverUse {
             commands: commands - commands_before,
             millis: waited.saturating_sub(waited_before).as_millis(),
         });
@@ -185,7 +185,7 @@ impl<'j, P: Portal> Procedure<'j, P> {
 
     /// Reads アカウント管理(更新) again.
     async fn read_accounts(&mut self, what: &str) -> Result<(), RunError> {
-        self.listed = self.task(what, async |p| p.accounts().await).await?;
+        self.listed = self.task(what, async |portal| portal.accounts().await).await?;
         Ok(())
     }
 
@@ -215,7 +215,7 @@ impl<'j, P: Portal> Procedure<'j, P> {
         what: &str,
         kept: Origin,
     ) -> Result<Option<Secret>, RunError> {
-        let action = format!("password:{user_id}");
+        let action = Action::Password(user_id.to_string());
         let mut tried = Vec::new();
         for candidate in candidates {
             if tried.contains(&candidate) || self.store.has_failed(user_id, &candidate) {
@@ -245,7 +245,9 @@ impl<'j, P: Portal> Procedure<'j, P> {
                 )?;
             }
             let logged_in = self
-                .task(what, async |p| p.login(user_id, &candidate, target).await)
+                .task(what, async |portal| {
+                    portal.login(user_id, &candidate, target).await
+                })
                 .await;
             match logged_in {
                 Ok(how) => {
@@ -302,12 +304,13 @@ impl<'j, P: Portal> Procedure<'j, P> {
         let Some(cert) = &self.job.certificate else {
             return Ok(());
         };
-        self.journal.intend("certificate", None)?;
+        self.journal.intend(&Action::Certificate, None)?;
         let p12 = self
             .task(
                 "電子証明書のダウンロード (工事手順④)",
-                async |p| {
-                    p.download_certificate(&cert.request_id, &cert.reference_id, password)
+                async |portal| {
+                    portal
+                        .download_certificate(&cert.request_id, &cert.reference_id, password)
                         .await
                 },
             )
@@ -335,7 +338,7 @@ impl<'j, P: Portal> Procedure<'j, P> {
             not_after: info.not_after.format("%Y/%m/%d").to_string(),
         });
         self.journal
-            .done("certificate", Some(&backup.display().to_string()))?;
+            .done(&Action::Certificate, Some(&backup.display().to_string()))?;
         self.note(
             "電子証明書の確認",
             &format!(
@@ -443,7 +446,7 @@ impl<'j, P: Portal> Procedure<'j, P> {
                         .into(),
                 ));
             };
-            let action = format!("reset:{master}");
+            let action = Action::Reset(master.clone());
             if let Progress::Done { at, .. } = self.journal.progress(&action) {
                 return Err(RunError::NeedsPerson(format!(
                     "an earlier run reset {master}'s password ({}), and the password it stored does not log in: check the credential store before resetting again",
@@ -470,11 +473,11 @@ impl<'j, P: Portal> Procedure<'j, P> {
             let pw = self
                 .issue(
                     Issue::ResetMaster {
+                        master_id: &master,
                         secret_number: &secret_number,
                     },
                     "マスタアカウントのパスワード初期化 (補足① 1-①)",
                     &action,
-                    &master,
                 )
                 .await?;
             logged_in = self
@@ -502,30 +505,28 @@ impl<'j, P: Portal> Procedure<'j, P> {
             )));
         }
         if exists && self.store.password(&admin_id).is_none() {
-            let action = format!("reset:{admin_id}");
+            let action = Action::Reset(admin_id.clone());
             self.journal.intend(&action, None)?;
             self.issue(
                 Issue::Reset { user_id: &admin_id },
                 "既存の管理アカウントのパスワード初期化",
                 &action,
-                &admin_id,
             )
             .await?;
         } else if !exists {
-            let action = format!("register:{admin_id}");
+            let action = Action::Register(admin_id.clone());
             self.journal.intend(&action, None)?;
             self.issue(
-                Issue::RegisterAdmin,
+                Issue::RegisterAdmin { admin_id: &admin_id },
                 "管理アカウントの登録 (補足① 2-②)",
                 &action,
-                &admin_id,
             )
             .await?;
         } else {
             self.note("管理アカウント", "登録済み。再登録しません");
         }
-        self.task("マスタアカウントのログアウト", async |p| {
-            p.logout().await
+        self.task("マスタアカウントのログアウト", async |portal| {
+            portal.logout().await
         })
         .await?;
 
@@ -558,7 +559,7 @@ impl<'j, P: Portal> Procedure<'j, P> {
     /// (its change was begun and never finished in the journal).
     fn target_may_be_set(&self, user_id: &str) -> bool {
         matches!(
-            self.journal.progress(&format!("password:{user_id}")),
+            self.journal.progress(&Action::Password(user_id.to_string())),
             Progress::Unknown { .. }
         )
     }
@@ -577,24 +578,24 @@ impl<'j, P: Portal> Procedure<'j, P> {
             }
         }
         let code = self
-            .task("機関コードの確認 (工事手順⑦)", async |p| {
-                p.institution_code().await
+            .task("機関コードの確認 (工事手順⑦)", async |portal| {
+                portal.institution_code().await
             })
             .await?;
         self.report.institution_code_read = Some(code.clone());
-        if code != job.institution.code {
+        if normalize(&code) != normalize(&job.institution.code) {
             return Err(RunError::Refused(format!(
                 "the portal shows 機関コード {code}, not {}",
                 job.institution.code
             )));
         }
-        self.task("管理アカウントのログアウト", async |p| {
-            p.logout().await
+        self.task("管理アカウントのログアウト", async |portal| {
+            portal.logout().await
         })
         .await?;
         let accounts_pw = self.secret("target:accounts")?;
         // The bulk file's password is theirs only if the job gave it or this job uploaded it.
-        let uploaded = matches!(self.journal.progress(UPLOAD), Progress::Done { .. });
+        let uploaded = matches!(self.journal.progress(&Action::Upload), Progress::Done { .. });
         for id in &p.bulk_ids {
             let known = self.job.accounts_password_given() || (uploaded && !bulk.duplicates.contains(id));
             let mut candidates: Vec<Secret> = self.store.password(id).map(|(pw, _)| pw).into_iter().collect();
@@ -639,8 +640,10 @@ impl<'j, P: Portal> Procedure<'j, P> {
                     "{id} cannot log in with the password of the bulk file"
                 )));
             }
-            self.task(&format!("{id} のログアウト"), async |p| p.logout().await)
-                .await?;
+            self.task(&format!("{id} のログアウト"), async |portal| {
+                portal.logout().await
+            })
+            .await?;
         }
         Ok(())
     }

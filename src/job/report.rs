@@ -94,7 +94,10 @@ pub(crate) fn role_of(job: &JobFile, id: &str) -> &'static str {
         "管理アカウント (管理者)"
     } else if Some(id) == face_account_id(job) {
         "顔認証アカウント"
-    } else if Some(id) == layout().account_id(LINK_ROLE, TerminalKind::from(job.kind())) {
+    } else if [TerminalKind::MedicalDental, TerminalKind::Pharmacy]
+        .into_iter()
+        .any(|kind| layout().account_id(LINK_ROLE, kind) == Some(id))
+    {
         "連携アカウント"
     } else {
         "その他"

@@ -18,9 +18,9 @@ use prepare::prepare;
 pub use prepare::today_jst;
 
 use super::JobFile;
-use super::journal::{Journal, Progress};
+use super::journal::{Action, Journal, Progress};
 pub use super::outcome::RunError;
-use super::procedure::{Carried, Procedure, UPLOAD};
+use super::procedure::{Carried, Procedure};
 use super::report::{Report, ReportStep};
 pub use super::secrets::SecretSource;
 use super::store::CredentialStore;
@@ -167,13 +167,13 @@ fn settle_doubt(job: &JobFile, error: RunError) -> Result<(), RunError> {
         // begun is tried both ways by the login's budget: the retry settles them.
         if begun
             .iter()
-            .all(|action| action == UPLOAD || action.starts_with("password:"))
+            .all(|action| matches!(action, Action::Upload | Action::Password(_)))
         {
             return Err(error);
         }
         return Err(RunError::NeedsPerson(format!(
             "{message}\n  {failed} while this was under way: {}. Whether it took effect is known only to the portal: look at アカウント管理(更新) (for an upload, アカウント一括登録結果) before running the same job again",
-            begun.join(", ")
+            begun.iter().map(Action::to_string).collect::<Vec<_>>().join(", ")
         )));
     }
     for action in &begun {
@@ -288,7 +288,7 @@ async fn run_inner(
     // ④ in a browser of its own: the certificate it downloads is not in any browser yet.
     let mut downloaded_now = false;
     if let Some(password) = &prepared.cert_password {
-        if let Progress::Done { detail, .. } = kept.carried.journal.progress("certificate") {
+        if let Progress::Done { detail, .. } = kept.carried.journal.progress(&Action::Certificate) {
             // The report of the run that finishes names the certificate too.
             if let Some(backup) = detail.as_deref().map(PathBuf::from)
                 && let Ok(info) =

@@ -6,11 +6,8 @@ use chrono::{DateTime, Utc};
 use super::portal::Portal;
 use super::{Prepared, Procedure};
 use crate::bulk_csv::{self, Layout};
-use crate::job::journal::Progress;
+use crate::job::journal::{Action, Progress};
 use crate::job::outcome::RunError;
-
-/// The journal's name for the bulk upload.
-pub(crate) const UPLOAD: &str = "upload:accounts.csv";
 
 /// What the bulk registration did.
 #[derive(Default)]
@@ -36,7 +33,7 @@ impl<P: Portal> Procedure<'_, P> {
     pub(super) async fn bulk(&mut self, p: &Prepared) -> Result<BulkOutcome, RunError> {
         self.read_accounts("アカウント一覧の確認 (管理アカウント)")
             .await?;
-        let earlier = match self.journal.progress(UPLOAD) {
+        let earlier = match self.journal.progress(&Action::Upload) {
             Progress::Done {
                 detail: Some(receipt),
                 ..
@@ -61,8 +58,8 @@ impl<P: Portal> Procedure<'_, P> {
             }
         };
         let read = self
-            .task("アカウント一括登録結果の確認", async |p| {
-                p.bulk_status(&receipt).await
+            .task("アカウント一括登録結果の確認", async |portal| {
+                portal.bulk_status(&receipt).await
             })
             .await?;
         let status = read.status;
@@ -96,7 +93,7 @@ impl<P: Portal> Procedure<'_, P> {
                 duplicates: Vec::new(),
             });
         }
-        if normalized.starts_with("登録完了(一部") {
+        if normalized == "登録完了(一部ID重複あり)" {
             self.note(
                 "アカウント一括登録結果",
                 &format!(
@@ -109,9 +106,17 @@ impl<P: Portal> Procedure<'_, P> {
                 duplicates,
             });
         }
+        if !normalized.starts_with("登録失敗") {
+            // Not a failure the manual lists: some rows may be registered. The
+            // upload stays done, so a rerun reads this status again instead of uploading.
+            return Err(RunError::NeedsPerson(format!(
+                "アカウント一括登録 ended in 「{status}」, a status oqsbot does not know. Look at アカウント一括登録結果 and its result file, and at アカウント管理(更新), before running the same job again (it does not upload again). {}",
+                bulk.rows.join("; ")
+            )));
+        }
         // A failed upload may be made again once the cause is fixed.
         self.journal
-            .failed(UPLOAD, Some(&format!("{receipt} {status}")))?;
+            .failed(&Action::Upload, Some(&format!("{receipt} {status}")))?;
         let what = if normalized.contains("システムエラー") {
             "the portal failed on its side; run the job again later (nothing was registered)"
         } else if normalized.contains("入力チェックエラー") {
@@ -130,7 +135,7 @@ impl<P: Portal> Procedure<'_, P> {
         let found = self.find_upload(since).await?;
         match &found {
             Some(receipt) => {
-                self.journal.done(UPLOAD, Some(receipt))?;
+                self.journal.done(&Action::Upload, Some(receipt))?;
                 self.note(
                     "アカウント一括登録",
                     &format!("前回の実行が中断したアップロードを確認しました (受付番号 {receipt})"),
@@ -138,7 +143,7 @@ impl<P: Portal> Procedure<'_, P> {
             }
             None => {
                 self.journal
-                    .failed(UPLOAD, Some("not on アカウント一括登録結果"))?;
+                    .failed(&Action::Upload, Some("not on アカウント一括登録結果"))?;
                 self.note(
                     "アカウント一括登録",
                     "前回の実行が中断したアップロードはポータルに届いていません",
@@ -164,13 +169,13 @@ impl<P: Portal> Procedure<'_, P> {
                 tokio::time::sleep(wait).await;
             }
         }
-        self.journal.intend(UPLOAD, None)?;
+        self.journal.intend(&Action::Upload, None)?;
         let receipt = self
             .task("アカウント一括登録 (補足① 3-②)", async |portal| {
                 portal.upload(&p.csv).await
             })
             .await?;
-        self.journal.done(UPLOAD, Some(&receipt))?;
+        self.journal.done(&Action::Upload, Some(&receipt))?;
         Ok(receipt)
     }
 
@@ -179,7 +184,7 @@ impl<P: Portal> Procedure<'_, P> {
         let receipts = self
             .task(
                 "中断したアップロードの確認 (アカウント一括登録結果)",
-                async |p| p.uploads().await,
+                async |portal| portal.uploads().await,
             )
             .await?;
         let suffix = format!("_{}", self.job.admin.user_id);

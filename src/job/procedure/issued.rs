@@ -5,6 +5,7 @@
 
 use super::portal::{Issue, Portal};
 use super::{Procedure, check_pdf};
+use crate::job::journal::Action;
 use crate::job::outcome::RunError;
 use crate::job::store::CredentialStore;
 use crate::secret::Secret;
@@ -16,11 +17,11 @@ impl<P: Portal> Procedure<'_, P> {
         &mut self,
         issue: Issue<'_>,
         what: &str,
-        action: &str,
-        user_id: &str,
+        action: &Action,
     ) -> Result<Secret, RunError> {
+        let user_id = issue.account();
         let began = chrono::Utc::now();
-        let ran = self.task(what, async |p| p.issue(issue).await).await;
+        let ran = self.task(what, async |portal| portal.issue(issue).await).await;
         // The password shown was written to the store's file as it was read:
         // this run's copy reads it again.
         self.store = CredentialStore::open(&self.job.output.dir)?;

@@ -23,11 +23,25 @@ pub enum LoggedIn {
 pub enum Issue<'a> {
     /// 補足① 1-①: マスタアカウントのパスワード初期化, by the reset account, which
     /// has just logged in with the 秘密の番号.
-    ResetMaster { secret_number: &'a Secret },
+    ResetMaster {
+        master_id: &'a str,
+        secret_number: &'a Secret,
+    },
     /// パスワード初期化 of an existing account on アカウント管理(更新), by the master.
     Reset { user_id: &'a str },
     /// 補足① 2-②: the admin's registration, by the master.
-    RegisterAdmin,
+    RegisterAdmin { admin_id: &'a str },
+}
+
+impl Issue<'_> {
+    /// The account whose password is issued.
+    pub fn account(&self) -> &str {
+        match self {
+            Issue::ResetMaster { master_id, .. } => master_id,
+            Issue::Reset { user_id } => user_id,
+            Issue::RegisterAdmin { admin_id } => admin_id,
+        }
+    }
 }
 
 /// アカウント一括登録結果 for one upload.

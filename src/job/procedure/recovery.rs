@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::portal::Portal;
 use super::{Procedure, check_pdf};
-use crate::job::journal::Progress;
+use crate::job::journal::{Action, Progress};
 use crate::job::outcome::RunError;
 use crate::secret::Secret;
 
@@ -36,23 +36,21 @@ impl<P: Portal> Procedure<'_, P> {
     /// A run killed between a reset or a registration and storing its PDF left
     /// the PDF in the download folder: store it now, so the step is not repeated.
     pub(super) fn recover_issued(&mut self) -> Result<(), RunError> {
-        let pending: Vec<(String, DateTime<Utc>)> = self
+        let pending: Vec<(Action, DateTime<Utc>)> = self
             .journal
-            .entries()
-            .iter()
-            .filter(|e| e.action.starts_with("reset:") || e.action.starts_with("register:"))
-            .map(|e| e.action.clone())
-            .collect::<std::collections::BTreeSet<_>>()
+            .in_doubt()
             .into_iter()
+            .filter(|action| action.issues_password().is_some())
             .filter_map(|action| match self.journal.progress(&action) {
                 Progress::Unknown { since } => Some((action, since)),
                 _ => None,
             })
             .collect();
         for (action, since) in pending {
-            let Some((_, user_id)) = action.split_once(':') else {
+            let Some(user_id) = action.issues_password() else {
                 continue;
             };
+            let user_id = &user_id.to_string();
             // The screen showed it, and it was stored before the run was killed.
             if self.store.issued_since(user_id, since).is_some() {
                 self.journal.done(&action, Some("shown on screen"))?;

@@ -11,7 +11,7 @@ use super::portal::{BulkStatus, Issue, LoggedIn, Portal};
 use super::{Carried, Prepared, Procedure};
 use crate::flow::engine::Keeper;
 use crate::job::JobFile;
-use crate::job::journal::{Journal, Progress};
+use crate::job::journal::{Action, Journal, Progress};
 use crate::job::outcome::{PortalAnswer, RunError};
 use crate::job::report::Report;
 use crate::job::store::{CredentialStore, Origin, StoreKeeper};
@@ -68,8 +68,8 @@ struct FakePortal {
     final_status: String,
     receipts: Vec<String>,
     code: String,
-    /// The portal fails this task (`issue`, `upload`, `bulk_status`, …) once,
-    /// after it took effect.
+    /// The portal fails this task once: `issue`, `upload` and `bulk_status`
+    /// after they took effect, `login:ID` before.
     fails_after: Option<&'static str>,
     /// A refusal says how many attempts are left.
     tells_attempts_left: bool,
@@ -133,8 +133,9 @@ impl FakePortal {
         self.accounts.get(id).map(|a| a.password.as_str())
     }
 
-    fn count(&self, change: &str) -> usize {
-        self.changes.iter().filter(|c| c.as_str() == change).count()
+    fn count(&self, change: impl std::fmt::Display) -> usize {
+        let change = change.to_string();
+        self.changes.iter().filter(|c| **c == change).count()
     }
 
     fn fail_now(&mut self, task: &str) -> Result<(), RunError> {
@@ -172,6 +173,7 @@ impl Portal for FakePortal {
         password: &Secret,
         new_password: &Secret,
     ) -> Result<LoggedIn, RunError> {
+        self.fail_now(&format!("login:{user_id}"))?;
         self.logins.push(user_id.to_string());
         if self.locked.iter().any(|l| l == user_id) {
             return Err(RunError::Answered {
@@ -229,7 +231,7 @@ impl Portal for FakePortal {
         self.shown = false;
         self.last_issued = None;
         let user_id = match issue {
-            Issue::ResetMaster { secret_number } => {
+            Issue::ResetMaster { secret_number, .. } => {
                 self.logged_in_as(RESET)?;
                 assert_eq!(secret_number.expose(), SECRET_NUMBER);
                 MASTER.to_string()
@@ -238,7 +240,7 @@ impl Portal for FakePortal {
                 self.logged_in_as(MASTER)?;
                 user_id.to_string()
             }
-            Issue::RegisterAdmin => {
+            Issue::RegisterAdmin { .. } => {
                 self.logged_in_as(MASTER)?;
                 if self.accounts.contains_key(ADMIN) {
                     return Err(RunError::Answered {
@@ -251,7 +253,7 @@ impl Portal for FakePortal {
         };
         let password = self.new_initial_password();
         let change = match issue {
-            Issue::RegisterAdmin => format!("register:{user_id}"),
+            Issue::RegisterAdmin { .. } => format!("register:{user_id}"),
             _ => format!("reset:{user_id}"),
         };
         self.changes.push(change);
@@ -357,6 +359,8 @@ impl Portal for FakePortal {
 struct Desk {
     _dir: tempfile::TempDir,
     job: JobFile,
+    /// Every run's: what it was told to keep out of logs and reports.
+    redactor: Redactor,
 }
 
 impl Desk {
@@ -379,7 +383,11 @@ impl Desk {
         ] {
             store.record_secret(key, &Secret::new(value)).expect("target");
         }
-        Self { _dir: dir, job }
+        Self {
+            _dir: dir,
+            job,
+            redactor: Redactor::new(),
+        }
     }
 
     fn dir(&self) -> &Path {
@@ -421,7 +429,7 @@ impl Desk {
             downloads: self.dir().join("downloads"),
             attempts_left: Default::default(),
         };
-        let mut procedure = Procedure::new(&self.job, portal, Redactor::new(), carried);
+        let mut procedure = Procedure::new(&self.job, portal, self.redactor.clone(), carried);
         let result = procedure.run(prepared).await;
         let (portal, carried) = procedure.into_parts();
         let steps = carried
@@ -445,7 +453,7 @@ fn admin_given() -> &'static str {
     "[admin]\npassword_env = \"OQSBOT_TEST_ADMIN\"\n"
 }
 
-fn assert_done(desk: &Desk, action: &str) {
+fn assert_done(desk: &Desk, action: &Action) {
     assert!(
         matches!(desk.journal().progress(action), Progress::Done { .. }),
         "{action} is not done in the journal"
@@ -478,7 +486,7 @@ async fn an_admin_that_logs_in_goes_straight_to_the_bulk_registration() {
     assert_complete(&desk, &portal);
     assert_eq!(portal.changes, ["upload"], "no reset, no registration");
     assert!(!portal.logins.iter().any(|l| l == MASTER || l == RESET));
-    assert_done(&desk, super::UPLOAD);
+    assert_done(&desk, &Action::Upload);
 }
 
 #[tokio::test]
@@ -506,8 +514,8 @@ async fn no_admin_password_means_the_master_registers_the_admin() {
             .iter()
             .any(|s| s.starts_with("管理アカウントでログイン (工事手順⑦): パスワードの指定がない"))
     );
-    assert_done(&desk, &format!("register:{ADMIN}"));
-    assert_done(&desk, &format!("password:{MASTER}"));
+    assert_done(&desk, &Action::Register(ADMIN.into()));
+    assert_done(&desk, &Action::Password(MASTER.into()));
 }
 
 #[tokio::test]
@@ -519,7 +527,7 @@ async fn a_master_pdf_the_portal_refuses_leads_to_one_reset_with_the_secret_numb
         .await;
     result.expect("completes");
     assert_complete(&desk, &portal);
-    assert_eq!(portal.count(&format!("reset:{MASTER}")), 1);
+    assert_eq!(portal.count(Action::Reset(MASTER.into())), 1);
     assert_eq!(
         portal.accounts[MASTER].refused, 0,
         "the master logged in after the reset"
@@ -532,7 +540,7 @@ async fn a_master_pdf_the_portal_refuses_leads_to_one_reset_with_the_secret_numb
             .iter()
             .any(|s| s.contains("ログインできません (ポータルが拒否しました)"))
     );
-    assert_done(&desk, &format!("reset:{MASTER}"));
+    assert_done(&desk, &Action::Reset(MASTER.into()));
 }
 
 #[tokio::test]
@@ -676,7 +684,7 @@ async fn a_pdf_that_contradicts_the_screen_stops_before_any_login_with_either() 
     );
     assert!(!portal.logins.iter().any(|l| l == MASTER));
     // Done: a rerun must not reset again.
-    assert_done(&desk, &format!("reset:{MASTER}"));
+    assert_done(&desk, &Action::Reset(MASTER.into()));
 }
 
 #[tokio::test]
@@ -705,6 +713,11 @@ async fn a_pdf_for_another_institution_is_refused_as_input() {
     assert_eq!(e.exit_code(), 2);
     assert!(e.to_string().contains("1312345678"), "{e}");
     assert!(!portal.logins.iter().any(|l| l == MASTER));
+    // Only the portal knows which password it issued: a person looks before a rerun resets again.
+    assert!(matches!(
+        desk.journal().progress(&Action::Reset(MASTER.into())),
+        Progress::Unknown { .. }
+    ));
 }
 
 #[tokio::test]
@@ -717,7 +730,7 @@ async fn neither_screen_nor_pdf_giving_the_password_asks_a_person() {
     let e = result.expect_err("stops");
     assert_eq!(e.exit_code(), 5);
     assert!(matches!(
-        desk.journal().progress(&format!("reset:{MASTER}")),
+        desk.journal().progress(&Action::Reset(MASTER.into())),
         Progress::Failed { .. }
     ));
 }
@@ -729,14 +742,14 @@ async fn a_failure_after_the_password_was_shown_is_not_a_reason_to_reset_again()
     portal.fails_after = Some("issue");
     let (result, portal, _) = desk.run(portal, &desk.prepared(None, true)).await;
     assert_eq!(result.expect_err("the portal failed").exit_code(), 7);
-    assert_done(&desk, &format!("reset:{MASTER}"));
+    assert_done(&desk, &Action::Reset(MASTER.into()));
 
     // The rerun continues with the stored password.
     let (result, portal, _) = desk.run(portal, &desk.prepared(None, true)).await;
     result.expect("completes");
     assert_complete(&desk, &portal);
-    assert_eq!(portal.count(&format!("reset:{MASTER}")), 1);
-    assert_eq!(portal.count(&format!("register:{ADMIN}")), 1);
+    assert_eq!(portal.count(Action::Reset(MASTER.into())), 1);
+    assert_eq!(portal.count(Action::Register(ADMIN.into())), 1);
 }
 
 #[tokio::test]
@@ -805,13 +818,13 @@ async fn a_partly_duplicate_registration_verifies_the_rest_and_asks_about_the_du
 async fn a_refused_bulk_file_may_be_uploaded_again_once_fixed() {
     let desk = Desk::new(admin_given());
     let mut portal = FakePortal::new(desk.dir()).with_account(ADMIN, ADMIN_TARGET, false);
-    portal.final_status = "入力チェックエラー".into();
+    portal.final_status = "登録失敗（入力チェックエラー）".into();
     let (result, _, _) = desk.run(portal, &desk.prepared(None, true)).await;
     let e = result.expect_err("refused");
     assert_eq!(e.exit_code(), 3);
     assert!(e.to_string().contains("fix the row"), "{e}");
     assert!(matches!(
-        desk.journal().progress(super::UPLOAD),
+        desk.journal().progress(&Action::Upload),
         Progress::Failed { .. }
     ));
 }
@@ -821,7 +834,7 @@ async fn an_upload_a_killed_run_began_is_found_on_the_results_page() {
     let desk = Desk::new(admin_given());
     let mut portal = FakePortal::new(desk.dir()).with_account(ADMIN, ADMIN_TARGET, false);
     // The killed run: the upload reached the portal, the journal has only the intent.
-    desk.journal().intend(super::UPLOAD, None).expect("intent");
+    desk.journal().intend(&Action::Upload, None).expect("intent");
     portal.session = Some(ADMIN.into());
     portal.upload(Path::new("accounts.csv")).await.expect("upload");
     portal.session = None;
@@ -851,7 +864,7 @@ async fn a_run_killed_after_a_password_change_began_tries_the_target_next_time()
     let desk = Desk::new("");
     // The killed run changed the master's password to the target and never journaled it done.
     desk.journal()
-        .intend(&format!("password:{MASTER}"), Some("the target password"))
+        .intend(&Action::Password(MASTER.into()), Some("the target password"))
         .expect("intent");
     let portal = FakePortal::new(desk.dir()).with_account(MASTER, MASTER_TARGET, false);
     let (result, portal, _) = desk
@@ -870,4 +883,118 @@ async fn a_run_killed_after_a_password_change_began_tries_the_target_next_time()
             .map(|(pw, _)| pw.expose().to_string()),
         Some(MASTER_TARGET.into())
     );
+}
+
+#[tokio::test]
+async fn a_status_the_manual_does_not_list_stops_without_uploading_again() {
+    let desk = Desk::new(admin_given());
+    let mut portal = FakePortal::new(desk.dir()).with_account(ADMIN, ADMIN_TARGET, false);
+    portal.final_status = "登録完了(一部エラーあり)".into();
+    let (result, mut portal, _) = desk.run(portal, &desk.prepared(None, true)).await;
+    let e = result.expect_err("asks a person");
+    assert_eq!(e.exit_code(), 5);
+    assert!(e.to_string().contains("登録完了(一部エラーあり)"), "{e}");
+    assert_done(&desk, &Action::Upload);
+
+    portal.session = None;
+    let (result, portal, _) = desk.run(portal, &desk.prepared(None, true)).await;
+    assert_eq!(result.expect_err("the same stop").exit_code(), 5);
+    assert_eq!(portal.count("upload"), 1, "no second upload");
+}
+
+#[tokio::test]
+async fn a_done_reset_whose_password_is_refused_is_not_made_again() {
+    let desk = Desk::new("");
+    // An earlier run reset the master and stored a password the portal no longer takes.
+    let mut journal = desk.journal();
+    let reset = Action::Reset(MASTER.into());
+    journal.intend(&reset, None).expect("intent");
+    journal.done(&reset, Some("master.pdf")).expect("done");
+    desk.store()
+        .record_issued(MASTER, &Secret::new("Init-Stale1"))
+        .expect("stored");
+    let portal = FakePortal::new(desk.dir());
+    let (result, portal, _) = desk.run(portal, &desk.prepared(None, true)).await;
+    let e = result.expect_err("asks a person");
+    assert_eq!(e.exit_code(), 5);
+    assert!(e.to_string().contains("before resetting again"), "{e}");
+    assert!(portal.changes.is_empty(), "{:?}", portal.changes);
+    assert!(!portal.logins.iter().any(|l| l == RESET), "no reset login either");
+}
+
+#[tokio::test]
+async fn a_password_only_the_pdf_gives_is_used() {
+    let desk = Desk::new("");
+    let mut portal = FakePortal::new(desk.dir());
+    portal.shows_password = false;
+    let (result, portal, _) = desk.run(portal, &desk.prepared(None, true)).await;
+    result.expect("completes");
+    assert_complete(&desk, &portal);
+    assert!(matches!(
+        desk.journal().progress(&Action::Reset(MASTER.into())),
+        Progress::Done { detail: Some(d), .. } if d.ends_with(".pdf")
+    ));
+}
+
+#[tokio::test]
+async fn a_password_only_the_pdf_gives_is_stored_before_the_login_that_uses_it() {
+    let desk = Desk::new("");
+    let mut portal = FakePortal::new(desk.dir());
+    portal.shows_password = false;
+    // The portal fails as the master is about to log in with the issued password.
+    portal.fails_after = Some("login:Y1342304");
+    let (result, portal, _) = desk.run(portal, &desk.prepared(None, true)).await;
+    assert_eq!(result.expect_err("the portal failed").exit_code(), 7);
+    let issued = portal.password(MASTER).expect("reset").to_string();
+    let stored = desk
+        .store()
+        .password(MASTER)
+        .map(|(pw, _)| pw.expose().to_string());
+    assert_eq!(stored, Some(issued));
+    assert_done(&desk, &Action::Reset(MASTER.into()));
+}
+
+#[tokio::test]
+async fn every_password_the_run_handles_is_kept_out_of_logs_and_reports() {
+    let desk = Desk::new("");
+    let portal = FakePortal::new(desk.dir());
+    let (result, portal, steps) = desk
+        .run(portal, &desk.prepared(Some("Master-Stale1"), true))
+        .await;
+    result.expect("completes");
+    let face_target = desk
+        .store()
+        .secret(&format!("target:{FACE}"))
+        .expect("FOFACE01's new password");
+    // The PDF's, the two the portal issued, and one the run made.
+    for secret in ["Master-Stale1", "Init-1x", "Init-2x", face_target.expose()] {
+        let line = format!("the page said {secret}.");
+        assert!(
+            !desk.redactor.redact(&line).contains(secret),
+            "{secret} is not redacted"
+        );
+        assert!(
+            steps.iter().all(|s| !s.contains(secret)),
+            "{secret} is in the report"
+        );
+    }
+    assert_eq!(portal.count(Action::Reset(MASTER.into())), 1);
+}
+
+#[tokio::test]
+async fn a_failure_after_the_admin_was_registered_does_not_register_it_again() {
+    let desk = Desk::new("");
+    let mut portal = FakePortal::new(desk.dir()).with_account(MASTER, "Master-FromPdf1", true);
+    portal.fails_after = Some("issue");
+    let (result, mut portal, _) = desk
+        .run(portal, &desk.prepared(Some("Master-FromPdf1"), true))
+        .await;
+    assert_eq!(result.expect_err("the portal failed").exit_code(), 7);
+    portal.session = None;
+    let (result, portal, _) = desk
+        .run(portal, &desk.prepared(Some("Master-FromPdf1"), true))
+        .await;
+    result.expect("completes");
+    assert_complete(&desk, &portal);
+    assert_eq!(portal.changes, [format!("register:{ADMIN}"), "upload".into()]);
 }

@@ -8,6 +8,7 @@ use crate::job::JobFile;
 use crate::job::outcome::RunError;
 use crate::job::procedure::portal::{BulkStatus, Issue, LoggedIn, Portal};
 use crate::pdf::Credentials;
+use crate::portal::text::normalize;
 use crate::secret::Secret;
 
 /// The flow that issues a password, the variable its PDF lands in, and the
@@ -30,7 +31,7 @@ fn issuing_flow(issue: &Issue<'_>) -> IssuingFlow {
             pdf_var: "reset_pdf",
             shown_var: "reset_shown",
         },
-        Issue::RegisterAdmin => IssuingFlow {
+        Issue::RegisterAdmin { .. } => IssuingFlow {
             flow: "register-admin",
             pdf_var: "admin_pdf",
             shown_var: "admin_shown",
@@ -58,6 +59,12 @@ pub fn set_job_vars(engine: &mut Engine<'_>, job: &JobFile) {
         "status_first_look_secs",
         &job.output.status_first_look_secs().to_string(),
     );
+}
+
+/// A row's cell under `header`, however the screen spaces or widens the header (ユーザＩＤ).
+fn cell<'r>(row: &'r std::collections::BTreeMap<String, String>, header: &str) -> Option<&'r String> {
+    let wanted = normalize(header);
+    row.iter().find(|(h, _)| normalize(h) == wanted).map(|(_, v)| v)
 }
 
 pub(crate) struct FlowPortal<'b> {
@@ -95,7 +102,7 @@ impl<'b> FlowPortal<'b> {
     fn column(&self, var: &str, header: &str) -> Vec<String> {
         self.table(var)
             .iter()
-            .filter_map(|row| row.get(header).map(|v| v.trim().to_string()))
+            .filter_map(|row| cell(row, header).map(|v| v.trim().to_string()))
             .collect()
     }
 }
@@ -133,7 +140,7 @@ impl Portal for FlowPortal<'_> {
         let name = flow.flow;
         self.issued = Some(flow);
         match issue {
-            Issue::ResetMaster { secret_number } => {
+            Issue::ResetMaster { secret_number, .. } => {
                 self.engine.set_secret("secret_number", secret_number.clone());
                 // The run logged the reset account in through its login budget.
                 self.engine.set("logged_in", "yes");
@@ -145,7 +152,7 @@ impl Portal for FlowPortal<'_> {
                 self.engine.set("target_user_id", user_id);
                 self.run(name).await
             }
-            Issue::RegisterAdmin => self.run(name).await,
+            Issue::RegisterAdmin { .. } => self.run(name).await,
         }
     }
 
@@ -175,7 +182,14 @@ impl Portal for FlowPortal<'_> {
     async fn upload(&mut self, csv: &Path) -> Result<String, RunError> {
         self.engine.set("csv_file", &csv.display().to_string());
         self.run("bulk-upload").await?;
-        Ok(self.engine.text("receipt").unwrap_or_default().to_string())
+        match self.engine.text("receipt").map(str::trim) {
+            Some(receipt) if !receipt.is_empty() => Ok(receipt.to_string()),
+            // Sent, perhaps received: the journal keeps the upload in doubt, and a
+            // rerun looks for it on アカウント一括登録結果 before uploading again.
+            _ => Err(RunError::NeedsPerson(
+                "the bulk file was sent, but the page showed no 受付番号 oqsbot could read. Run the same job again: it looks for the upload on アカウント一括登録結果 before uploading again".into(),
+            )),
+        }
     }
 
     async fn uploads(&mut self) -> Result<Vec<String>, RunError> {
@@ -187,12 +201,23 @@ impl Portal for FlowPortal<'_> {
         self.engine.set("receipt", receipt);
         self.engine.vars.remove("result_file");
         self.run("bulk-status").await?;
+        let status = self
+            .engine
+            .text("bulk_status")
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        if status.is_empty() {
+            return Err(RunError::NeedsPerson(format!(
+                "アカウント一括登録結果 showed no 登録状況 oqsbot could read for 受付番号 {receipt}; look at the page. Running the same job again reads it again; it does not upload again"
+            )));
+        }
         Ok(BulkStatus {
-            status: self.engine.text("bulk_status").unwrap_or_default().to_string(),
+            status,
             processed: self
                 .table("bulk_row")
                 .first()
-                .and_then(|r| r.get("処理件数").cloned()),
+                .and_then(|r| cell(r, "処理件数").cloned()),
             result_file: match self.engine.vars.get("result_file") {
                 Some(Var::File(path)) => Some(path.clone()),
                 _ => None,
@@ -201,11 +226,13 @@ impl Portal for FlowPortal<'_> {
     }
 
     async fn institution_code(&mut self) -> Result<String, RunError> {
+        self.engine.vars.remove("institution_code");
         self.run("read-institution-code").await?;
         Ok(self
             .engine
             .text("institution_code")
             .unwrap_or_default()
+            .trim()
             .to_string())
     }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 
 use super::{Kept, RunError};
-use crate::job::journal::Progress;
+use crate::job::journal::{Action, Progress};
 use crate::job::procedure::Prepared;
 use crate::job::report::ReportStep;
 use crate::job::{Install, JobFile};
@@ -64,7 +64,7 @@ pub(super) fn make_usable(
 ) -> Result<Option<PathBuf>, RunError> {
     const WHAT: &str = "電子証明書のインストール (工事手順⑤⑥)";
     if let (Some(cert), Some(password)) = (&job.certificate, &prepared.cert_password) {
-        let backup = match kept.carried.journal.progress("certificate") {
+        let backup = match kept.carried.journal.progress(&Action::Certificate) {
             Progress::Done {
                 detail: Some(path), ..
             } => PathBuf::from(path),
