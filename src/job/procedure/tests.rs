@@ -449,6 +449,11 @@ impl Desk {
     }
 }
 
+/// The report has a line with this text.
+fn noted(steps: &[String], text: &str) -> bool {
+    steps.iter().any(|s| s.contains(text))
+}
+
 fn admin_given() -> &'static str {
     "[admin]\npassword_env = \"OQSBOT_TEST_ADMIN\"\n"
 }
@@ -509,11 +514,10 @@ async fn no_admin_password_means_the_master_registers_the_admin() {
         portal.logins[0], MASTER,
         "no admin login was spent without a password"
     );
-    assert!(
-        steps
-            .iter()
-            .any(|s| s.starts_with("管理アカウントでログイン (工事手順⑦): パスワードの指定がない"))
-    );
+    assert!(noted(
+        &steps,
+        "管理アカウントでログイン (工事手順⑦): パスワードの指定がない"
+    ));
     assert_done(&desk, &Action::Register(ADMIN.into()));
     assert_done(&desk, &Action::Password(MASTER.into()));
 }
@@ -535,11 +539,7 @@ async fn a_master_pdf_the_portal_refuses_leads_to_one_reset_with_the_secret_numb
     assert_eq!(portal.password(MASTER), Some(MASTER_TARGET));
     // The stale password once, then the issued one.
     assert_eq!(portal.logins.iter().filter(|l| *l == MASTER).count(), 2);
-    assert!(
-        steps
-            .iter()
-            .any(|s| s.contains("ログインできません (ポータルが拒否しました)"))
-    );
+    assert!(noted(&steps, "ログインできません (ポータルが拒否しました)"));
     assert_done(&desk, &Action::Reset(MASTER.into()));
 }
 
@@ -695,11 +695,7 @@ async fn a_pdf_without_the_password_leaves_the_shown_one() {
     let (result, portal, steps) = desk.run(portal, &desk.prepared(None, true)).await;
     result.expect("completes");
     assert_complete(&desk, &portal);
-    assert!(
-        steps
-            .iter()
-            .any(|s| s.contains("PDF にパスワードの記載がありません"))
-    );
+    assert!(noted(&steps, "PDF にパスワードの記載がありません"));
 }
 
 #[tokio::test]
@@ -787,7 +783,7 @@ async fn accounts_listed_already_are_not_uploaded_again() {
     let (result, portal, steps) = desk.run(portal, &desk.prepared(None, true)).await;
     result.expect("completes");
     assert!(portal.changes.is_empty());
-    assert!(steps.iter().any(|s| s.contains("登録済み。一括登録は行いません")));
+    assert!(noted(&steps, "登録済み。一括登録は行いません"));
     // Their passwords are nobody's here: no login is spent on them.
     assert!(!portal.logins.iter().any(|l| l == FACE || l == LINK));
 }
@@ -841,11 +837,7 @@ async fn an_upload_a_killed_run_began_is_found_on_the_results_page() {
     let (result, portal, steps) = desk.run(portal, &desk.prepared(None, true)).await;
     result.expect("completes");
     assert_complete(&desk, &portal);
-    assert!(
-        steps
-            .iter()
-            .any(|s| s.contains("中断したアップロードを確認しました"))
-    );
+    assert!(noted(&steps, "中断したアップロードを確認しました"));
 }
 
 #[tokio::test]
