@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::SimError;
+use crate::error::SimError;
 use crate::message::Message;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

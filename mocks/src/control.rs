@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::App;
+use crate::app::App;
 use crate::config::TextVariant;
 
 pub fn router() -> Router<Arc<App>> {

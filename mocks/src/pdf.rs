@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, NaiveDate};
 
-use crate::SimError;
 use crate::config::{DrawOrder, PdfFont, PdfOptions};
+use crate::error::SimError;
 
 const FONT_CANDIDATES: &[&str] = &[
     "/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf",

@@ -13,7 +13,7 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use crate::SimError;
+use crate::error::SimError;
 
 pub const CA_COMMON_NAME: &str = "Online Billing NW Common Root CA";
 const ORGANIZATION: &str = "Online Billing NW";

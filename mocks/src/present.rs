@@ -14,7 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use encoding_rs::SHIFT_JIS;
 
-use crate::App;
+use crate::app::App;
 use crate::config::Charset;
 use crate::state::{HeldPage, random_token};
 

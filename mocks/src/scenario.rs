@@ -48,7 +48,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::SimError;
+use crate::error::SimError;
 
 /// The scenarios shipped with the simulator, by name.
 pub const BUILT_IN: &[(&str, &str)] = &[

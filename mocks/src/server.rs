@@ -11,8 +11,12 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use tokio::task::JoinHandle;
 
+use crate::app::App;
+use crate::config::SimConfig;
+use crate::error::SimError;
 use crate::html::plain_page;
-use crate::{App, Scenario, SimConfig, SimError, control, site_a, site_b};
+use crate::scenario::Scenario;
+use crate::{control, site_a, site_b};
 
 /// A simulator serving on loopback until dropped or shut down.
 pub struct RunningSim {

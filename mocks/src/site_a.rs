@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use chrono::Duration;
 use serde::Deserialize;
 
-use crate::App;
+use crate::app::App;
 use crate::html::{NotesFor, Ui, esc};
 use crate::message::Message;
 use crate::state::IssuedCertificate;

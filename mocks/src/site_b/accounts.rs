@@ -12,7 +12,7 @@ use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 
 use super::{Ctx, error_page_box, forbidden_csrf, require_role, screen};
-use crate::App;
+use crate::app::App;
 use crate::config::{Charset, PasswordDisplay};
 use crate::html::{NotesFor, Ui, esc, js, text_input};
 use crate::message::Message;

@@ -9,7 +9,7 @@ use axum::response::{Html, Response};
 use serde::Deserialize;
 
 use super::{Ctx, not_logged_in, screen, screen_with_head};
-use crate::App;
+use crate::app::App;
 use crate::config::{MenuOpensIn, NoticeStyle};
 use crate::html::{NotesFor, Page, Placement, Ui, esc, js};
 use crate::message::Message;

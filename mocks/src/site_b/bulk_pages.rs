@@ -10,7 +10,7 @@ use chrono_tz::Asia::Tokyo;
 use serde::Deserialize;
 
 use super::{Ctx, forbidden_csrf, require_role, screen, screen_with_head};
-use crate::App;
+use crate::app::App;
 use crate::bulk::{self, BulkStatus};
 use crate::config::{ReceiptSuffix, ResultsButton};
 use crate::html::{NotesFor, Ui, esc};

@@ -9,7 +9,7 @@ use axum::response::{Html, Response};
 use serde::Deserialize;
 
 use super::{Ctx, require_user, screen};
-use crate::App;
+use crate::app::App;
 use crate::config::{Frames, HeaderShows, MenuItemStyle, MenuLabels, SimConfig};
 use crate::html::{Header, Page, Placement, Ui, esc, js};
 use crate::model::{Account, Role};

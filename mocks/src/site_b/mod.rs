@@ -13,7 +13,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::Duration;
 
-use crate::App;
+use crate::app::App;
 use crate::config::{Frames, SimConfig};
 use crate::html::{Header, Page, Placement, Ui};
 use crate::message::Message;
