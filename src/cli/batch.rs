@@ -14,6 +14,8 @@ use std::path::{Component, Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::job::outcome::Exit;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::task::JoinSet;
@@ -538,16 +540,16 @@ fn tell_to_stop(pid: u32) {
 
 /// 0 when every job is done, 130 when the batch was interrupted, 1 otherwise
 /// (each job's own code is in the summary).
-pub fn exit_code(outcomes: &[JobOutcome]) -> u8 {
+pub fn exit(outcomes: &[JobOutcome]) -> Exit {
     if outcomes.iter().all(JobOutcome::finished) {
-        0
+        Exit::Done
     } else if outcomes
         .iter()
-        .any(|o| o.state == JobState::NotStarted || o.exit_code == 130)
+        .any(|o| o.state == JobState::NotStarted || o.exit_code == Exit::Interrupted.code())
     {
-        130
+        Exit::Interrupted
     } else {
-        1
+        Exit::Failed
     }
 }
 
@@ -664,7 +666,7 @@ pub fn write_summary(outcomes: &[JobOutcome], dir: &Path) -> Result<PathBuf, Bat
     };
     let summary = Summary {
         written: Utc::now(),
-        exit_code: exit_code(outcomes),
+        exit_code: exit(outcomes).code(),
         jobs: outcomes,
     };
     let json = serde_json::to_string_pretty(&summary).map_err(|e| BatchError::Summary {
@@ -798,10 +800,10 @@ mod tests {
         let before = outcome("1312345672", JobState::DoneBefore, 0);
         let refused = outcome("1312345673", JobState::Ran, 3);
         let not_started = outcome("1312345674", JobState::NotStarted, 130);
-        assert_eq!(exit_code(&[done.clone(), before.clone()]), 0);
-        assert_eq!(exit_code(&[done.clone(), refused.clone()]), 1);
-        assert_eq!(exit_code(&[done, refused, not_started]), 130);
-        assert_eq!(exit_code(&[outcome("x", JobState::Invalid, 2)]), 1);
+        assert_eq!(exit(&[done.clone(), before.clone()]), Exit::Done);
+        assert_eq!(exit(&[done.clone(), refused.clone()]), Exit::Failed);
+        assert_eq!(exit(&[done, refused, not_started]), Exit::Interrupted);
+        assert_eq!(exit(&[outcome("x", JobState::Invalid, 2)]), Exit::Failed);
     }
 
     #[test]

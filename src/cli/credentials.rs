@@ -1,6 +1,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use crate::job::outcome::Exit;
+
 use super::CredentialsAction;
 
 /// `oqsbot credentials`: the hand-over sheet, or one password at a terminal.
@@ -33,10 +35,10 @@ pub(super) fn credentials(action: CredentialsAction, out: &mut dyn Write) -> Exi
         }
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => Exit::Done.into(),
         Err(e) => {
             eprintln!("oqsbot: {e}");
-            ExitCode::from(2)
+            Exit::Input.into()
         }
     }
 }

@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::job::outcome::Exit;
+
 use super::sim::{self, SimOptions};
 use super::{BrowserArgs, apply_browser};
 use crate::job::JobFile;
@@ -124,7 +126,7 @@ pub(super) async fn demo(dir: PathBuf, browser: BrowserArgs) -> ExitCode {
             if mutual {
                 eprintln!("Is port {DEMO_TLS_PORT} taken? The demo's mutual-TLS site needs it.");
             }
-            return ExitCode::from(2);
+            return Exit::Input.into();
         }
     };
     println!("{}", sim::describe(&sim, &options));
@@ -132,7 +134,7 @@ pub(super) async fn demo(dir: PathBuf, browser: BrowserArgs) -> ExitCode {
         Ok(j) => j,
         Err(e) => {
             eprintln!("oqsbot: cannot prepare the demo in {}: {e}", dir.display());
-            return ExitCode::from(2);
+            return Exit::Input.into();
         }
     };
     println!("job file: {}", dir.join("job.toml").display());

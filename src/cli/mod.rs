@@ -16,6 +16,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::job::outcome::Exit;
+
 use clap::{Parser, Subcommand};
 
 use crate::portal::PasswordPolicy;
@@ -296,11 +298,11 @@ enum CertAction {
 
 fn exit(verdict: Verdict) -> ExitCode {
     match verdict {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
+        Ok(true) => Exit::Done.into(),
+        Ok(false) => Exit::Failed.into(),
         Err(e) => {
             eprintln!("oqsbot: {e}");
-            ExitCode::from(2)
+            Exit::Input.into()
         }
     }
 }
@@ -322,7 +324,7 @@ fn set_browser(options: &mut crate::browser::BrowserOptions, args: &BrowserArgs)
 fn apply_browser(options: &mut crate::browser::BrowserOptions, args: &BrowserArgs) -> Result<(), ExitCode> {
     if let Err(e) = set_browser(options, args) {
         eprintln!("oqsbot: {e}");
-        return Err(ExitCode::from(2));
+        return Err(Exit::Input.into());
     }
     // A refused URL is reported by the run's input checks (or the replay's start), with exit code 2.
     if let Some(url) = &args.webdriver_url
@@ -383,7 +385,7 @@ pub async fn main() -> ExitCode {
                         && let Err(e) = crate::net::check_webdriver_url(url, browser.allow_plain_webdriver)
                     {
                         eprintln!("oqsbot: {e}");
-                        return ExitCode::from(2);
+                        return Exit::Input.into();
                     }
                     let child_args = run::child_args(flows.as_deref(), &recording, &browser);
                     return run::run_batch(&jobs, parallel.into(), summary, child_args).await;
@@ -393,7 +395,7 @@ pub async fn main() -> ExitCode {
                 Ok(j) => j,
                 Err(e) => {
                     eprintln!("oqsbot: {e}");
-                    return ExitCode::from(2);
+                    return Exit::Input.into();
                 }
             };
             let mut options = crate::job::run::RunOptions::new(&job);
@@ -466,17 +468,17 @@ pub async fn main() -> ExitCode {
                             args.dir.display(),
                             path.display()
                         );
-                        return ExitCode::from(1);
+                        return Exit::Failed.into();
                     }
                     let _ = writeln!(
                         out,
                         "Edge on Windows takes the same rule from the registry (as administrator):\n  reg add HKLM\\SOFTWARE\\Policies\\Microsoft\\Edge\\AutoSelectCertificateForUrls /v 1 /t REG_SZ /d \"{rule}\""
                     );
-                    ExitCode::SUCCESS
+                    Exit::Done.into()
                 }
                 Err(e) => {
                     eprintln!("oqsbot: {e}");
-                    ExitCode::from(2)
+                    Exit::Input.into()
                 }
             }
         }

@@ -1,6 +1,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::job::outcome::Exit;
+
 use super::{BrowserArgs, apply_browser};
 
 /// `oqsbot replay`: the viewer, or the recording's flows run again against its responses.
@@ -16,7 +18,7 @@ pub(super) async fn replay(
         Ok(r) => r,
         Err(e) => {
             eprintln!("oqsbot: {e}");
-            return ExitCode::from(2);
+            return Exit::Input.into();
         }
     };
     if let Some(html) = html {
@@ -25,11 +27,11 @@ pub(super) async fn replay(
         return match std::fs::write(&html, page) {
             Ok(()) => {
                 println!("viewer: {}", html.display());
-                ExitCode::SUCCESS
+                Exit::Done.into()
             }
             Err(e) => {
                 eprintln!("oqsbot: cannot write {}: {e}", html.display());
-                ExitCode::from(2)
+                Exit::Input.into()
             }
         };
     }
@@ -62,7 +64,7 @@ pub(super) async fn replay(
         Ok(o) => o,
         Err(e) => {
             eprintln!("oqsbot: {e}");
-            return ExitCode::from(2);
+            return Exit::Input.into();
         }
     };
     for c in &outcome.comparisons {
@@ -90,17 +92,17 @@ pub(super) async fn replay(
     match outcome.verdict {
         Verdict::Same => {
             println!("every step did what it did in the recording");
-            ExitCode::SUCCESS
+            Exit::Done.into()
         }
         Verdict::RecordingEnds => {
             println!(
                 "every recorded step did the same; the recording stops there (its run was stopped before it ended)"
             );
-            ExitCode::SUCCESS
+            Exit::Done.into()
         }
         Verdict::FailurePassesNow => {
             println!("the step that failed in the recording passes now; the recording ends there");
-            ExitCode::SUCCESS
+            Exit::Done.into()
         }
         Verdict::Diverged(i) => {
             println!("the replay did something else at step {} of the recording", i + 1);
@@ -111,7 +113,7 @@ pub(super) async fn replay(
                     run.exit_code()
                 );
             }
-            ExitCode::from(1)
+            Exit::Failed.into()
         }
     }
 }

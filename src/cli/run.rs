@@ -4,6 +4,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::job::outcome::Exit;
+
 use super::{BrowserArgs, RecordingArgs};
 
 pub(super) async fn run_job(job: &crate::job::JobFile, options: &crate::job::run::RunOptions) -> ExitCode {
@@ -12,7 +14,7 @@ pub(super) async fn run_job(job: &crate::job::JobFile, options: &crate::job::run
         r = crate::job::run::run(job, options) => r,
         _ = tokio::signal::ctrl_c() => {
             eprintln!("oqsbot: interrupted; run the same job again to continue");
-            return ExitCode::from(130);
+            return Exit::Interrupted.into();
         }
     };
     let report = dir.join("report.html");
@@ -38,7 +40,7 @@ pub(super) async fn run_job(job: &crate::job::JobFile, options: &crate::job::run
             println!(
                 "次の作業: レポートの「残りの Windows 作業」を順に行ってください。お客様への引き渡し票は oqsbot credentials sheet (ジョブファイル) で作れます。"
             );
-            ExitCode::SUCCESS
+            Exit::Done.into()
         }
         Err(e) => {
             // A batch copies this line into its summary: scrubbed as a log line is.
@@ -51,7 +53,7 @@ pub(super) async fn run_job(job: &crate::job::JobFile, options: &crate::job::run
             if report.exists() {
                 eprintln!("レポート: {}", report.display());
             }
-            ExitCode::from(e.exit_code())
+            e.exit().into()
         }
     }
 }
@@ -68,7 +70,7 @@ pub(super) async fn run_batch(
         Ok(p) => p,
         Err(e) => {
             eprintln!("oqsbot: {e}");
-            return ExitCode::from(2);
+            return Exit::Input.into();
         }
     };
     let summary_dir = summary.unwrap_or_else(|| match args {
@@ -89,7 +91,7 @@ pub(super) async fn run_batch(
         Ok(exe) => exe,
         Err(e) => {
             eprintln!("oqsbot: cannot find this program's own file to run each job: {e}");
-            return ExitCode::from(6);
+            return Exit::Broken.into();
         }
     };
     let options = batch::BatchOptions {
@@ -135,7 +137,7 @@ pub(super) async fn run_batch(
         Ok(path) => println!("summary: {}", path.display()),
         Err(e) => eprintln!("oqsbot: {e}"),
     }
-    ExitCode::from(batch::exit_code(&outcomes))
+    batch::exit(&outcomes).into()
 }
 
 /// The options of `oqsbot run` that each job of a batch is given, as they were given.

@@ -5,6 +5,8 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::job::outcome::Exit;
+
 use oqs_sim::{RunningSim, Scenario, SimConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -114,7 +116,7 @@ pub(super) async fn serve(options: SimOptions, vary: VaryArg) -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("oqsbot: {e}");
-            return ExitCode::from(2);
+            return Exit::Input.into();
         }
     };
     println!("{}", describe(&running, &options));
@@ -124,5 +126,5 @@ pub(super) async fn serve(options: SimOptions, vary: VaryArg) -> ExitCode {
         eprintln!("oqsbot: cannot wait for Ctrl-C: {e}");
     }
     running.shutdown();
-    ExitCode::SUCCESS
+    Exit::Done.into()
 }

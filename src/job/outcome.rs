@@ -5,6 +5,41 @@ use super::journal::JournalError;
 use super::store::StoreError;
 use crate::flow::{FailureKind, FlowError};
 
+/// oqsbot's exit codes, as the README lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything asked for is done.
+    Done = 0,
+    /// A check found a problem, or a job of a batch did not finish.
+    Failed = 1,
+    /// Bad input: the job file, a secret, an option. Nothing was started.
+    Input = 2,
+    /// The portal refused.
+    Refused = 3,
+    /// The portal did not answer in time.
+    TimedOut = 4,
+    /// A person must look before the same job runs again.
+    NeedsPerson = 5,
+    /// The browser, its driver or the output folder failed.
+    Broken = 6,
+    /// The portal could not go on for now.
+    Unavailable = 7,
+    /// Ctrl-C.
+    Interrupted = 130,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        std::process::ExitCode::from(exit.code())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("{0}")]
@@ -40,39 +75,43 @@ pub enum RunError {
 
 impl RunError {
     /// The exit code the README lists for this outcome.
-    pub fn exit_code(&self) -> u8 {
+    pub fn exit(&self) -> Exit {
         match self {
-            RunError::Input(_) => 2,
-            RunError::Refused(_) => 3,
+            RunError::Input(_) => Exit::Input,
+            RunError::Refused(_) => Exit::Refused,
             RunError::Answered { answer, .. } => match answer {
-                PortalAnswer::Locked => 5,
-                PortalAnswer::Refused | PortalAnswer::Other(_) => 3,
+                PortalAnswer::Locked => Exit::NeedsPerson,
+                PortalAnswer::Refused | PortalAnswer::Other(_) => Exit::Refused,
             },
-            RunError::TimedOut(_) => 4,
-            RunError::NeedsPerson(_) => 5,
-            RunError::Unavailable { .. } => 7,
+            RunError::TimedOut(_) => Exit::TimedOut,
+            RunError::NeedsPerson(_) => Exit::NeedsPerson,
+            RunError::Unavailable { .. } => Exit::Unavailable,
             RunError::BrowserLost { .. }
             | RunError::Browser(_)
             | RunError::Store(_)
             | RunError::Journal(_)
-            | RunError::Lock(_) => 6,
+            | RunError::Lock(_) => Exit::Broken,
         }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        self.exit().code()
     }
 
     /// What the technician does next, in Japanese, for the run's last lines.
     pub fn next_step_ja(&self) -> &'static str {
-        match self.exit_code() {
-            2 => {
+        match self.exit() {
+            Exit::Input => {
                 "入力に誤りがあります。上のメッセージのとおりジョブファイルや秘密情報を直してから、同じジョブをもう一度実行してください (ブラウザは起動していません)。"
             }
-            3 => "ポータルが拒否しました。上のメッセージとレポートを確認してください。",
-            4 => {
+            Exit::Refused => "ポータルが拒否しました。上のメッセージとレポートを確認してください。",
+            Exit::TimedOut => {
                 "ポータルの応答待ちで時間切れになりました。時間をおいて同じジョブをもう一度実行すると、続きから再開します。"
             }
-            5 => {
+            Exit::NeedsPerson => {
                 "担当者の確認が必要です。上のメッセージのとおり対応してから、同じジョブをもう一度実行すると続きから再開します。"
             }
-            7 => {
+            Exit::Unavailable => {
                 "ポータルが一時的に使えません。時間をおいて同じジョブをもう一度実行すると、続きから再開します。"
             }
             _ => {
