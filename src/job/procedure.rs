@@ -446,8 +446,7 @@ impl<'j, P: Portal> Procedure<'j, P> {
                         .into(),
                 ));
             };
-            let action = Action::Reset(master.clone());
-            if let Progress::Done { at, .. } = self.journal.progress(&action) {
+            if let Progress::Done { at, .. } = self.journal.progress(&Action::Reset(master.clone())) {
                 return Err(RunError::NeedsPerson(format!(
                     "an earlier run reset {master}'s password ({}), and the password it stored does not log in: check the credential store before resetting again",
                     at.with_timezone(&chrono_tz::Asia::Tokyo).format("%Y/%m/%d %H:%M")
@@ -469,7 +468,6 @@ impl<'j, P: Portal> Procedure<'j, P> {
                     "{reset_id} cannot log in: the portal refused the 秘密の番号 (it is not tried again). Ask the customer for the 秘密の番号 chosen at application time, or have the master's ユーザ設定情報 PDF issued again"
                 )));
             }
-            self.journal.intend(&action, None)?;
             let pw = self
                 .issue(
                     Issue::ResetMaster {
@@ -477,7 +475,6 @@ impl<'j, P: Portal> Procedure<'j, P> {
                         secret_number: &secret_number,
                     },
                     "マスタアカウントのパスワード初期化 (補足① 1-①)",
-                    &action,
                 )
                 .await?;
             logged_in = self
@@ -505,21 +502,15 @@ impl<'j, P: Portal> Procedure<'j, P> {
             )));
         }
         if exists && self.store.password(&admin_id).is_none() {
-            let action = Action::Reset(admin_id.clone());
-            self.journal.intend(&action, None)?;
             self.issue(
                 Issue::Reset { user_id: &admin_id },
                 "既存の管理アカウントのパスワード初期化",
-                &action,
             )
             .await?;
         } else if !exists {
-            let action = Action::Register(admin_id.clone());
-            self.journal.intend(&action, None)?;
             self.issue(
                 Issue::RegisterAdmin { admin_id: &admin_id },
                 "管理アカウントの登録 (補足① 2-②)",
-                &action,
             )
             .await?;
         } else {

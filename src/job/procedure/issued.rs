@@ -11,15 +11,15 @@ use crate::job::store::CredentialStore;
 use crate::secret::Secret;
 
 impl<P: Portal> Procedure<'_, P> {
-    /// Takes an issuing step, then settles the password it issued: stored and
-    /// journaled as done under `action`, or a stop that says what to do. Never an empty password.
-    pub(super) async fn issue(
-        &mut self,
-        issue: Issue<'_>,
-        what: &str,
-        action: &Action,
-    ) -> Result<Secret, RunError> {
+    /// Journals an issuing step, takes it, then settles the password it issued:
+    /// stored and journaled as done, or a stop that says what to do. Never an empty password.
+    pub(super) async fn issue(&mut self, issue: Issue<'_>, what: &str) -> Result<Secret, RunError> {
         let user_id = issue.account();
+        let action = &match issue {
+            Issue::RegisterAdmin { .. } => Action::Register(user_id.to_string()),
+            _ => Action::Reset(user_id.to_string()),
+        };
+        self.journal.intend(action, None)?;
         let began = chrono::Utc::now();
         let ran = self.task(what, async |portal| portal.issue(issue).await).await;
         // The password shown was written to the store's file as it was read:

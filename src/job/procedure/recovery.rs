@@ -36,21 +36,21 @@ impl<P: Portal> Procedure<'_, P> {
     /// A run killed between a reset or a registration and storing its PDF left
     /// the PDF in the download folder: store it now, so the step is not repeated.
     pub(super) fn recover_issued(&mut self) -> Result<(), RunError> {
-        let pending: Vec<(Action, DateTime<Utc>)> = self
+        // In doubt: begun and never ended, so each is Unknown with its start.
+        let pending: Vec<(String, Action, DateTime<Utc>)> = self
             .journal
             .in_doubt()
             .into_iter()
-            .filter(|action| action.issues_password().is_some())
-            .filter_map(|action| match self.journal.progress(&action) {
-                Progress::Unknown { since } => Some((action, since)),
-                _ => None,
+            .filter_map(|action| {
+                let user_id = action.issues_password()?.to_string();
+                match self.journal.progress(&action) {
+                    Progress::Unknown { since } => Some((user_id, action, since)),
+                    _ => None,
+                }
             })
             .collect();
-        for (action, since) in pending {
-            let Some(user_id) = action.issues_password() else {
-                continue;
-            };
-            let user_id = &user_id.to_string();
+        for (user_id, action, since) in pending {
+            let user_id = user_id.as_str();
             // The screen showed it, and it was stored before the run was killed.
             if self.store.issued_since(user_id, since).is_some() {
                 self.journal.done(&action, Some("shown on screen"))?;
