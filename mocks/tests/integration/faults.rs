@@ -1,6 +1,6 @@
 //! Faults on demand, and the test endpoints themselves.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -3,7 +3,7 @@
 //! post-redirect-get, jitter, the search page's old table, 「確認」, the extra
 //! registration dialog, receipt numbers, frames and Shift_JIS.
 
-mod common;
+use crate::common;
 
 use common::*;
 

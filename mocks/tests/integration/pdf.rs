@@ -1,6 +1,6 @@
 //! ユーザ設定情報 PDFs in every font mode, read back by poppler.
 
-mod common;
+use crate::common;
 
 use common::*;
 

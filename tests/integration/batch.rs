@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-mod common;
+use crate::common;
 
 use common::{events, failed_logins, find_account as account, not_owner_only, sim, state};
 use oqs_sim::RunningSim;

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::common;
 use oqs_sim::RunningSim;
 use serde_json::Value;
-mod common;
 
 use common::{events, find_account, job, report_in, report_says, sim, sim_with, state};
 use oqsbot::job::store::CredentialStore;

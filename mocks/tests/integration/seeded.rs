@@ -2,7 +2,7 @@
 //! portal, `/__sim/config` shows the draws, a login reaches the menu under
 //! any seed; and scenarios that seed account states.
 
-mod common;
+use crate::common;
 
 use common::*;
 use oqs_sim::SimConfig;

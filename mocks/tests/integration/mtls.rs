@@ -1,6 +1,6 @@
 //! Mutual TLS: the オン資 site demands a client certificate from the simulator's CA.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use common::*;

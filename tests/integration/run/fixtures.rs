@@ -1,7 +1,7 @@
 //! The recordings in `recordings/`: simulator runs kept as regression
 //! fixtures, each replayed offline as it was recorded.
 //!
-//! Recorded again with `cargo test --test run record_fixtures -- --ignored`
+//! Recorded again with `cargo test --test integration run::fixtures::record_fixtures -- --ignored`
 //! after a flow or the recording format changes on purpose.
 
 use std::path::PathBuf;

@@ -1,6 +1,6 @@
 //! Login, lockout, sessions, CSRF, and パスワード変更 with the whole policy.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
+use crate::common;
 use oqs_sim::{RunningSim, Scenario, SimConfig};
-mod common;
 
 use common::{account, state};
 use oqsbot::browser::{Browser, BrowserOptions, Deadline};
@@ -372,11 +372,22 @@ async fn bulk_upload_and_status() {
     b.quit().await;
 }
 
-/// Uploads as the admin on a simulator with `config`, then waits with
-/// bulk-status at a two-minute interval whose first look comes after
-/// `first_look_secs`: the simulator, and how long the wait took.
-async fn final_status_after_upload(config: &str, first_look_secs: &str) -> (RunningSim, std::time::Duration) {
-    let sim = sim("admin-exists", config).await;
+/// The page that shows 登録状況.
+const RESULTS_PAGE: &str = "/oqs/bulk/results";
+
+/// Uploads as the admin on a simulator with `config`, then runs `bulk-status`
+/// at a two-minute interval whose first look comes after `first_look_secs`:
+/// the simulator, and how long the wait took. The simulator holds the
+/// registration back until its results page has been served `views` times;
+/// then its clock moves past the registration's delays, so what the bot sees
+/// does not depend on how long the upload itself took.
+async fn final_status_after_upload(
+    config: &str,
+    first_look_secs: &str,
+    views: usize,
+) -> (RunningSim, std::time::Duration) {
+    let held = format!("{config}[delays]\nqueued_secs = 600\nprocessing_secs = 600\n");
+    let sim = sim("admin-exists", &held).await;
     let dir = tempfile::tempdir().expect("dir");
     let csv = bulk_csv(dir.path(), oqsbot::bulk_csv::TerminalKind::MedicalDental);
     let b = browser(dir.path()).await;
@@ -385,26 +396,48 @@ async fn final_status_after_upload(config: &str, first_look_secs: &str) -> (Runn
     e.set("status_interval_secs", "120");
     e.set("status_first_look_secs", first_look_secs);
     e.set("status_timeout_secs", "600");
+    let finish_when_seen = async {
+        let deadline = Deadline::after(std::time::Duration::from_secs(120));
+        while results_page_views(&sim) < views {
+            assert!(
+                deadline.next_look().await,
+                "the results page was served {} times, not {views}",
+                results_page_views(&sim)
+            );
+        }
+        let moved = reqwest::Client::new()
+            .post(format!("{}/__sim/clock", sim.base_url))
+            .json(&serde_json::json!({ "advance_secs": 1300 }))
+            .send()
+            .await
+            .expect("clock");
+        assert!(moved.status().is_success(), "the clock did not move");
+    };
     let started = std::time::Instant::now();
-    e.run("bulk-status").await.unwrap_or_else(|err| panic!("{err}"));
+    let (status, ()) = tokio::join!(e.run("bulk-status"), finish_when_seen);
+    status.unwrap_or_else(|err| panic!("{err}"));
     let took = started.elapsed();
     assert_eq!(e.text("bulk_status"), Some("登録完了"));
     b.quit().await;
     (sim, took)
 }
 
+fn results_page_views(sim: &RunningSim) -> usize {
+    sim.served().iter().filter(|r| r.path == RESULTS_PAGE).count()
+}
+
 /// A registration that finishes in seconds is seen in seconds, not at the
 /// job's polite interval, and 「更新」 is never pressed sooner than the first look.
 #[tokio::test]
 async fn the_status_is_looked_at_soon_after_the_upload_then_less_often() {
-    let (sim, took) =
-        final_status_after_upload("[delays]\nqueued_secs = 1\nprocessing_secs = 2\n", "1").await;
+    // The page, one fresh look while 登録中, then the look that sees 登録完了.
+    let (sim, took) = final_status_after_upload("", "1", 2).await;
     // With every wait at the interval, the first fresh look would come after two minutes.
     assert!(took < std::time::Duration::from_secs(60), "seen after {took:?}");
     let looks: Vec<chrono::DateTime<chrono::Utc>> = sim
         .served()
         .into_iter()
-        .filter(|r| r.path == "/oqs/bulk/results")
+        .filter(|r| r.path == RESULTS_PAGE)
         .map(|r| r.at)
         .collect();
     assert!(
@@ -425,12 +458,9 @@ async fn the_status_is_looked_at_soon_after_the_upload_then_less_often() {
 /// job's interval, and 「更新」 is not pressed before that interval.
 #[tokio::test]
 async fn a_results_page_that_reloads_itself_is_read_as_it_comes() {
-    // The job's first press of 「更新」 would come after two minutes.
-    let (_sim, took) = final_status_after_upload(
-        "[site]\nresults_refresh_secs = 2\n[delays]\nqueued_secs = 1\nprocessing_secs = 2\n",
-        "120",
-    )
-    .await;
+    // The job's first press of 「更新」 would come after two minutes; the page
+    // reloads itself every 2 s, and the registration finishes after its first reload.
+    let (_sim, took) = final_status_after_upload("[site]\nresults_refresh_secs = 2\n", "120", 2).await;
     assert!(
         took < std::time::Duration::from_secs(60),
         "seen after {took:?}, not at the page's own reload"
@@ -595,5 +625,4 @@ async fn a_failed_upload_brings_its_result_file() {
     b.quit().await;
 }
 
-#[path = "flows/unfamiliar.rs"]
 mod unfamiliar;

@@ -1,6 +1,6 @@
 //! アカウント管理(更新), パスワード初期化 and アカウント管理（登録）.
 
-mod common;
+use crate::common;
 
 use common::*;
 

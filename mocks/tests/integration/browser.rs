@@ -1,7 +1,7 @@
 //! The simulator in a real headless Chromium, driven through chromedriver.
 //! Elements are found as a person finds them: by label and visible text.
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! アカウント一括登録 and アカウント一括登録結果: encoding, checks, lifecycle, result files.
 
-mod common;
+use crate::common;
 
 use common::*;
 

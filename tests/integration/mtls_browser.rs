@@ -4,11 +4,11 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::common;
 use oqsbot::browser::client_cert::import_into_nss;
 use oqsbot::browser::{Browser, BrowserError, BrowserOptions};
 use oqsbot::flow::{Engine, FlowLibrary, Var};
 use oqsbot::secret::{Redactor, Secret};
-mod common;
 
 fn options(dir: &Path, home: Option<&Path>) -> BrowserOptions {
     let mut o = BrowserOptions::new(dir.join("downloads"));

@@ -5,19 +5,13 @@
 
 use std::path::Path;
 
+use crate::common;
 use oqs_sim::{RunningSim, Scenario, SimConfig};
-mod common;
-#[path = "run/fault_table.rs"]
 mod fault_table;
-#[path = "run/fixtures.rs"]
 mod fixtures;
-#[path = "run/issued.rs"]
 mod issued;
-#[path = "run/portal_faults.rs"]
 mod portal_faults;
-#[path = "run/recording.rs"]
 mod recording;
-#[path = "run/replayed_faults.rs"]
 mod replayed_faults;
 
 use common::{
@@ -494,10 +488,8 @@ async fn duplicate_ids_leave_the_existing_account_alone_and_ask_a_person() {
     );
 }
 
-#[path = "run/seeds.rs"]
 mod seeds;
 
-#[path = "run/mutual_tls.rs"]
 mod mutual_tls;
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! Each reading of the spec's 'Unknowns' shows in the markup, both ways.
 
-mod common;
+use crate::common;
 
 use common::*;
 
