@@ -708,13 +708,11 @@ impl Browser {
 
     pub async fn goto(&self, url: &str) -> Result<(), BrowserError> {
         self.count(1);
-        match self.driver.goto(url).await {
-            Err(e) if e.to_string().to_lowercase().contains("timeout") => {
-                Err(BrowserError::PageLoadTimeout {
-                    secs: self.options.page_load_timeout.as_secs(),
-                })
-            }
-            other => Ok(other?),
+        match self.driver.goto(url).await.map_err(BrowserError::from) {
+            Err(e) if e.fault() == Some(Fault::Timeout) => Err(BrowserError::PageLoadTimeout {
+                secs: self.options.page_load_timeout.as_secs(),
+            }),
+            other => other,
         }
     }
 
