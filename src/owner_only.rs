@@ -299,6 +299,12 @@ mod imp {
             return Ok(());
         }
         let acl = owner_only_acl(&user, folder)?;
+        set_protected_dacl(path, &acl)
+    }
+
+    /// Replaces the access list of `path` with `acl`, protected from inheriting
+    /// its folder's entries.
+    fn set_protected_dacl(path: &Path, acl: &[u64]) -> io::Result<()> {
         let name = wide(path);
         // SAFETY: a NUL-terminated path and an ACL that outlive the call.
         win32(unsafe {
@@ -504,19 +510,7 @@ mod imp {
                 return Err(io::Error::last_os_error());
             }
         }
-        let name = wide(path);
-        // SAFETY: a NUL-terminated path and an ACL that outlive the call.
-        win32(unsafe {
-            SetNamedSecurityInfoW(
-                name.as_ptr(),
-                SE_FILE_OBJECT,
-                PROTECTED_DACL,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                acl.as_ptr().cast(),
-                std::ptr::null(),
-            )
-        })
+        set_protected_dacl(path, &acl)
     }
 }
 

@@ -334,26 +334,7 @@ mod tests {
         );
     }
 
-    #[cfg(unix)]
-    #[test]
-    fn the_file_is_owner_only_and_a_readable_one_is_refused() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().expect("dir");
-        let mut store = CredentialStore::open(dir.path()).expect("open");
-        store
-            .record_secret("cert_password", &Secret::new("1357"))
-            .expect("record");
-        let path = store.path().to_path_buf();
-        assert_eq!(
-            std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777,
-            0o600
-        );
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-        let err = CredentialStore::open(dir.path()).err().expect("refused");
-        assert!(err.to_string().contains("chmod 600"), "{err}");
-    }
-
-    #[cfg(windows)]
+    #[cfg(any(unix, windows))]
     #[test]
     fn the_file_is_owner_only_and_a_readable_one_is_refused() {
         let dir = tempfile::tempdir().expect("dir");
@@ -362,10 +343,19 @@ mod tests {
             .record_secret("cert_password", &Secret::new("1357"))
             .expect("record");
         let path = store.path().to_path_buf();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777,
+                0o600
+            );
+        }
         assert_eq!(crate::owner_only::exposure(&path).expect("check"), None);
         crate::owner_only::expose_for_test(&path).expect("expose");
         let err = CredentialStore::open(dir.path()).err().expect("refused");
-        assert!(err.to_string().contains("icacls"), "{err}");
+        let fix = if cfg!(unix) { "chmod 600" } else { "icacls" };
+        assert!(err.to_string().contains(fix), "{err}");
     }
 
     #[test]

@@ -10,9 +10,10 @@ use serde::Deserialize;
 
 use super::{Ctx, not_logged_in, screen, screen_with_head};
 use crate::app::App;
-use crate::config::{MenuOpensIn, NoticeStyle};
+use crate::config::{MenuOpensIn, NoticeStyle, SimConfig};
 use crate::html::{NotesFor, Page, Placement, Ui, esc, js};
 use crate::message::Message;
+use crate::model::Account;
 use crate::policy;
 use crate::wording::say_violation;
 
@@ -25,16 +26,23 @@ pub async fn start_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Resp
         "<h1>オンライン資格確認等システム</h1><p>本システムを利用するには、以下のボタンからログインしてください。</p><p>{}</p>",
         ui.action("システムの利用を始める", open, "")
     );
+    window_page(&ctx, &config, "トップページ", body)
+}
+
+/// A page in a window of its own, without the logged-in header: the start
+/// page, the login popup and what it shows after logging in or out.
+fn window_page(ctx: &Ctx, config: &SimConfig, title: &str, body: String) -> Response {
     let page = Page {
-        title: "トップページ",
+        title,
         header: None,
-        csrf: &ctx.csrf,
+        // Only the header's ログアウト form carries the token.
+        csrf: "",
         logout_confirm: config.ui.logout_confirm,
         body,
         head: "",
         placement: Placement::Window,
     };
-    ctx.finish(Html(page.render(&ui)))
+    ctx.finish(Html(page.render(&Ui { v: &config.ui })))
 }
 
 pub(super) fn login_form(app: &App, ctx: &Ctx, user_id: &str, error: Option<Message>) -> Response {
@@ -65,16 +73,7 @@ pub(super) fn login_form(app: &App, ctx: &Ctx, user_id: &str, error: Option<Mess
         ui.submit("ログイン", ""),
         ui.notes(NotesFor::Login, config.site.lockout_after)
     );
-    let page = Page {
-        title: "ログイン",
-        header: None,
-        csrf: &ctx.csrf,
-        logout_confirm: config.ui.logout_confirm,
-        body,
-        head: "",
-        placement: Placement::Window,
-    };
-    ctx.finish(Html(page.render(&ui)))
+    window_page(ctx, &config, "ログイン", body)
 }
 
 pub async fn login_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
@@ -157,22 +156,12 @@ pub async fn login(State(app): State<Arc<App>>, headers: HeaderMap, Form(form): 
     match config.ui.menu_opens_in {
         MenuOpensIn::Popup => ctx.redirect(&destination),
         MenuOpensIn::Opener => {
-            let ui = Ui { v: &config.ui };
             let body = format!(
                 "<p>ログインしました。</p><p><a href=\"{href}\">画面が切り替わらない場合はこちら</a></p><script>if(window.opener&&!window.opener.closed){{window.opener.location.href={to};window.close();}}else{{location.href={to};}}</script>",
                 href = esc(&destination),
                 to = js(&destination)
             );
-            let page = Page {
-                title: "ログイン",
-                header: None,
-                csrf: &ctx.csrf,
-                logout_confirm: config.ui.logout_confirm,
-                body,
-                head: "",
-                placement: Placement::Window,
-            };
-            ctx.finish(Html(page.render(&ui)))
+            window_page(&ctx, &config, "ログイン", body)
         }
     }
 }
@@ -184,10 +173,10 @@ pub struct CsrfForm {
 }
 
 pub async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
-    let ctx = Ctx::load(&app, &headers);
-    if ctx.user.is_none() {
-        return not_logged_in(&app, &ctx);
-    }
+    let (ctx, user) = match signed_in(&app, &headers) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
     if !ctx.csrf_ok(&form.csrf) {
         return super::forbidden_csrf(&app, &ctx);
     }
@@ -195,9 +184,7 @@ pub async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, Form(form):
     {
         let mut state = app.state();
         state.sessions.remove(&ctx.sid);
-        if let Some(user) = &ctx.user {
-            state.log(now, "logout", &user.user_id, "");
-        }
+        state.log(now, "logout", &user.user_id, "");
     }
     // A fresh anonymous session: the next page says "not logged in", not "timed out".
     let ctx = Ctx::new_session(&app, false);
@@ -209,16 +196,7 @@ pub async fn logout(State(app): State<Arc<App>>, headers: HeaderMap, Form(form):
         ui.go("トップページへ", "/oqs/"),
         ui.action("閉じる", "window.close()", "")
     );
-    let page = Page {
-        title: "ログアウト",
-        header: None,
-        csrf: "",
-        logout_confirm: config.ui.logout_confirm,
-        body,
-        head: "",
-        placement: Placement::Window,
-    };
-    ctx.finish(Html(page.render(&ui)))
+    window_page(&ctx, &config, "ログアウト", body)
 }
 
 #[derive(Deserialize, Default)]
@@ -242,18 +220,28 @@ pub async fn initial_notice(
     headers: HeaderMap,
     Query(q): Query<NoticeQuery>,
 ) -> Response {
-    let ctx = Ctx::load(&app, &headers);
-    if ctx.user.is_none() {
-        return not_logged_in(&app, &ctx);
-    }
+    password_message(
+        &app,
+        &headers,
+        notice_text(q.reason.as_deref()),
+        "/oqs/password/change",
+    )
+}
+
+/// A パスワード変更 screen that says `text`, with an OK that goes to `next`.
+fn password_message(app: &App, headers: &HeaderMap, text: &str, next: &str) -> Response {
+    let (ctx, _) = match signed_in(app, headers) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
     let config = app.config();
     let ui = Ui { v: &config.ui };
     let body = format!(
         "<h1>パスワード変更</h1><div class=\"info\">{}</div><p>{}</p>",
-        esc(notice_text(q.reason.as_deref())),
-        ui.go("OK", "/oqs/password/change")
+        esc(text),
+        ui.go("OK", next)
     );
-    screen(&app, &ctx, &config, "パスワード変更", body)
+    screen(app, &ctx, &config, "パスワード変更", body)
 }
 
 fn change_form(app: &App, ctx: &Ctx, errors: &[String], after: &str) -> Response {
@@ -296,10 +284,10 @@ pub async fn change_page(
     headers: HeaderMap,
     Query(q): Query<NoticeQuery>,
 ) -> Response {
-    let ctx = Ctx::load(&app, &headers);
-    if ctx.user.is_none() {
-        return not_logged_in(&app, &ctx);
-    }
+    let (ctx, _) = match signed_in(&app, &headers) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
     let config = app.config();
     let ui = Ui { v: &config.ui };
     let notice = match q.notice.as_deref() {
@@ -330,9 +318,9 @@ pub async fn change(
     headers: HeaderMap,
     Form(form): Form<ChangeForm>,
 ) -> Response {
-    let ctx = Ctx::load(&app, &headers);
-    let Some(user) = ctx.user.clone() else {
-        return not_logged_in(&app, &ctx);
+    let (ctx, user) = match signed_in(&app, &headers) {
+        Ok(v) => v,
+        Err(r) => return *r,
     };
     if !ctx.csrf_ok(&form.csrf) {
         return super::forbidden_csrf(&app, &ctx);
@@ -379,15 +367,15 @@ pub async fn change(
 }
 
 pub async fn change_done(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let ctx = Ctx::load(&app, &headers);
-    if ctx.user.is_none() {
-        return not_logged_in(&app, &ctx);
-    }
-    let config = app.config();
-    let ui = Ui { v: &config.ui };
-    let body = format!(
-        "<h1>パスワード変更</h1><div class=\"info\">更新しました。</div><p>{}</p>",
-        ui.go("OK", "/oqs/menu")
-    );
-    screen(&app, &ctx, &config, "パスワード変更", body)
+    password_message(&app, &headers, "更新しました。", "/oqs/menu")
+}
+
+/// As `require_user`, but an account that must change its password is let in:
+/// these screens are where it does.
+fn signed_in(app: &App, headers: &HeaderMap) -> Result<(Ctx, Account), Box<Response>> {
+    let ctx = Ctx::load(app, headers);
+    let Some(user) = ctx.user.clone() else {
+        return Err(Box::new(not_logged_in(app, &ctx)));
+    };
+    Ok((ctx, user))
 }
