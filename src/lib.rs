@@ -17,6 +17,7 @@
 //! | [`cert`], [`pdf`], [`bulk_csv`] | the portal's files: the .p12, ユーザ設定情報 PDFs, the Shift-JIS bulk CSV |
 //! | [`portal`] | the portal's facts with no I/O: institution codes, the password policy, text folding |
 //! | [`logging`], [`secret`], [`owner_only`], [`net`] | the log, secrets and their redaction, owner-only files, URL rules |
+//! | [`progress`] | a run's progress as typed events, sent to the sink the command line installs (a leaf) |
 //!
 //! The simulator of both sites is the `oqs-sim` crate (`mocks/`).
 
@@ -31,6 +32,7 @@ pub mod net;
 pub mod owner_only;
 pub mod pdf;
 pub mod portal;
+pub mod progress;
 pub mod recording;
 pub mod replay;
 pub mod secret;

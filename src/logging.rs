@@ -3,6 +3,10 @@
 //! and other crates' debug and trace events (the WebDriver client logs its
 //! request bodies, and a typed password travels there one character at a time,
 //! where no scrubbing can find it) are never shown.
+//!
+//! Without RUST_LOG it holds only warnings and errors, without timestamps: a
+//! run's progress is the command line's to show ([`crate::progress`]). With
+//! RUST_LOG it is the timestamped diagnostic log, progress events included.
 
 use std::io::{IsTerminal, Write};
 
@@ -10,8 +14,8 @@ use tracing_subscriber::filter::{EnvFilter, filter_fn};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::prelude::*;
 
-/// Progress is shown by default; RUST_LOG overrides it.
-const DEFAULT_FILTER: &str = "oqsbot=info,oqs_sim=warn";
+/// Only what needs a person's attention; RUST_LOG overrides it.
+const DEFAULT_FILTER: &str = "oqsbot=warn,oqs_sim=warn";
 
 /// Our own crates, whose events are written with secrets in mind.
 fn ours(target: &str) -> bool {
@@ -21,15 +25,21 @@ fn ours(target: &str) -> bool {
 }
 
 pub fn init() {
+    let diagnostics = std::env::var_os("RUST_LOG").is_some();
     let env = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let dependencies_quiet = filter_fn(|meta| ours(meta.target()) || *meta.level() <= tracing::Level::INFO);
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(ScrubbedStderr)
         // A batch's job writes to its log file, where colour codes are noise.
         .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .with_filter(env)
-        .with_filter(dependencies_quiet);
+        .with_target(false);
+    // Timestamps help whoever reads a diagnostic log, not a warning among progress lines.
+    let layer = if diagnostics {
+        layer.boxed()
+    } else {
+        layer.without_time().boxed()
+    };
+    let layer = layer.with_filter(env).with_filter(dependencies_quiet);
     // Already set (a second call, a test harness): the first one stands.
     let _ = tracing_subscriber::registry().with(layer).try_init();
 }
@@ -65,7 +75,8 @@ impl Drop for ScrubbedLine {
             return;
         }
         let line = crate::secret::redact_for_log(&String::from_utf8_lossy(&self.0));
-        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+        // Past a spinner, when one is drawn.
+        crate::progress::log_line(&line);
     }
 }
 

@@ -143,6 +143,7 @@ pub(super) async fn demo(dir: PathBuf, browser: BrowserArgs) -> ExitCode {
     if let Err(code) = apply_browser(&mut options.browser, &browser) {
         return code;
     }
+    super::progress::install(super::progress::Target::Stdout);
     let code = super::run::run_job(&job, &options).await;
     sim.shutdown();
     code

@@ -313,6 +313,8 @@ pub async fn run(cmd: FlowCommand, out: &mut dyn Write) -> Verdict {
                     }
                 }
                 write_records(&out_dir, &engine);
+                // The answer is not drawn over by a spinner.
+                crate::progress::finish();
                 match outcome {
                     None => Err(CommandError::Input(
                         "interrupted (Ctrl-C); the browser is closed".into(),

@@ -8,6 +8,7 @@ mod credentials;
 pub mod demo;
 mod flow;
 mod offline;
+mod progress;
 mod replay;
 mod run;
 mod sim;
@@ -405,6 +406,7 @@ pub async fn main() -> ExitCode {
             if let Err(code) = apply_browser(&mut options.browser, &browser) {
                 return code;
             }
+            progress::install(progress::Target::Stdout);
             run::run_job(&job, &options).await
         }
         Command::Code {
@@ -505,7 +507,11 @@ pub async fn main() -> ExitCode {
                 record: !recording.no_record,
                 recording_cap: recording.recording_cap_mb.saturating_mul(1024 * 1024),
             };
-            exit(flow::run(cmd, &mut out).await)
+            // Standard output is the flow's JSON answer.
+            progress::install(progress::Target::Stderr);
+            let verdict = flow::run(cmd, &mut out).await;
+            crate::progress::finish();
+            exit(verdict)
         }
         Command::Credentials { action } => credentials::credentials(action, &mut out),
         Command::Replay {
@@ -516,7 +522,11 @@ pub async fn main() -> ExitCode {
             browser,
         } => {
             drop(out);
-            replay::replay(file, flows, html, out_dir, browser).await
+            // Standard output is the comparison with the recording.
+            progress::install(progress::Target::Stderr);
+            let code = replay::replay(file, flows, html, out_dir, browser).await;
+            crate::progress::finish();
+            code
         }
         Command::Cert {
             action:

@@ -60,7 +60,9 @@ pub(super) async fn replay(
         work_dir,
         changes: Vec::new(),
     };
-    let outcome = match crate::replay::replay(&recording, options).await {
+    let replayed = crate::replay::replay(&recording, options).await;
+    crate::progress::finish();
+    let outcome = match replayed {
         Ok(o) => o,
         Err(e) => {
             eprintln!("oqsbot: {e}");

@@ -13,10 +13,13 @@ pub(super) async fn run_job(job: &crate::job::JobFile, options: &crate::job::run
     let (result, dir) = tokio::select! {
         r = crate::job::run::run(job, options) => r,
         _ = tokio::signal::ctrl_c() => {
+            crate::progress::finish();
             eprintln!("oqsbot: interrupted; run the same job again to continue");
             return Exit::Interrupted.into();
         }
     };
+    // The last lines are not drawn over by a spinner.
+    crate::progress::finish();
     let report = dir.join("report.html");
     let recording = dir.join(crate::recording::FILE_NAME);
     // Only this run's: a run refused before it began leaves the last one's in place,

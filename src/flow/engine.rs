@@ -1570,27 +1570,26 @@ impl<'b> Engine<'b> {
                 .find(|row| row.get(&w.key_column).is_some_and(|k| normalize(k) == key))
                 .cloned();
             let value = row.as_ref().and_then(|row| row.get(&w.column).cloned());
-            match &value {
-                Some(v) if !pending.contains(&normalize(v)) => {
-                    self.set(&w.into, v.trim());
-                    if let (Some(name), Some(row)) = (&w.row_into, row) {
-                        self.vars.insert(name.clone(), Var::Table(vec![row]));
-                    }
-                    return Ok(Some(format!("{} = {}", w.column, v.trim())));
+            if let Some(v) = &value
+                && !pending.contains(&normalize(v))
+            {
+                self.set(&w.into, v.trim());
+                if let (Some(name), Some(row)) = (&w.row_into, row) {
+                    self.vars.insert(name.clone(), Var::Table(vec![row]));
                 }
-                Some(v) => tracing::info!(
-                    "{} {key}: {} ({} s)",
-                    w.key_column,
-                    v.trim(),
-                    started.elapsed().as_secs()
-                ),
-                None => tracing::info!(
-                    "{} {key}: not listed yet ({} s)",
-                    w.key_column,
-                    started.elapsed().as_secs()
-                ),
+                return Ok(Some(format!("{} = {}", w.column, v.trim())));
             }
-            if started.elapsed() >= timeout {
+            let waited = started.elapsed();
+            crate::progress::emit(crate::progress::Event::StatusLook(crate::progress::StatusLook {
+                column: &w.column,
+                key_column: &w.key_column,
+                key: &key,
+                status: value.as_deref().map(str::trim),
+                waited,
+                // Pressing 「更新」 is the next look; a page that reloads itself may come sooner.
+                next_look: (waited < timeout).then(|| press_at.remaining()),
+            }));
+            if waited >= timeout {
                 let last = value.unwrap_or_else(|| "not listed".into());
                 return Err(StepError::Timeout {
                     what: format!("a final {} for {key} (last seen: {last})", w.column),

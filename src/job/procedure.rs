@@ -133,7 +133,7 @@ impl<'j, P: Portal> Procedure<'j, P> {
     }
 
     fn note(&mut self, what: &str, result: &str) {
-        tracing::info!("{what}: {result}");
+        crate::progress::emit(crate::progress::Event::Note { what, result });
         self.steps.push(ReportStep {
             at: Utc::now(),
             what: what.to_string(),
@@ -149,24 +149,31 @@ impl<'j, P: Portal> Procedure<'j, P> {
         what: &str,
         task: impl AsyncFnOnce(&mut P) -> Result<T, RunError>,
     ) -> Result<T, RunError> {
-        tracing::info!("{what} …");
+        crate::progress::emit(crate::progress::Event::TaskStarted { what });
         let started = Instant::now();
         let (commands_before, waited_before) = self.portal.driver_use();
         let result = task(&mut self.portal).await;
-        let millis = started.elapsed().as_millis();
+        let elapsed = started.elapsed();
+        let millis = elapsed.as_millis();
         let (commands, waited) = self.portal.driver_use();
         let webdriver = (commands > commands_before).then(|| WebDriverUse {
             commands: commands - commands_before,
             millis: waited.saturating_sub(waited_before).as_millis(),
         });
-        let outcome = match &result {
-            Ok(_) => "完了".to_string(),
-            Err(e) => {
-                let brief = self.portal.take_failure_brief();
-                format!("失敗: {}", brief.unwrap_or_else(|| e.to_string()))
-            }
+        let brief = match &result {
+            Ok(_) => None,
+            Err(e) => Some(self.portal.take_failure_brief().unwrap_or_else(|| e.to_string())),
         };
-        tracing::info!("{what}: {outcome} ({:.1} s)", millis as f64 / 1000.0);
+        let outcome = match &brief {
+            None => crate::progress::Outcome::Done,
+            Some(why) => crate::progress::Outcome::Failed(why),
+        };
+        crate::progress::emit(crate::progress::Event::TaskEnded {
+            what,
+            outcome,
+            elapsed,
+        });
+        let outcome = outcome.to_string();
         self.steps.push(ReportStep {
             at: Utc::now(),
             what: what.to_string(),

@@ -187,6 +187,21 @@ async fn several_jobs_run_at_once_and_the_same_command_continues_only_the_unfini
         "{done}"
     );
     assert!(done.contains("次の作業:"), "{done}");
+    // A job's standard output is its log file, not a terminal: a plain line per
+    // step and per status look, the step's name first, with no timestamp or spinner.
+    assert!(
+        done.lines().any(|l| l == "管理アカウントの登録 (補足① 2-②) …")
+            && done
+                .lines()
+                .any(|l| l.starts_with("管理アカウントの登録 (補足① 2-②): 完了 (") && l.ends_with(" s)")),
+        "{done}"
+    );
+    assert!(
+        done.lines()
+            .any(|l| l.starts_with("登録状況: 登録") && l.contains(" (受付番号 ") && l.contains(", 待ち ")),
+        "a line per look at the status: {done}"
+    );
+    assert!(!done.contains('\u{1b}') && !done.contains('⠁'), "{done}");
     assert!(!log.contains('\u{1b}'), "no colour codes in a log file");
 
     // The summary: a row per job, with why a job stopped.

@@ -44,7 +44,7 @@ impl Drop for RemovedOnDrop {
 }
 
 fn step(kept: &mut Kept, what: &str, result: &str) {
-    tracing::info!("{what}: {result}");
+    crate::progress::emit(crate::progress::Event::Note { what, result });
     kept.carried.steps.push(ReportStep {
         at: Utc::now(),
         what: what.to_string(),
