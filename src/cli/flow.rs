@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::offline::{CommandError, Verdict};
 use crate::browser::{Browser, BrowserOptions};
+use crate::flow::model::Action as StepAction;
 use crate::flow::{Engine, FlowLibrary, Var};
 use crate::job::journal::Action;
 use crate::job::secrets::{SecretRef, SecretSource};
@@ -405,13 +406,14 @@ fn settle_change(
 fn may_change_password(library: &FlowLibrary, flow: &crate::flow::Flow) -> bool {
     fn walk(library: &FlowLibrary, flow: &crate::flow::Flow, depth: usize) -> bool {
         flow.secrets.iter().any(|s| s == "new_password")
-            || flow.steps.iter().any(|step| {
-                depth < 8
-                    && step
-                        .call
-                        .as_deref()
-                        .and_then(|name| library.get(name).ok())
-                        .is_some_and(|called| walk(library, &called, depth + 1))
+            || flow.steps.iter().any(|step| match &step.action {
+                StepAction::Call { flow, .. } => {
+                    depth < 8
+                        && library
+                            .get(flow)
+                            .is_ok_and(|called| walk(library, &called, depth + 1))
+                }
+                _ => false,
             })
     }
     walk(library, flow, 0)
@@ -421,13 +423,14 @@ fn may_change_password(library: &FlowLibrary, flow: &crate::flow::Flow) -> bool 
 fn issued_steps(library: &FlowLibrary, flow: &crate::flow::Flow) -> Vec<String> {
     fn walk(library: &FlowLibrary, flow: &crate::flow::Flow, depth: usize, out: &mut Vec<String>) {
         for step in &flow.steps {
-            if let Some(i) = &step.issued {
-                out.push(i.user.clone());
-            }
-            if depth < 8
-                && let Some(called) = step.call.as_deref().and_then(|name| library.get(name).ok())
-            {
-                walk(library, &called, depth + 1, out);
+            match &step.action {
+                StepAction::Issued(i) => out.push(i.user.clone()),
+                StepAction::Call { flow, .. } if depth < 8 => {
+                    if let Ok(called) = library.get(flow) {
+                        walk(library, &called, depth + 1, out);
+                    }
+                }
+                _ => {}
             }
         }
     }

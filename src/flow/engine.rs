@@ -11,7 +11,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::diagnosis::{PortalFault, ScreenBefore, portal_fault};
-use super::model::{Condition, Flow, FlowFileError, FlowLibrary, Locator, Step, WaitSecs};
+use super::model::{
+    Action, Condition, Download, Fill, Flow, FlowFileError, FlowLibrary, Issued, Locator, Locators, Read,
+    Step, WaitSecs, WaitUntil,
+};
 use crate::browser::{Browser, BrowserError, Deadline, Fault, Observation, Snapshot};
 use crate::recording::{CapturedStep, DownloadEvent, FlowStart, Recorder, ResponseEvent, StepEvent};
 use crate::secret::{Redactor, Secret};
@@ -346,14 +349,16 @@ impl<'b> Engine<'b> {
     /// The flow, or one it calls, downloads a file or reads an issued password:
     /// its pages may show a password the run learns only later.
     fn may_show_a_secret(&self, flow: &Flow, depth: usize) -> bool {
-        flow.steps.iter().any(|s| {
-            s.download.is_some()
-                || s.issued.is_some()
-                || (depth < 8
-                    && s.call
-                        .as_deref()
-                        .and_then(|name| self.library.get(name).ok())
-                        .is_some_and(|called| self.may_show_a_secret(&called, depth + 1)))
+        flow.steps.iter().any(|s| match &s.action {
+            Action::Download(_) | Action::Issued(_) => true,
+            Action::Call { flow, .. } => {
+                depth < 8
+                    && self
+                        .library
+                        .get(flow)
+                        .is_ok_and(|called| self.may_show_a_secret(&called, depth + 1))
+            }
+            _ => false,
         })
     }
 
@@ -391,7 +396,7 @@ impl<'b> Engine<'b> {
             ..Default::default()
         };
         // A called flow's steps captured the screen already.
-        if step.call.is_some() {
+        if matches!(step.action, Action::Call { .. }) {
             captured.event.url_after = self.last_url.clone();
             return captured;
         }
@@ -533,7 +538,7 @@ impl<'b> Engine<'b> {
                 };
                 let captured = self.capture(step, event).await;
                 recorder.step(captured);
-                if let (Ok(_), Some(d)) = (&result, &step.download) {
+                if let (Ok(_), Action::Download(d)) = (&result, &step.action) {
                     self.record_download(&flow.name, number, &d.into);
                 }
             }
@@ -575,7 +580,7 @@ impl<'b> Engine<'b> {
                 ),
             ),
             // The portal's own state never became final: a wait, not a wrong screen.
-            StepError::Timeout { what, secs } if step.wait_until.is_some() => (
+            StepError::Timeout { what, secs } if matches!(step.action, Action::WaitUntil(_)) => (
                 FailureKind::Timeout,
                 format!("{what} did not happen within {secs:.0} s"),
             ),
@@ -894,7 +899,7 @@ impl<'b> Engine<'b> {
             };
             let target = found.element;
             let alts = self.alternatives(&locators[found.alternative..=found.alternative])?;
-            if step.once || step.download.is_some() {
+            if step.once || matches!(step.action, Action::Download(_)) {
                 self.acted_irreversibly = true;
             }
             let done = match how {
@@ -1132,130 +1137,142 @@ impl<'b> Engine<'b> {
 
     async fn step(&mut self, step: &Step) -> StepResult {
         let timeout = self.timeout(step);
-        if let Some(url) = &step.open {
-            self.browser.goto(&self.expand(url)?).await?;
-            self.before = None;
-            self.unsettled = true;
-            return Ok(None);
+        match &step.action {
+            Action::Open(url) => self.open(url).await,
+            Action::Popup(loc) => self.popup(step, loc, timeout).await,
+            Action::Click(loc) => self.act(step, &loc.list(), Act::Click, timeout).await,
+            Action::DoubleClick(loc) => self.act(step, &loc.list(), Act::DoubleClick, timeout).await,
+            Action::Fill(fill) => self.fill(fill, timeout).await,
+            Action::Select(select) => self.select(select, timeout).await,
+            Action::Upload(upload) => self.upload(upload, timeout).await,
+            Action::Expect(cond) => self.expect(cond, timeout).await,
+            Action::Ok(text) => self.answer_ok(text, timeout).await,
+            Action::WaitFor { conditions, into } => self.wait_for(conditions, into.as_deref(), timeout).await,
+            Action::Fail { message, outcome } => self.refuse(message, outcome.clone()).await,
+            Action::Download(d) => self.download(step, d, timeout).await,
+            Action::Read(r) => self.read(r, step, timeout).await,
+            Action::Issued(i) => self.issued(i, timeout).await,
+            Action::WaitUntil(w) => self.wait_until(step, w).await,
+            Action::Call { flow, with } => self.call(flow, with).await,
+            Action::MainWindow => self.main_window().await,
+            Action::Set(vars) => self.set_all(vars),
         }
-        if let Some(loc) = &step.popup {
-            let before = self.browser.windows().await?;
-            let matched = self.act(step, &loc.list(), Act::Click, timeout).await?;
-            let deadline = Deadline::after(timeout);
-            loop {
-                let now = self.browser.windows().await?;
-                if let Some(new) = now.into_iter().find(|w| !before.contains(w)) {
-                    self.browser.switch_to(new).await?;
-                    return Ok(matched);
-                }
-                if !deadline.next_look().await {
-                    return Err(StepError::Timeout {
-                        what: "a new window".into(),
-                        secs: timeout.as_secs_f64(),
-                    });
-                }
+    }
+
+    async fn open(&mut self, url: &str) -> StepResult {
+        self.browser.goto(&self.expand(url)?).await?;
+        self.before = None;
+        self.unsettled = true;
+        Ok(None)
+    }
+
+    /// Clicks, then follows the window the click opened.
+    async fn popup(&mut self, step: &Step, loc: &Locators, timeout: Duration) -> StepResult {
+        let before = self.browser.windows().await?;
+        let matched = self.act(step, &loc.list(), Act::Click, timeout).await?;
+        let deadline = Deadline::after(timeout);
+        loop {
+            let now = self.browser.windows().await?;
+            if let Some(new) = now.into_iter().find(|w| !before.contains(w)) {
+                self.browser.switch_to(new).await?;
+                return Ok(matched);
+            }
+            if !deadline.next_look().await {
+                return Err(StepError::Timeout {
+                    what: "a new window".into(),
+                    secs: timeout.as_secs_f64(),
+                });
             }
         }
-        if let Some(loc) = &step.click {
-            return self.act(step, &loc.list(), Act::Click, timeout).await;
+    }
+
+    async fn fill(&mut self, fill: &Fill, timeout: Duration) -> StepResult {
+        let value = self.expand(&fill.value)?;
+        self.on_field(&fill.field.list(), timeout, FieldAction::Fill(&value))
+            .await
+    }
+
+    async fn select(&mut self, select: &Fill, timeout: Duration) -> StepResult {
+        let value = self.expand(&select.value)?;
+        self.on_field(&select.field.list(), timeout, FieldAction::Select(&value))
+            .await
+    }
+
+    async fn upload(&mut self, upload: &Fill, timeout: Duration) -> StepResult {
+        let path = match self.vars.get(upload.value.trim_matches(['{', '}'])) {
+            Some(Var::File(p)) => p.clone(),
+            _ => PathBuf::from(self.expand(&upload.value)?),
+        };
+        if !path.is_file() {
+            return Err(StepError::Input(format!(
+                "the file to upload is not there: {}",
+                path.display()
+            )));
         }
-        if let Some(loc) = &step.double_click {
-            return self.act(step, &loc.list(), Act::DoubleClick, timeout).await;
+        self.on_field(&upload.field.list(), timeout, FieldAction::Upload(&path))
+            .await
+    }
+
+    async fn expect(&mut self, cond: &Condition, timeout: Duration) -> StepResult {
+        self.wait_any(std::slice::from_ref(cond), timeout).await?;
+        Ok(Some(Self::describe(cond)))
+    }
+
+    /// Waits for the first condition that holds; `into` records which, and what it saw.
+    async fn wait_for(&mut self, conds: &[Condition], into: Option<&str>, timeout: Duration) -> StepResult {
+        let (i, answer) = self.wait_any(conds, timeout).await?;
+        let label = conds[i].name.clone().unwrap_or_else(|| i.to_string());
+        if let Some(into) = into {
+            self.set(into, &label);
+            self.set(&format!("{into}_text"), &answer);
         }
-        if let Some(fill) = &step.fill {
-            let value = self.expand(&fill.value)?;
-            return self
-                .on_field(&fill.field.list(), timeout, FieldAction::Fill(&value))
-                .await;
-        }
-        if let Some(select) = &step.select {
-            let value = self.expand(&select.value)?;
-            return self
-                .on_field(&select.field.list(), timeout, FieldAction::Select(&value))
-                .await;
-        }
-        if let Some(upload) = &step.upload {
-            let path = match self.vars.get(upload.value.trim_matches(['{', '}'])) {
-                Some(Var::File(p)) => p.clone(),
-                _ => PathBuf::from(self.expand(&upload.value)?),
-            };
-            if !path.is_file() {
-                return Err(StepError::Input(format!(
-                    "the file to upload is not there: {}",
-                    path.display()
-                )));
+        Ok(Some(label))
+    }
+
+    /// A `fail` step: stops the flow with its message, `{page}` being what the screen said.
+    async fn refuse(&mut self, message: &str, outcome: Option<String>) -> StepResult {
+        // A refusal shown as a dialog is read, then closed: the flow stops here.
+        let page = match self.browser.alert_text().await {
+            Some(t) => {
+                let _ = self.browser.accept_alert().await;
+                format!("a dialog: {t}")
             }
-            return self
-                .on_field(&upload.field.list(), timeout, FieldAction::Upload(&path))
-                .await;
-        }
-        if let Some(cond) = &step.expect {
-            let (i, _) = self.wait_any(std::slice::from_ref(cond), timeout).await?;
-            return Ok(Some(Self::describe(&[cond.clone()][i])));
-        }
-        if let Some(text) = &step.ok {
-            return self.answer_ok(text, timeout).await;
-        }
-        if let Some(conds) = &step.wait_for {
-            let (i, answer) = self.wait_any(conds, timeout).await?;
-            let label = conds[i].name.clone().unwrap_or_else(|| i.to_string());
-            if let Some(into) = &step.into {
-                self.set(into, &label);
-                self.set(&format!("{into}_text"), &answer);
+            None => self.browser.summary().await,
+        };
+        let mut message = message.replace("{page}", &page);
+        message = self.expand(&message).unwrap_or(message);
+        Err(StepError::Refused { message, outcome })
+    }
+
+    /// Runs another flow, its `with` variables set first (secrets stay secrets).
+    async fn call(&mut self, name: &str, with: &BTreeMap<String, String>) -> StepResult {
+        for (k, v) in with {
+            if self.is_secret_template(v) {
+                let value = Secret::new(self.expand(v)?);
+                self.set_secret(k, value);
+            } else {
+                let value = self.expand(v)?;
+                self.set(k, &value);
             }
-            return Ok(Some(label));
         }
-        if let Some(message) = &step.fail {
-            // A refusal shown as a dialog is read, then closed: the flow stops here.
-            let page = match self.browser.alert_text().await {
-                Some(t) => {
-                    let _ = self.browser.accept_alert().await;
-                    format!("a dialog: {t}")
-                }
-                None => self.browser.summary().await,
-            };
-            let mut message = message.replace("{page}", &page);
-            message = self.expand(&message).unwrap_or(message);
-            return Err(StepError::Refused {
-                message,
-                outcome: step.outcome.clone(),
-            });
+        let flow = self.library.get(name)?;
+        match Box::pin(self.run_flow(flow)).await {
+            Ok(()) => Ok(Some(name.to_string())),
+            Err(e) => Err(StepError::Called(e.kind, e.outcome.clone(), e.to_string())),
         }
-        if let Some(d) = &step.download {
-            return self.download(step, d, timeout).await;
-        }
-        if let Some(r) = &step.read {
-            return self.read(r, step, timeout).await;
-        }
-        if let Some(i) = &step.issued {
-            return self.issued(i, timeout).await;
-        }
-        if let Some(w) = &step.wait_until {
-            return self.wait_until(step, w).await;
-        }
-        if let Some(name) = &step.call {
-            for (k, v) in &step.with {
-                if self.is_secret_template(v) {
-                    let value = Secret::new(self.expand(v)?);
-                    self.set_secret(k, value);
-                } else {
-                    let value = self.expand(v)?;
-                    self.set(k, &value);
-                }
-            }
-            let flow = self.library.get(name)?;
-            return match Box::pin(self.run_flow(flow)).await {
-                Ok(()) => Ok(Some(name.clone())),
-                Err(e) => Err(StepError::Called(e.kind, e.outcome.clone(), e.to_string())),
-            };
-        }
-        if step.main_window {
-            self.browser.close_others().await?;
-            self.before = None;
-            self.unsettled = false;
-            return Ok(None);
-        }
-        for (k, v) in &step.set {
+    }
+
+    /// Goes back to the window the run started in, closing every other one.
+    async fn main_window(&mut self) -> StepResult {
+        self.browser.close_others().await?;
+        self.before = None;
+        self.unsettled = false;
+        Ok(None)
+    }
+
+    /// A `set` step: every variable from its template.
+    fn set_all(&mut self, vars: &BTreeMap<String, String>) -> StepResult {
+        for (k, v) in vars {
             let value = self.expand(v)?;
             self.set(k, &value);
         }
@@ -1264,7 +1281,7 @@ impl<'b> Engine<'b> {
 
     /// Clicks and waits for the file. `unless` conditions are judged on what
     /// appeared after the click, since a refused download answers with a page.
-    async fn download(&mut self, step: &Step, d: &super::model::Download, timeout: Duration) -> StepResult {
+    async fn download(&mut self, step: &Step, d: &Download, timeout: Duration) -> StepResult {
         let unless = d
             .unless
             .iter()
@@ -1313,7 +1330,7 @@ impl<'b> Engine<'b> {
 
     /// Reads an issued password off the screen, unmasking it where a button
     /// does, and keeps it before anything else happens.
-    async fn issued(&mut self, i: &super::model::Issued, timeout: Duration) -> StepResult {
+    async fn issued(&mut self, i: &Issued, timeout: Duration) -> StepResult {
         let user = self.expand(&i.user)?;
         let Some(keeper) = self.keeper.clone() else {
             return Err(StepError::Input(format!(
@@ -1397,7 +1414,7 @@ impl<'b> Engine<'b> {
         Ok(None)
     }
 
-    async fn read(&mut self, r: &super::model::Read, step: &Step, timeout: Duration) -> StepResult {
+    async fn read(&mut self, r: &Read, step: &Step, timeout: Duration) -> StepResult {
         self.settle(timeout).await?;
         if let Some(after) = &r.after {
             let after = self.expand(after)?;
@@ -1538,7 +1555,7 @@ impl<'b> Engine<'b> {
         }
     }
 
-    async fn wait_until(&mut self, step: &Step, w: &super::model::WaitUntil) -> StepResult {
+    async fn wait_until(&mut self, step: &Step, w: &WaitUntil) -> StepResult {
         let table = self.expand(&w.table)?;
         let key = normalize(&self.expand(&w.key)?);
         let pending: Vec<String> = w.pending.iter().map(|p| normalize(p)).collect();

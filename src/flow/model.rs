@@ -259,132 +259,318 @@ impl WaitSecs {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+/// One step of a flow: when it runs, how patient it is, and the one thing it does.
+/// Flow files keep the flat keys (`click = …`, `fail = …`, `outcome = …`);
+/// `RawStep` reads and writes them, so only a step with exactly one action exists.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(try_from = "RawStep", into = "RawStep")]
 pub struct Step {
     /// A short description for logs and errors.
-    #[serde(default)]
     pub name: Option<String>,
     /// Run only when this holds: `var == value`, `var != value`, `var ~= text` (contains),
     /// `var` (set and not empty), `!var`.
-    #[serde(default, rename = "if")]
     pub when: Option<String>,
     /// A step that may not apply: when its target does not appear, go on.
-    #[serde(default)]
     pub optional: bool,
     /// Irreversible (a login attempt, a reset, a registration, an upload): never retried.
-    #[serde(default)]
     pub once: bool,
-    #[serde(default)]
     pub timeout_secs: Option<f64>,
-
-    #[serde(default)]
-    pub open: Option<String>,
-    /// Click, then follow the window it opens.
-    #[serde(default)]
-    pub popup: Option<Locators>,
-    #[serde(default)]
-    pub click: Option<Locators>,
-    #[serde(default)]
-    pub double_click: Option<Locators>,
-    #[serde(default)]
-    pub fill: Option<Fill>,
-    #[serde(default)]
-    pub select: Option<Fill>,
-    #[serde(default)]
-    pub upload: Option<Fill>,
-    #[serde(default)]
-    pub expect: Option<Condition>,
-    /// Answer a notice or a confirmation with OK, whether it is a JavaScript
-    /// dialog, an in-page modal, or a page of its own; the text identifies it.
-    #[serde(default)]
-    pub ok: Option<String>,
-    #[serde(default)]
-    pub wait_for: Option<Vec<Condition>>,
-    /// With `wait_for`: the variable that records which condition held.
-    #[serde(default)]
-    pub into: Option<String>,
-    /// Stop the flow with this message.
-    #[serde(default)]
-    pub fail: Option<String>,
-    /// With `fail`: the outcome the caller matches on (`refused`, `locked`, `exists`, …).
-    #[serde(default)]
-    pub outcome: Option<String>,
-    #[serde(default)]
-    pub download: Option<Download>,
-    #[serde(default)]
-    pub read: Option<Read>,
-    #[serde(default)]
-    pub issued: Option<Issued>,
-    #[serde(default)]
-    pub wait_until: Option<WaitUntil>,
-    /// Run another flow with the same variables (plus `with`).
-    #[serde(default)]
-    pub call: Option<String>,
-    #[serde(default)]
-    pub with: BTreeMap<String, String>,
-    /// Go back to the window the run started in, closing every other one.
-    #[serde(default)]
-    pub main_window: bool,
-    /// Set variables.
-    #[serde(default)]
-    pub set: BTreeMap<String, String>,
+    pub action: Action,
 }
 
 impl Step {
     /// The action's name, for logs and errors.
     pub fn action(&self) -> &'static str {
-        let actions: [(&'static str, bool); 18] = [
-            ("open", self.open.is_some()),
-            ("popup", self.popup.is_some()),
-            ("click", self.click.is_some()),
-            ("double_click", self.double_click.is_some()),
-            ("fill", self.fill.is_some()),
-            ("select", self.select.is_some()),
-            ("upload", self.upload.is_some()),
-            ("expect", self.expect.is_some()),
-            ("ok", self.ok.is_some()),
-            ("wait_for", self.wait_for.is_some()),
-            ("fail", self.fail.is_some()),
-            ("download", self.download.is_some()),
-            ("read", self.read.is_some()),
-            ("issued", self.issued.is_some()),
-            ("wait_until", self.wait_until.is_some()),
-            ("call", self.call.is_some()),
-            ("main_window", self.main_window),
-            ("set", !self.set.is_empty()),
-        ];
-        actions
-            .iter()
-            .find(|(_, set)| *set)
-            .map(|(n, _)| *n)
-            .unwrap_or("nothing")
+        self.action.name()
     }
+}
 
-    fn action_count(&self) -> usize {
-        [
-            self.open.is_some(),
-            self.popup.is_some(),
-            self.click.is_some(),
-            self.double_click.is_some(),
-            self.fill.is_some(),
-            self.select.is_some(),
-            self.upload.is_some(),
-            self.expect.is_some(),
-            self.ok.is_some(),
-            self.wait_for.is_some(),
-            self.fail.is_some(),
-            self.download.is_some(),
-            self.read.is_some(),
-            self.issued.is_some(),
-            self.wait_until.is_some(),
-            self.call.is_some(),
-            self.main_window,
-            !self.set.is_empty(),
-        ]
-        .iter()
-        .filter(|b| **b)
-        .count()
+/// What a step does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Open(String),
+    /// Click, then follow the window it opens.
+    Popup(Locators),
+    Click(Locators),
+    DoubleClick(Locators),
+    Fill(Fill),
+    Select(Fill),
+    Upload(Fill),
+    Expect(Condition),
+    /// Answer a notice or a confirmation with OK, whether it is a JavaScript
+    /// dialog, an in-page modal, or a page of its own; the text identifies it.
+    Ok(String),
+    WaitFor {
+        conditions: Vec<Condition>,
+        /// The variable that records which condition held.
+        into: Option<String>,
+    },
+    /// Stop the flow with this message.
+    Fail {
+        message: String,
+        /// What the caller matches on (`refused`, `locked`, `exists`, …).
+        outcome: Option<String>,
+    },
+    Download(Download),
+    Read(Read),
+    Issued(Issued),
+    WaitUntil(WaitUntil),
+    /// Run another flow with the same variables, plus `with`.
+    Call {
+        flow: String,
+        with: BTreeMap<String, String>,
+    },
+    /// Go back to the window the run started in, closing every other one.
+    MainWindow,
+    /// Set variables.
+    Set(BTreeMap<String, String>),
+}
+
+impl Action {
+    /// The action's key in a flow file, for logs and errors.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Open(_) => "open",
+            Action::Popup(_) => "popup",
+            Action::Click(_) => "click",
+            Action::DoubleClick(_) => "double_click",
+            Action::Fill(_) => "fill",
+            Action::Select(_) => "select",
+            Action::Upload(_) => "upload",
+            Action::Expect(_) => "expect",
+            Action::Ok(_) => "ok",
+            Action::WaitFor { .. } => "wait_for",
+            Action::Fail { .. } => "fail",
+            Action::Download(_) => "download",
+            Action::Read(_) => "read",
+            Action::Issued(_) => "issued",
+            Action::WaitUntil(_) => "wait_until",
+            Action::Call { .. } => "call",
+            Action::MainWindow => "main_window",
+            Action::Set(_) => "set",
+        }
+    }
+}
+
+/// Why a step as written in a flow file is not a step.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidStep {
+    #[error("exactly one action is needed (open, click, fill, …), not 0")]
+    NoAction,
+    #[error(
+        "exactly one action is needed (open, click, fill, …), not {}: {}",
+        .0.len(),
+        .0.join(", ")
+    )]
+    ManyActions(Vec<&'static str>),
+    #[error("`{companion}` {meaning}; this step has no `{action}`")]
+    Companion {
+        companion: &'static str,
+        action: &'static str,
+        meaning: &'static str,
+    },
+}
+
+/// A step as a flow file spells it: every action a key of its own.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default, rename = "if")]
+    when: Option<String>,
+    #[serde(default)]
+    optional: bool,
+    #[serde(default)]
+    once: bool,
+    #[serde(default)]
+    timeout_secs: Option<f64>,
+
+    #[serde(default)]
+    open: Option<String>,
+    #[serde(default)]
+    popup: Option<Locators>,
+    #[serde(default)]
+    click: Option<Locators>,
+    #[serde(default)]
+    double_click: Option<Locators>,
+    #[serde(default)]
+    fill: Option<Fill>,
+    #[serde(default)]
+    select: Option<Fill>,
+    #[serde(default)]
+    upload: Option<Fill>,
+    #[serde(default)]
+    expect: Option<Condition>,
+    #[serde(default)]
+    ok: Option<String>,
+    #[serde(default)]
+    wait_for: Option<Vec<Condition>>,
+    #[serde(default)]
+    into: Option<String>,
+    #[serde(default)]
+    fail: Option<String>,
+    #[serde(default)]
+    outcome: Option<String>,
+    #[serde(default)]
+    download: Option<Download>,
+    #[serde(default)]
+    read: Option<Read>,
+    #[serde(default)]
+    issued: Option<Issued>,
+    #[serde(default)]
+    wait_until: Option<WaitUntil>,
+    #[serde(default)]
+    call: Option<String>,
+    #[serde(default)]
+    with: BTreeMap<String, String>,
+    #[serde(default)]
+    main_window: bool,
+    #[serde(default)]
+    set: BTreeMap<String, String>,
+}
+
+impl TryFrom<RawStep> for Step {
+    type Error = InvalidStep;
+
+    fn try_from(raw: RawStep) -> Result<Self, InvalidStep> {
+        let RawStep {
+            name,
+            when,
+            optional,
+            once,
+            timeout_secs,
+            open,
+            popup,
+            click,
+            double_click,
+            fill,
+            select,
+            upload,
+            expect,
+            ok,
+            wait_for,
+            into,
+            fail,
+            outcome,
+            download,
+            read,
+            issued,
+            wait_until,
+            call,
+            with,
+            main_window,
+            set,
+        } = raw;
+        // Noted before the values move into their actions; a wrong count is
+        // reported first, since it is what the author most likely meant to fix.
+        let companions = [
+            (
+                into.is_some() && wait_for.is_none(),
+                "into",
+                "wait_for",
+                "names the variable a `wait_for` step sets",
+            ),
+            (
+                outcome.is_some() && fail.is_none(),
+                "outcome",
+                "fail",
+                "names what a `fail` step means",
+            ),
+            (
+                !with.is_empty() && call.is_none(),
+                "with",
+                "call",
+                "gives variables to the flow a `call` step runs",
+            ),
+        ];
+        let mut actions = Vec::new();
+        actions.extend(open.map(Action::Open));
+        actions.extend(popup.map(Action::Popup));
+        actions.extend(click.map(Action::Click));
+        actions.extend(double_click.map(Action::DoubleClick));
+        actions.extend(fill.map(Action::Fill));
+        actions.extend(select.map(Action::Select));
+        actions.extend(upload.map(Action::Upload));
+        actions.extend(expect.map(Action::Expect));
+        actions.extend(ok.map(Action::Ok));
+        actions.extend(wait_for.map(|conditions| Action::WaitFor { conditions, into }));
+        actions.extend(fail.map(|message| Action::Fail { message, outcome }));
+        actions.extend(download.map(Action::Download));
+        actions.extend(read.map(Action::Read));
+        actions.extend(issued.map(Action::Issued));
+        actions.extend(wait_until.map(Action::WaitUntil));
+        actions.extend(call.map(|flow| Action::Call { flow, with }));
+        // `main_window = false` and `set = {}` ask for nothing, as they always did.
+        actions.extend(main_window.then_some(Action::MainWindow));
+        actions.extend((!set.is_empty()).then_some(Action::Set(set)));
+
+        if actions.len() > 1 {
+            return Err(InvalidStep::ManyActions(
+                actions.iter().map(Action::name).collect(),
+            ));
+        }
+        let Some(action) = actions.pop() else {
+            return Err(InvalidStep::NoAction);
+        };
+        if let Some((_, companion, action, meaning)) = companions.into_iter().find(|(bad, ..)| *bad) {
+            return Err(InvalidStep::Companion {
+                companion,
+                action,
+                meaning,
+            });
+        }
+        Ok(Step {
+            name,
+            when,
+            optional,
+            once,
+            timeout_secs,
+            action,
+        })
+    }
+}
+
+impl From<Step> for RawStep {
+    fn from(step: Step) -> Self {
+        let mut raw = RawStep {
+            name: step.name,
+            when: step.when,
+            optional: step.optional,
+            once: step.once,
+            timeout_secs: step.timeout_secs,
+            ..RawStep::default()
+        };
+        match step.action {
+            Action::Open(url) => raw.open = Some(url),
+            Action::Popup(l) => raw.popup = Some(l),
+            Action::Click(l) => raw.click = Some(l),
+            Action::DoubleClick(l) => raw.double_click = Some(l),
+            Action::Fill(f) => raw.fill = Some(f),
+            Action::Select(f) => raw.select = Some(f),
+            Action::Upload(f) => raw.upload = Some(f),
+            Action::Expect(c) => raw.expect = Some(c),
+            Action::Ok(text) => raw.ok = Some(text),
+            Action::WaitFor { conditions, into } => {
+                raw.wait_for = Some(conditions);
+                raw.into = into;
+            }
+            Action::Fail { message, outcome } => {
+                raw.fail = Some(message);
+                raw.outcome = outcome;
+            }
+            Action::Download(d) => raw.download = Some(d),
+            Action::Read(r) => raw.read = Some(r),
+            Action::Issued(i) => raw.issued = Some(i),
+            Action::WaitUntil(w) => raw.wait_until = Some(w),
+            Action::Call { flow, with } => {
+                raw.call = Some(flow);
+                raw.with = with;
+            }
+            Action::MainWindow => raw.main_window = true,
+            Action::Set(vars) => raw.set = vars,
+        }
+        raw
     }
 }
 
@@ -403,8 +589,20 @@ pub struct Flow {
     /// Variables the flow sets for its caller.
     #[serde(default)]
     pub outputs: Vec<String>,
-    #[serde(default, rename = "step")]
+    #[serde(default, rename = "step", deserialize_with = "numbered_steps")]
     pub steps: Vec<Step>,
+}
+
+/// Reads a flow's steps, naming the step a shape error is in: the TOML
+/// parser points every such error at the first `[[step]]`.
+fn numbered_steps<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Step>, D::Error> {
+    Vec::<RawStep>::deserialize(deserializer)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            Step::try_from(raw).map_err(|e| serde::de::Error::custom(format!("step {}: {e}", i + 1)))
+        })
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -448,19 +646,6 @@ impl Flow {
         };
         let flow: Flow = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
         for (i, step) in flow.steps.iter().enumerate() {
-            if step.action_count() != 1 {
-                return Err(invalid(format!(
-                    "step {} must have exactly one action (open, click, fill, …), not {}",
-                    i + 1,
-                    step.action_count()
-                )));
-            }
-            if step.outcome.is_some() && step.fail.is_none() {
-                return Err(invalid(format!(
-                    "step {}: `outcome` names what a `fail` step means; this step has no `fail`",
-                    i + 1
-                )));
-            }
             if let Some(t) = step.timeout_secs
                 && !(t.is_finite() && (0.0..=86_400.0).contains(&t))
             {
@@ -470,7 +655,7 @@ impl Flow {
                 )));
             }
             // A literal (no `{variable}`) is checked now; a template when it is expanded.
-            if let Some(w) = &step.wait_until {
+            if let Action::WaitUntil(w) = &step.action {
                 let first = w.first_interval_secs.as_ref();
                 for (which, text) in [
                     (WaitSecs::Interval, &w.interval_secs),
@@ -548,8 +733,197 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("exactly one action"), "{err}");
+        // The error names the step it is in.
+        let err = Flow::parse(
+            "name = \"x\"\n[[step]]\nopen = \"a\"\n[[step]]\nname = \"empty\"\n",
+            "test",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("step 2: exactly one action is needed"), "{err}");
+        let err = Flow::parse(
+            "name = \"x\"\n[[step]]\nfail = \"a\"\n[[step]]\nok = \"b\"\noutcome = \"refused\"\n",
+            "test",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("step 2: `outcome` names what a `fail` step means; this step has no `fail`"),
+            "{err}"
+        );
         let err = Flow::parse("name = \"x\"\n[[step]]\nclik = { text = \"b\" }\n", "test").unwrap_err();
         assert!(err.to_string().contains("clik"), "{err}");
+    }
+
+    /// A step as a flow file writes it, and back.
+    fn step(text: &str) -> Result<Step, String> {
+        toml::from_str::<Step>(text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn every_action_reads_back_as_it_was_written() {
+        let cases = [
+            ("open = \"https://x/\"", "open"),
+            ("popup = { text = \"開く\" }", "popup"),
+            ("click = [{ text = \"a\" }, { css = \"#b\" }]", "click"),
+            ("double_click = { row = \"r\" }", "double_click"),
+            (
+                "fill = { field = { label = \"ID\" }, value = \"{user}\" }",
+                "fill",
+            ),
+            (
+                "select = { field = { label = \"種別\" }, value = \"1\" }",
+                "select",
+            ),
+            (
+                "upload = { field = { css = \"input\" }, value = \"{file}\" }",
+                "upload",
+            ),
+            ("expect = { text = \"完了\" }", "expect"),
+            ("ok = \"登録しますか\"", "ok"),
+            (
+                "wait_for = [{ name = \"done\", text = \"完了\" }]\ninto = \"result\"",
+                "wait_for",
+            ),
+            ("wait_for = [{ text = \"完了\" }]", "wait_for"),
+            ("fail = \"refused: {page}\"\noutcome = \"refused\"", "fail"),
+            ("fail = \"refused\"", "fail"),
+            (
+                "download = { click = { text = \"DL\" }, into = \"cert\" }",
+                "download",
+            ),
+            ("read = { label = \"医療機関コード\", into = \"code\" }", "read"),
+            (
+                "issued = { user = \"{user}\", label = [\"パスワード\"], into = \"shown\" }",
+                "issued",
+            ),
+            (
+                "wait_until = { table = \"t\", key_column = \"k\", key = \"1\", column = \"c\", pending = [\"処理中\"], interval_secs = \"1\", timeout_secs = \"60\", into = \"v\" }",
+                "wait_until",
+            ),
+            ("call = \"login\"\nwith = { user = \"{admin}\" }", "call"),
+            ("call = \"logout\"", "call"),
+            ("main_window = true", "main_window"),
+            ("set = { a = \"1\", b = \"{a}\" }", "set"),
+        ];
+        for (text, name) in cases {
+            let text = format!("name = \"n\"\nif = \"x\"\noptional = true\ntimeout_secs = 5.0\n{text}\n");
+            let read = step(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(read.action(), name, "{text}");
+            assert_eq!(read.name.as_deref(), Some("n"));
+            assert_eq!(read.when.as_deref(), Some("x"));
+            assert!(read.optional && !read.once);
+            assert_eq!(read.timeout_secs, Some(5.0));
+            let written = toml::to_string(&read).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(step(&written), Ok(read), "{text} written as {written}");
+        }
+    }
+
+    #[test]
+    fn companions_land_in_their_action() {
+        let s = step("wait_for = [{ text = \"a\" }]\ninto = \"v\"").expect("step");
+        assert!(
+            matches!(&s.action, Action::WaitFor { conditions, into: Some(v) } if conditions.len() == 1 && v == "v"),
+            "{s:?}"
+        );
+        let s = step("fail = \"no\"\noutcome = \"locked\"").expect("step");
+        assert_eq!(
+            s.action,
+            Action::Fail {
+                message: "no".into(),
+                outcome: Some("locked".into())
+            }
+        );
+        let s = step("call = \"login\"\nwith = { user = \"u\" }").expect("step");
+        assert_eq!(
+            s.action,
+            Action::Call {
+                flow: "login".into(),
+                with: BTreeMap::from([("user".to_string(), "u".to_string())]),
+            }
+        );
+    }
+
+    #[test]
+    fn a_step_without_an_action_is_refused() {
+        for text in ["name = \"nothing\"", "main_window = false", "set = {}", ""] {
+            let err = step(text).expect_err(text);
+            assert!(
+                err.contains("exactly one action is needed (open, click, fill, …), not 0"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_step_with_two_actions_is_refused_and_both_are_named() {
+        let err = step("open = \"a\"\nclick = { text = \"b\" }").expect_err("two");
+        assert!(
+            err.contains("exactly one action") && err.contains("not 2: open, click"),
+            "{err}"
+        );
+        let err = step("main_window = true\nset = { a = \"1\" }\nok = \"x\"").expect_err("three");
+        assert!(err.contains("not 3: ok, main_window, set"), "{err}");
+        // Two actions are named before a companion that has none of its own.
+        let err = step("open = \"a\"\nclick = { text = \"b\" }\noutcome = \"x\"").expect_err("two");
+        assert!(err.contains("exactly one action"), "{err}");
+    }
+
+    #[test]
+    fn a_companion_without_its_action_is_refused() {
+        for (text, companion, action) in [
+            ("click = { text = \"b\" }\ninto = \"v\"", "into", "wait_for"),
+            (
+                "expect = { text = \"b\" }\noutcome = \"refused\"",
+                "outcome",
+                "fail",
+            ),
+            ("set = { a = \"1\" }\nwith = { b = \"2\" }", "with", "call"),
+        ] {
+            let err = step(text).expect_err(text);
+            assert!(
+                err.contains(&format!("`{companion}`"))
+                    && err.contains(&format!("this step has no `{action}`")),
+                "{err}"
+            );
+        }
+        // An empty `with` gives nothing, so it needs no `call`.
+        assert!(step("set = { a = \"1\" }\nwith = {}").is_ok());
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused() {
+        let err = step("click = { text = \"b\" }\nclik = { text = \"b\" }").expect_err("typo");
+        assert!(err.contains("unknown field `clik`"), "{err}");
+        let err = step("click = { txt = \"b\" }").expect_err("typo");
+        assert!(err.contains("txt"), "{err}");
+    }
+
+    #[test]
+    fn a_step_writes_only_its_own_action() {
+        let s = Step {
+            name: None,
+            when: None,
+            optional: false,
+            once: true,
+            timeout_secs: None,
+            action: Action::Fail {
+                message: "m".into(),
+                outcome: Some("o".into()),
+            },
+        };
+        // The same keys, in the same order, as when the flat fields were Step's own.
+        let written = serde_json::to_string(&s).expect("json");
+        assert_eq!(
+            written,
+            concat!(
+                r#"{"name":null,"if":null,"optional":false,"once":true,"timeout_secs":null,"#,
+                r#""open":null,"popup":null,"click":null,"double_click":null,"fill":null,"#,
+                r#""select":null,"upload":null,"expect":null,"ok":null,"wait_for":null,"#,
+                r#""into":null,"fail":"m","outcome":"o","download":null,"read":null,"#,
+                r#""issued":null,"wait_until":null,"call":null,"with":{},"main_window":false,"set":{}}"#
+            )
+        );
     }
 
     #[test]
