@@ -356,7 +356,8 @@ pub async fn run(cmd: FlowCommand, out: &mut dyn Write) -> Verdict {
         };
         r.end(outcome, None);
         eprintln!(
-            "recording: {} ({} KB)",
+            "{}: {} ({} KB)",
+            super::RECORDING_LINE,
             r.path().display(),
             r.size().div_ceil(1024)
         );

@@ -13,6 +13,8 @@ mod replay;
 mod run;
 mod sim;
 
+pub use run::RECORDING_LINE;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -8,6 +8,9 @@ use crate::job::outcome::Exit;
 
 use super::{BrowserArgs, RecordingArgs};
 
+/// How a run names its recording in its last lines, before the file's path and size.
+pub const RECORDING_LINE: &str = "実行の記録 (サポート窓口へ送るファイル)";
+
 pub(super) async fn run_job(job: &crate::job::JobFile, options: &crate::job::run::RunOptions) -> ExitCode {
     let started = std::time::SystemTime::now();
     let (result, dir) = tokio::select! {
@@ -31,7 +34,7 @@ pub(super) async fn run_job(job: &crate::job::JobFile, options: &crate::job::run
         && meta.modified().is_ok_and(|m| m >= started)
     {
         eprintln!(
-            "recording (send this file to the support desk): {} ({} KB)",
+            "{RECORDING_LINE}: {} ({} KB)",
             recording.display(),
             meta.len().div_ceil(1024)
         );

@@ -13,6 +13,7 @@ use oqs_sim::RunningSim;
 use serde_json::Value;
 
 use common::{events, find_account, job, report_in, report_says, sim, sim_with, state};
+use oqsbot::cli::RECORDING_LINE;
 use oqsbot::job::store::CredentialStore;
 use oqsbot::recording::{FILE_NAME, Recording};
 use oqsbot::replay::Verdict;
@@ -401,7 +402,7 @@ async fn a_second_run_of_the_same_job_is_refused_and_the_first_goes_on() {
     assert_eq!(second.status.code(), Some(6), "{stderr}");
     assert!(stderr.contains("another oqsbot is working"), "{stderr}");
     assert!(stderr.contains(&format!("process {first_pid}")), "{stderr}");
-    assert!(!stderr.contains("recording (send this file"), "{stderr}");
+    assert!(!stderr.contains(RECORDING_LINE), "{stderr}");
 
     let output = tokio::task::spawn_blocking(move || first.wait_with_output())
         .await

@@ -192,7 +192,11 @@ async fn a_fixed_flow_is_proven_on_the_recording_of_the_failure() {
     assert_eq!(failed.status.code(), Some(1), "{stderr}");
     let recording = out_dir.join(oqsbot::recording::FILE_NAME);
     assert!(
-        stderr.contains(&format!("recording: {}", recording.display())),
+        stderr.contains(&format!(
+            "{}: {}",
+            oqsbot::cli::RECORDING_LINE,
+            recording.display()
+        )),
         "{stderr}"
     );
     drop(sim);
