@@ -9,7 +9,7 @@
 //! geometry matters. Radicals and compatibility ideographs that a font's
 //! ToUnicode map gives for ordinary kanji are folded back
 //! ([`crate::portal::text::fold_ideographs`]). Reading is bounded: a hostile
-//! file runs out of its [`budget::WorkBudget`] with [`PdfError::TooMuchWork`]
+//! file runs out of its work budget with [`PdfError::TooMuchWork`]
 //! instead of hanging.
 
 mod budget;

@@ -41,7 +41,7 @@ pub enum Work {
 }
 
 impl Work {
-    /// "more than <limit> <what>", as a field engineer reads it.
+    /// "more than `limit` `what`", as a field engineer reads it.
     pub fn describe(self, limit: usize) -> String {
         match self {
             Work::Operators => format!("more than {limit} drawing operators"),
