@@ -4,9 +4,10 @@
 //! request bodies, and a typed password travels there one character at a time,
 //! where no scrubbing can find it) are never shown.
 //!
-//! Without RUST_LOG it holds only warnings and errors, without timestamps: a
-//! run's progress is the command line's to show ([`crate::progress`]). With
-//! RUST_LOG it is the timestamped diagnostic log, progress events included.
+//! Without RUST_LOG it holds only warnings and errors, timestamped only when
+//! written to a file: a run's progress is the command line's to show
+//! ([`crate::progress`]). With RUST_LOG it is the timestamped diagnostic log;
+//! at `debug`, progress events included.
 
 use std::io::{IsTerminal, Write};
 
@@ -33,8 +34,9 @@ pub fn init() {
         // A batch's job writes to its log file, where colour codes are noise.
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false);
-    // Timestamps help whoever reads a diagnostic log, not a warning among progress lines.
-    let layer = if diagnostics {
+    // Timestamps help whoever reads a diagnostic log or a log file later, not a
+    // warning among progress lines at a terminal.
+    let layer = if diagnostics || !std::io::stderr().is_terminal() {
         layer.boxed()
     } else {
         layer.without_time().boxed()

@@ -121,8 +121,8 @@ pub fn emit(event: Event<'_>) {
     }
 }
 
-/// A line of the log, past the sink when there is one.
-pub fn log_line(line: &str) {
+/// A line of the log, already scrubbed, past the sink when there is one.
+pub(crate) fn log_line(line: &str) {
     match SINK.get() {
         Some(sink) => sink.log(line),
         None => {

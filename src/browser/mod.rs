@@ -161,6 +161,11 @@ impl From<WebDriverError> for BrowserError {
                     Fault::WindowGone
                 } else if text.contains("unexpected alert open") {
                     Fault::DialogOpen
+                } else if text.contains("timed out receiving message from renderer")
+                    || text.contains("cannot determine loading status")
+                {
+                    // chromedriver's own words for a page load that never ended.
+                    Fault::Timeout
                 } else if text.contains("stale element") || text.contains("node is detached") {
                     Fault::StaleElement
                 } else {
@@ -1488,6 +1493,20 @@ async fn spawn_driver(options: &BrowserOptions) -> Result<(String, DriverProcess
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chromedrivers_words_for_a_page_load_that_never_ended_are_a_timeout() {
+        use thirtyfour::error::{WebDriverErrorInfo, WebDriverErrorInner};
+        let hung = WebDriverError::from_inner(WebDriverErrorInner::UnknownError(WebDriverErrorInfo::new(
+            "unknown error: cannot determine loading status\nfrom timeout: Timed out receiving message from renderer: 299.000"
+                .into(),
+        )));
+        assert_eq!(BrowserError::from(hung).fault(), Some(Fault::Timeout));
+        let other = WebDriverError::from_inner(WebDriverErrorInner::UnknownError(WebDriverErrorInfo::new(
+            "unknown error: net::ERR_CONNECTION_REFUSED".into(),
+        )));
+        assert_eq!(BrowserError::from(other).fault(), Some(Fault::Other));
+    }
 
     fn options(kind: BrowserKind) -> BrowserOptions {
         let mut o = BrowserOptions::new(PathBuf::from("/runs/r1/downloads"));

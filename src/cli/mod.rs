@@ -526,9 +526,7 @@ pub async fn main() -> ExitCode {
             drop(out);
             // Standard output is the comparison with the recording.
             progress::install(progress::Target::Stderr);
-            let code = replay::replay(file, flows, html, out_dir, browser).await;
-            crate::progress::finish();
-            code
+            replay::replay(file, flows, html, out_dir, browser).await
         }
         Command::Cert {
             action:

@@ -43,7 +43,14 @@ pub(super) fn install(target: Target) {
         Target::Stderr => Box::new(Plain::new(std::io::stderr())),
     };
     // Each command installs once; a second call would keep the first renderer.
-    let _ = crate::progress::install(sink);
+    if crate::progress::install(sink).is_ok() {
+        // A panic's message is not drawn over by the next tick of a spinner.
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            crate::progress::finish();
+            previous(info);
+        }));
+    }
 }
 
 /// Whole seconds, rounded up: a look due in 0.4 s is "1 s" away, not "0 s".
@@ -119,11 +126,27 @@ impl<W: Write + Send> Sink for Plain<W> {
     }
 }
 
+/// Marks a Japanese console font has everywhere: Windows' console does no font
+/// fallback, and its MS Gothic has neither ✔ nor braille.
+#[cfg(windows)]
+mod marks {
+    pub(super) const DONE: char = '○';
+    pub(super) const FAILED: char = '×';
+    /// The spinner's frames, the last one for a spinner that has stopped.
+    pub(super) const TICKS: &[&str] = &["|", "/", "-", "\\", " "];
+}
+#[cfg(not(windows))]
+mod marks {
+    pub(super) const DONE: char = '✔';
+    pub(super) const FAILED: char = '✘';
+    pub(super) const TICKS: &[&str] = &["⠁", "⠂", "⠄", "⡀", "⢀", "⠠", "⠐", "⠈", " "];
+}
+
 /// A finished step at a terminal: `✔ 管理アカウントの登録  完了 (1.4 s)`.
 fn finished_line(what: &str, outcome: &Outcome<'_>, elapsed: Duration) -> String {
     let mark = match outcome {
-        Outcome::Done => '✔',
-        Outcome::Failed(_) => '✘',
+        Outcome::Done => marks::DONE,
+        Outcome::Failed(_) => marks::FAILED,
     };
     redact_for_log(&format!("{mark} {what}  {outcome} ({})", secs(elapsed)))
 }
@@ -163,6 +186,8 @@ struct Spinner {
     bar: Mutex<Option<ProgressBar>>,
     /// Read by the spinner's template at each tick.
     look: Arc<Mutex<Option<Look>>>,
+    /// The spinner is a wait's own, not a task's.
+    wait_only: Mutex<bool>,
 }
 
 impl Spinner {
@@ -171,6 +196,7 @@ impl Spinner {
             target,
             bar: Mutex::new(None),
             look: Arc::new(Mutex::new(None)),
+            wait_only: Mutex::new(false),
         }
     }
 
@@ -182,6 +208,7 @@ impl Spinner {
         let look = Arc::clone(&self.look);
         let style = ProgressStyle::with_template("{spinner} {msg}  {took}{look}")
             .expect("a valid template")
+            .tick_strings(marks::TICKS)
             .with_key("took", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
                 let _ = write!(w, "{} s", state.elapsed().as_secs());
             })
@@ -220,6 +247,7 @@ impl Sink for Spinner {
                     old.finish_and_clear();
                 }
                 self.set_look(None);
+                *self.wait_only.lock().unwrap_or_else(PoisonError::into_inner) = false;
                 *bar = Some(self.start(what));
             }
             Event::TaskEnded {
@@ -234,6 +262,17 @@ impl Sink for Spinner {
                 self.line(None, &finished_line(what, outcome, *elapsed));
             }
             Event::Note { .. } => self.line(bar.as_ref(), &format!("・{}", plain_line(event))),
+            Event::StatusLook(look) if look.next_look.is_none() => {
+                // The wait is over: its live line goes. A wait outside a task
+                // (oqsbot flow bulk-status) had a spinner of its own, which goes too.
+                self.set_look(None);
+                if *self.wait_only.lock().unwrap_or_else(PoisonError::into_inner)
+                    && let Some(old) = bar.take()
+                {
+                    old.finish_and_clear();
+                    self.line(None, &format!("・{}", plain_line(event)));
+                }
+            }
             Event::StatusLook(look) => {
                 self.set_look(Some(Look {
                     status: status(look),
@@ -245,6 +284,7 @@ impl Sink for Spinner {
                 // A wait outside a task (oqsbot flow bulk-status) gets a spinner of its own.
                 if bar.is_none() {
                     *bar = Some(self.start(look.column));
+                    *self.wait_only.lock().unwrap_or_else(PoisonError::into_inner) = true;
                 }
             }
         }
@@ -345,7 +385,7 @@ mod tests {
                 &Outcome::Done,
                 Duration::from_millis(1400)
             ),
-            "✔ 管理アカウントの登録  完了 (1.4 s)"
+            format!("{} 管理アカウントの登録  完了 (1.4 s)", marks::DONE)
         );
         assert_eq!(
             finished_line(
@@ -353,7 +393,10 @@ mod tests {
                 &Outcome::Failed("ログインできません"),
                 Duration::from_millis(900)
             ),
-            "✘ 管理アカウントの登録  失敗: ログインできません (0.9 s)"
+            format!(
+                "{} 管理アカウントの登録  失敗: ログインできません (0.9 s)",
+                marks::FAILED
+            )
         );
     }
 

@@ -20,6 +20,7 @@ use crate::recording::{CapturedStep, DownloadEvent, FlowStart, Recorder, Respons
 use crate::secret::{Redactor, Secret};
 
 use crate::portal::text::normalize;
+use crate::progress::{self, Event, StatusLook};
 
 /// The longest single wait inside the page; the deadline is kept between two.
 /// A look that did not wait there (the page was being replaced, or answered
@@ -1587,25 +1588,29 @@ impl<'b> Engine<'b> {
                 .find(|row| row.get(&w.key_column).is_some_and(|k| normalize(k) == key))
                 .cloned();
             let value = row.as_ref().and_then(|row| row.get(&w.column).cloned());
+            let waited = started.elapsed();
+            let look = StatusLook {
+                column: &w.column,
+                key_column: &w.key_column,
+                key: &key,
+                status: value.as_deref().map(str::trim),
+                waited,
+                next_look: None,
+            };
             if let Some(v) = &value
                 && !pending.contains(&normalize(v))
             {
+                // The final status ends the wait's live line.
+                progress::emit(Event::StatusLook(look));
                 self.set(&w.into, v.trim());
                 if let (Some(name), Some(row)) = (&w.row_into, row) {
                     self.vars.insert(name.clone(), Var::Table(vec![row]));
                 }
                 return Ok(Some(format!("{} = {}", w.column, v.trim())));
             }
-            let waited = started.elapsed();
-            crate::progress::emit(crate::progress::Event::StatusLook(crate::progress::StatusLook {
-                column: &w.column,
-                key_column: &w.key_column,
-                key: &key,
-                status: value.as_deref().map(str::trim),
-                waited,
-                // Pressing 「更新」 is the next look; a page that reloads itself may come sooner.
-                next_look: (waited < timeout).then(|| press_at.remaining()),
-            }));
+            // Pressing 「更新」 is the next look; a page that reloads itself may come sooner.
+            let next_look = (waited < timeout).then(|| press_at.remaining());
+            progress::emit(Event::StatusLook(StatusLook { next_look, ..look }));
             if waited >= timeout {
                 let last = value.unwrap_or_else(|| "not listed".into());
                 return Err(StepError::Timeout {

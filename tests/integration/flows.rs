@@ -377,9 +377,9 @@ const RESULTS_PAGE: &str = "/oqs/bulk/results";
 
 /// Uploads as the admin on a simulator with `config`, then runs `bulk-status`
 /// at a two-minute interval whose first look comes after `first_look_secs`:
-/// the simulator, and how long the wait took. The simulator holds the
-/// registration back until its results page has been served `views` times;
-/// then its clock moves past the registration's delays, so what the bot sees
+/// the simulator, and how long the wait took. The registration is held (long
+/// delays: 登録待ち) until the results page has been served `views` times; then
+/// the test moves the simulator's clock past the delays, so what the bot sees
 /// does not depend on how long the upload itself took.
 async fn final_status_after_upload(
     config: &str,
@@ -414,7 +414,15 @@ async fn final_status_after_upload(
         assert!(moved.status().is_success(), "the clock did not move");
     };
     let started = std::time::Instant::now();
-    let (status, ()) = tokio::join!(e.run("bulk-status"), finish_when_seen);
+    // A wait that fails before the clock moves shows its own error.
+    let status = {
+        let wait = e.run("bulk-status");
+        tokio::pin!(wait);
+        tokio::select! {
+            status = &mut wait => status,
+            () = finish_when_seen => wait.await,
+        }
+    };
     status.unwrap_or_else(|err| panic!("{err}"));
     let took = started.elapsed();
     assert_eq!(e.text("bulk_status"), Some("登録完了"));
@@ -430,7 +438,7 @@ fn results_page_views(sim: &RunningSim) -> usize {
 /// job's polite interval, and 「更新」 is never pressed sooner than the first look.
 #[tokio::test]
 async fn the_status_is_looked_at_soon_after_the_upload_then_less_often() {
-    // The page, one fresh look while 登録中, then the look that sees 登録完了.
+    // The page, one fresh look while 登録待ち, then the look that sees 登録完了.
     let (sim, took) = final_status_after_upload("", "1", 2).await;
     // With every wait at the interval, the first fresh look would come after two minutes.
     assert!(took < std::time::Duration::from_secs(60), "seen after {took:?}");

@@ -67,6 +67,12 @@ pub const TEST_POLICY: &str = "/etc/chromium/policies/managed/zz-oqsbot-tests.js
 /// Lets the tests' browsers present the simulator's client certificate to any
 /// port on 127.0.0.1 (not to localhost, which a test uses to see a refusal).
 pub fn ensure_test_policy() {
+    // The mutual-TLS tests share one process: one of them writes it.
+    static WRITTEN: std::sync::Once = std::sync::Once::new();
+    WRITTEN.call_once(write_test_policy);
+}
+
+fn write_test_policy() {
     let want =
         oqsbot::browser::client_cert::policy_json("https://127.0.0.1:*", oqsbot::cert::EXPECTED_ISSUER);
     if std::fs::read_to_string(TEST_POLICY).is_ok_and(|t| t == want) {
