@@ -182,25 +182,28 @@ impl Look {
 /// A spinner on the current step, at a terminal.
 struct Spinner {
     target: Target,
-    /// The current step's spinner; none between steps.
-    bar: Mutex<Option<ProgressBar>>,
+    /// The spinner drawn now; none between steps.
+    current: Mutex<Option<Drawn>>,
     /// Read by the spinner's template at each tick.
     look: Arc<Mutex<Option<Look>>>,
-    /// The spinner is a wait's own, not a task's.
-    wait_only: Mutex<bool>,
+}
+
+struct Drawn {
+    bar: ProgressBar,
+    /// A wait's own spinner, outside any task (oqsbot flow bulk-status).
+    for_wait: bool,
 }
 
 impl Spinner {
     fn new(target: Target) -> Self {
         Self {
             target,
-            bar: Mutex::new(None),
+            current: Mutex::new(None),
             look: Arc::new(Mutex::new(None)),
-            wait_only: Mutex::new(false),
         }
     }
 
-    fn start(&self, what: &str) -> ProgressBar {
+    fn start(&self, what: &str, for_wait: bool) -> Drawn {
         let draw = match self.target {
             Target::Stdout => ProgressDrawTarget::stdout(),
             Target::Stderr => ProgressDrawTarget::stderr(),
@@ -222,17 +225,25 @@ impl Spinner {
             .with_style(style)
             .with_message(redact_for_log(what));
         bar.enable_steady_tick(Duration::from_millis(120));
-        bar
+        Drawn { bar, for_wait }
     }
 
     fn set_look(&self, look: Option<Look>) {
         *self.look.lock().unwrap_or_else(PoisonError::into_inner) = look;
     }
 
+    /// Takes the spinner and its live line off the screen.
+    fn clear(&self, current: &mut Option<Drawn>) {
+        if let Some(old) = current.take() {
+            old.bar.finish_and_clear();
+        }
+        self.set_look(None);
+    }
+
     /// Writes a line above the spinner, or alone when there is none.
-    fn line(&self, bar: Option<&ProgressBar>, line: &str) {
-        match bar {
-            Some(bar) => bar.suspend(|| self.target.write_line(line)),
+    fn line(&self, current: Option<&Drawn>, line: &str) {
+        match current {
+            Some(drawn) => drawn.bar.suspend(|| self.target.write_line(line)),
             None => self.target.write_line(line),
         }
     }
@@ -240,37 +251,28 @@ impl Spinner {
 
 impl Sink for Spinner {
     fn event(&self, event: &Event<'_>) {
-        let mut bar = self.bar.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         match event {
             Event::TaskStarted { what } => {
-                if let Some(old) = bar.take() {
-                    old.finish_and_clear();
-                }
-                self.set_look(None);
-                *self.wait_only.lock().unwrap_or_else(PoisonError::into_inner) = false;
-                *bar = Some(self.start(what));
+                self.clear(&mut current);
+                *current = Some(self.start(what, false));
             }
             Event::TaskEnded {
                 what,
                 outcome,
                 elapsed,
             } => {
-                if let Some(old) = bar.take() {
-                    old.finish_and_clear();
-                }
-                self.set_look(None);
+                self.clear(&mut current);
                 self.line(None, &finished_line(what, outcome, *elapsed));
             }
-            Event::Note { .. } => self.line(bar.as_ref(), &format!("・{}", plain_line(event))),
+            Event::Note { .. } => self.line(current.as_ref(), &format!("・{}", plain_line(event))),
             Event::StatusLook(look) if look.next_look.is_none() => {
-                // The wait is over: its live line goes. A wait outside a task
-                // (oqsbot flow bulk-status) had a spinner of its own, which goes too.
-                self.set_look(None);
-                if *self.wait_only.lock().unwrap_or_else(PoisonError::into_inner)
-                    && let Some(old) = bar.take()
-                {
-                    old.finish_and_clear();
+                // The wait is over: its live line goes, and a wait's own spinner too.
+                if current.as_ref().is_some_and(|d| d.for_wait) {
+                    self.clear(&mut current);
                     self.line(None, &format!("・{}", plain_line(event)));
+                } else {
+                    self.set_look(None);
                 }
             }
             Event::StatusLook(look) => {
@@ -281,31 +283,26 @@ impl Sink for Spinner {
                     next_look: look.next_look,
                     seen: Instant::now(),
                 }));
-                // A wait outside a task (oqsbot flow bulk-status) gets a spinner of its own.
-                if bar.is_none() {
-                    *bar = Some(self.start(look.column));
-                    *self.wait_only.lock().unwrap_or_else(PoisonError::into_inner) = true;
+                if current.is_none() {
+                    *current = Some(self.start(look.column, true));
                 }
             }
         }
     }
 
     fn log(&self, line: &str) {
-        let bar = self.bar.lock().unwrap_or_else(PoisonError::into_inner);
+        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         let write = || {
             let _ = std::io::stderr().lock().write_all(line.as_bytes());
         };
-        match bar.as_ref() {
-            Some(bar) => bar.suspend(write),
+        match current.as_ref() {
+            Some(drawn) => drawn.bar.suspend(write),
             None => write(),
         }
     }
 
     fn finish(&self) {
-        if let Some(old) = self.bar.lock().unwrap_or_else(PoisonError::into_inner).take() {
-            old.finish_and_clear();
-        }
-        self.set_look(None);
+        self.clear(&mut self.current.lock().unwrap_or_else(PoisonError::into_inner));
     }
 }
 
