@@ -18,7 +18,7 @@ function watch(win, preloaded) {
   // Hooks in place since the window's first moment watch its later documents
   // from theirs too: their timers and requests were counted from the start.
   const watched = !!preloaded || win.__oqsbotHooks === 'preloaded';
-  const s = { id: Math.random().toString(36).slice(2), doc, last: Date.now(), nav: false, pending: 0, changes: 0, fresh: true, armed: 0, preloaded: watched, loaded: 0 };
+  const s = { id: Math.random().toString(36).slice(2), doc, last: Date.now(), nav: false, pending: 0, changes: 0, fresh: true, armed: 0, acted: 0, preloaded: watched, loaded: 0 };
   if (doc.readyState === 'complete' && watched) s.loaded = Date.now();
   win.__oqsbot = s;
   new win.MutationObserver(() => { s.last = Date.now(); s.changes++; })
@@ -44,17 +44,23 @@ function hook(win, preloaded) {
     form.submit = function () { st().submitted = Date.now(); return submit.apply(this, arguments); };
     form.__oqsbot = true;
   }
+  // An action reaches the page as input events, which on a busy page come long
+  // after oqsbot noted the screen: what the action sets off is timed from them.
+  // Only WebDriver's input is trusted here, as no person uses this browser.
+  for (const type of ['mousedown', 'mouseup', 'click', 'dblclick', 'keydown', 'keyup', 'input', 'change']) {
+    win.addEventListener(type, (e) => { if (e.isTrusted) { const s = st(); s.acted = s.last = Date.now(); } }, true);
+  }
   win.addEventListener('pageshow', () => { st().last = Date.now(); });
   win.addEventListener('load', () => { st().loaded = Date.now(); st().last = Date.now(); });
   // Work an action defers by a short timer (a form submitted 100 ms after the
-  // click) counts as in flight. Only timers set just after an action, or while
-  // a watched page loads, count, so a page's own periodic timers never hold the
-  // screen unsettled for long.
+  // click) counts as in flight. Only timers set just after an action (noted or
+  // received), or while a watched page loads, count, so a page's own periodic
+  // timers never hold the screen unsettled for long.
   const setTimer = win.setTimeout, clearTimer = win.clearTimeout, open = new Map();
   win.setTimeout = function (fn, ms) {
     const s = st(), now = Date.now();
     const loading = s.preloaded && (win.document.readyState !== 'complete' || now - s.loaded < 300);
-    const counted = typeof fn === 'function' && (Number(ms) || 0) <= 1000 && (now - s.armed < 300 || loading);
+    const counted = typeof fn === 'function' && (Number(ms) || 0) <= 1000 && (now - Math.max(s.armed, s.acted || 0) < 300 || loading);
     if (!counted) return setTimer.apply(win, arguments);
     s.pending++;
     const rest = Array.prototype.slice.call(arguments, 2);

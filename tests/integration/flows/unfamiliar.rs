@@ -178,11 +178,11 @@ async fn a_form_the_page_draws_anew_after_loading_is_filled_once_drawn() {
 
 /// A search page that already shows the last results; 「検索」 fetches new ones.
 /// The old table holds a row that the flow's fallback alternative matches.
-fn search_page(search_script: &str) -> String {
+fn search_page(button: &str) -> String {
     format!(
         r#"<h2>アカウント検索</h2>
 <table><tr><th>権限区分</th><td><select name=role><option>マスタアカウント</option><option>管理者</option></select></td></tr></table>
-<button type=button onclick="{search_script}">検索</button>
+<button type=button {button}>検索</button>
 <div id=results><p>検索結果: 1件</p><table><tr><th>ユーザID</th><th>ユーザ名</th><th>権限区分</th></tr>
 <tr ondblclick="location.href='/wrong'"><td>H9999999</td><td>旧マスタ</td><td>マスタアカウント</td></tr></table></div>"#
     )
@@ -208,9 +208,10 @@ double_click = [{ row = "H0000001" }, { row = "マスタアカウント" }]
 expect = { text = "H0000001 の詳細" }
 "#;
 
-async fn pick_master(search_script: &str, results: ResponseTemplate) -> Result<(), String> {
+/// Picks the master's row after 「検索」; `button` is the search button's attributes.
+async fn pick_master(button: &str, results: ResponseTemplate) -> Result<(), String> {
     let server = MockServer::start().await;
-    page(&server, "GET", "/search", html(&search_page(search_script))).await;
+    page(&server, "GET", "/search", html(&search_page(button))).await;
     page(&server, "GET", "/results", results).await;
     page(
         &server,
@@ -251,18 +252,37 @@ async fn a_fallback_never_matches_the_page_being_left() {
     // 「検索」 fetches the new results; the old ones stay on screen for 500 ms.
     let fetch =
         "fetch('/results').then(r=>r.text()).then(t=>{document.getElementById('results').innerHTML=t;})";
-    pick_master(fetch, html(RESULTS).set_delay(Duration::from_millis(500)))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    pick_master(
+        &format!(r#"onclick="{fetch}""#),
+        html(RESULTS).set_delay(Duration::from_millis(500)),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[tokio::test]
 async fn a_search_submitted_a_moment_after_the_click_is_waited_for() {
     // The page posts its form from a short timer, as older systems do.
-    let deferred = "setTimeout(function(){var f=document.createElement('form');f.method='post';f.action='/search';document.body.appendChild(f);f.submit();}, 400)";
-    pick_master(deferred, html(RESULTS))
+    pick_master(&format!(r#"onclick="{DEFERRED_SEARCH}""#), html(RESULTS))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Posts the search form from a timer set by the click.
+const DEFERRED_SEARCH: &str = "setTimeout(function(){var f=document.createElement('form');f.method='post';f.action='/search';document.body.appendChild(f);f.submit();}, 400)";
+
+#[tokio::test]
+async fn a_search_deferred_by_a_page_slow_to_take_the_click_is_waited_for() {
+    // The page is busy for 400 ms when the button is pressed (a slow terminal,
+    // or a heavy handler), so the click itself comes long after oqsbot noted
+    // the screen; the timer it sets is still the click's work.
+    let busy = "var t=Date.now(); while (Date.now()-t < 400) {}";
+    pick_master(
+        &format!(r#"onmousedown="{busy}" onclick="{DEFERRED_SEARCH}""#),
+        html(RESULTS),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[tokio::test]
