@@ -390,6 +390,10 @@ pub struct UiVariants {
     pub charset: Charset,
     /// What a request of an expired session gets.
     pub session_end: SessionEnd,
+    /// A slow page: busy for 400 ms at each press of the mouse, and what a
+    /// click sets off (a form sent, a row opened, a dialog's OK) happens from
+    /// a 300 ms timer, so the page stays as it was for a while after the click.
+    pub slow_clicks: bool,
 }
 
 /// What the manual leaves open about a session that timed out.
@@ -437,6 +441,7 @@ impl Default for UiVariants {
             frames: Frames::None,
             charset: Charset::Utf8,
             session_end: SessionEnd::ErrorPage,
+            slow_clicks: false,
         }
     }
 }

@@ -448,24 +448,31 @@ main:has(> .frames){max-width:none;margin:0;padding:0;border:0}
 .frames iframe[name=main]{flex:1}
 "#;
 
+/// Every page's script; `SLOW`, written before it, is `slow_clicks`.
 const SCRIPT: &str = r#"
+// What a click sets off: at once, or from a timer on a slow page.
+function later(f){ if(SLOW){setTimeout(f,300);}else{f();} }
+if(SLOW){document.addEventListener('mousedown',function(){var t=Date.now();while(Date.now()-t<400){}},true);}
 function askModal(f){
   var m=document.getElementById(f.dataset.confirmModal); m.hidden=false;
-  m.querySelector('[data-ok]').onclick=function(ev){ev.preventDefault();m.hidden=true;f.dataset.confirmed='1';f.submit();};
+  m.querySelector('[data-ok]').onclick=function(ev){ev.preventDefault();m.hidden=true;later(function(){f.dataset.confirmed='1';f.submit();});};
   m.querySelector('[data-cancel]').onclick=function(ev){ev.preventDefault();m.hidden=true;};
 }
 document.addEventListener('submit',function(e){
   var f=e.target; var kind=f.dataset.confirm;
-  if(!kind||f.dataset.confirmed){return;}
-  if(kind==='js'){ if(!window.confirm(f.dataset.confirmMessage)){e.preventDefault();} return; }
-  e.preventDefault();
-  askModal(f);
+  // The submission a slow page sends again from its timer goes through.
+  if(f.dataset.deferred){delete f.dataset.deferred;return;}
+  if(kind&&!f.dataset.confirmed){
+    if(kind==='js'){ if(!window.confirm(f.dataset.confirmMessage)){e.preventDefault();return;} }
+    else { e.preventDefault(); askModal(f); return; }
+  }
+  if(SLOW){ e.preventDefault(); var by=e.submitter; later(function(){f.dataset.deferred='1';f.requestSubmit(by||undefined);}); }
 });
 // form.submit() fires no submit event: a script link asks for itself.
 function submitForm(el){
   var f=el.closest('form'); var kind=f.dataset.confirm;
-  if(!kind||f.dataset.confirmed){f.submit();return;}
-  if(kind==='js'){ if(window.confirm(f.dataset.confirmMessage)){f.submit();} return; }
+  if(!kind||f.dataset.confirmed){later(function(){f.submit();});return;}
+  if(kind==='js'){ if(window.confirm(f.dataset.confirmMessage)){later(function(){f.submit();});} return; }
   askModal(f);
 }
 document.addEventListener('click',function(e){
@@ -474,7 +481,7 @@ document.addEventListener('click',function(e){
   if(r){r.parentNode.querySelectorAll('tr.row.selected').forEach(function(x){x.classList.remove('selected');});r.classList.add('selected');}
 });
 document.addEventListener('dblclick',function(e){
-  var r=e.target.closest('tr.row'); if(r&&r.dataset.href){location.href=r.dataset.href;}
+  var r=e.target.closest('tr.row'); if(r&&r.dataset.href){later(function(){location.href=r.dataset.href;});}
 });
 function showPassword(btn){
   var box=btn.closest('.password-box'); var v=box.querySelector('.pw-value'); var m=box.querySelector('.pw-mask');
@@ -534,7 +541,11 @@ impl Page<'_> {
             &ui.action("OK", "", "data-dismiss"),
             false,
         ));
-        let _ = write!(html, "</main><script>{SCRIPT}</script></body></html>");
+        let _ = write!(
+            html,
+            "</main><script>var SLOW={};{SCRIPT}</script></body></html>",
+            ui.v.slow_clicks
+        );
         html
     }
 }

@@ -132,6 +132,7 @@ pub fn resolve(config: &SimConfig) -> SimConfig {
     draw!(search_shows_last, [false, true]);
     draw!(results_button, [ResultsButton::Update, ResultsButton::Confirm]);
     draw!(register_dialog, [false, true]);
+    draw!(slow_clicks, [false, true]);
     draw!(
         menu_labels,
         [

@@ -218,6 +218,57 @@ async fn popup_login_forced_change_and_menu() {
     d.quit().await.expect("quit");
 }
 
+/// A slow page (`slow_clicks`): busy at the press, so the click comes 400 ms
+/// later, and the form goes 300 ms after the click. Timed inside the page, so
+/// the browser's own speed does not matter.
+#[tokio::test]
+async fn a_slow_page_sends_its_form_a_while_after_the_click() {
+    let sim = sim_with("initial-password", config("[ui]\nslow_clicks = true\n")).await;
+    let driver = chromedriver().await;
+    let d = browser(&driver).await;
+    open_login_popup(&d, &sim).await;
+    field(&d, "ユーザID")
+        .await
+        .send_keys("H1310100")
+        .await
+        .expect("type");
+    field(&d, "パスワード")
+        .await
+        .send_keys("x7Kp2#qLm9Az")
+        .await
+        .expect("type");
+    d.execute(
+        "for (const [type, key] of [['mousedown', 'pressed'], ['click', 'clicked'], ['beforeunload', 'left']]) \
+           window.addEventListener(type, () => sessionStorage.setItem(key, Date.now()), true);",
+        vec![],
+    )
+    .await
+    .expect("note the times");
+    button(&d, "ログイン").await.click().await.expect("click");
+    see(&d, "初期パスワードを変更してください。").await;
+    let times: Vec<f64> = d
+        .execute(
+            "return ['pressed', 'clicked', 'left'].map(k => Number(sessionStorage.getItem(k)));",
+            vec![],
+        )
+        .await
+        .expect("read the times")
+        .convert()
+        .expect("numbers");
+    let [pressed, clicked, left] = times[..] else {
+        panic!("three times: {times:?}");
+    };
+    assert!(
+        clicked - pressed >= 400.0,
+        "the press kept the page busy: {times:?}"
+    );
+    assert!(
+        left - clicked >= 300.0,
+        "the form went a while after the click: {times:?}"
+    );
+    d.quit().await.expect("quit");
+}
+
 #[tokio::test]
 async fn opener_alert_and_modal_readings() {
     let cfg = config(
