@@ -19,7 +19,10 @@ pub mod network;
 pub mod policy;
 pub mod processes;
 pub mod remote_files;
+mod sessions;
 mod watchdog;
+
+pub use sessions::{end_remote_sessions, open_count as open_remote_sessions};
 
 const LOCATE_JS: &str = concat!(
     include_str!("watch.js"),
@@ -667,6 +670,9 @@ impl Browser {
             in_frame: std::sync::atomic::AtomicBool::new(false),
             lost,
         };
+        if remote {
+            sessions::began(&browser.driver);
+        }
         // Until a flow prepares a download, anything the site sends is denied. A
         // Grid node's downloads go where the node says, and are cleared before each.
         if !browser.managed_downloads {
@@ -684,6 +690,7 @@ impl Browser {
     /// Ends the session and the driver. Dropping a `Browser` kills the driver too.
     pub async fn quit(self) {
         let driver: WebDriver = (*self.driver).clone();
+        sessions::ended(driver.handle().session_id());
         let _ = driver.quit().await;
     }
 

@@ -11,18 +11,40 @@ use super::{BrowserArgs, RecordingArgs};
 /// How a run names its recording in its last lines, before the file's path and size.
 pub const RECORDING_LINE: &str = "実行の記録 (サポート窓口へ送るファイル)";
 
+/// How long a remote WebDriver may take to end a session the run left open.
+const REMOTE_END_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Ends the remote browser a run left open (interrupted, or stopped on an
+/// error): a Selenium Grid would keep its slot until its own time-out.
+/// One job per process, so every open session is this job's.
+async fn end_remote_sessions() {
+    let open = crate::browser::open_remote_sessions();
+    if open == 0 {
+        return;
+    }
+    let ended = crate::browser::end_remote_sessions(REMOTE_END_LIMIT).await;
+    if ended < open {
+        eprintln!(
+            "oqsbot: the remote WebDriver did not end {} browser session(s); it frees them at its own time-out",
+            open - ended
+        );
+    }
+}
+
 pub(super) async fn run_job(job: &crate::job::JobFile, options: &crate::job::run::RunOptions) -> ExitCode {
     let started = std::time::SystemTime::now();
     let (result, dir) = tokio::select! {
         r = crate::job::run::run(job, options) => r,
         _ = tokio::signal::ctrl_c() => {
             crate::progress::finish();
+            end_remote_sessions().await;
             eprintln!("oqsbot: interrupted; run the same job again to continue");
             return Exit::Interrupted.into();
         }
     };
     // The last lines are not drawn over by a spinner.
     crate::progress::finish();
+    end_remote_sessions().await;
     let report = dir.join("report.html");
     let recording = dir.join(crate::recording::FILE_NAME);
     // Only this run's: a run refused before it began leaves the last one's in place,

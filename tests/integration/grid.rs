@@ -126,6 +126,23 @@ impl Grid {
             .join("\n")
     }
 
+    /// Sessions the Grid holds now, over all its nodes' slots.
+    async fn sessions(&self) -> usize {
+        let status: Value = reqwest::get(format!("{}/status", self.url))
+            .await
+            .expect("the hub answers")
+            .json()
+            .await
+            .expect("status");
+        status["value"]["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|node| node["slots"].as_array().into_iter().flatten())
+            .filter(|slot| !slot["session"].is_null())
+            .count()
+    }
+
     /// The node's Java process, inside its namespace: unshare and then the
     /// shell exec'd it, so it kept the pid.
     fn node_java(&self) -> Option<u32> {
@@ -238,4 +255,73 @@ async fn two_jobs_at_once_through_a_grid_whose_node_cannot_see_the_bots_folders(
         chrono::DateTime::parse_from_rfc3339(r[key].as_str().expect(key)).expect("time")
     };
     assert!(time(&a, "started") < time(&b, "finished") && time(&b, "started") < time(&a, "finished"));
+}
+
+/// Ctrl-C during a run through a Grid ends the run's browser session there:
+/// otherwise the Grid keeps the node's slot until its own time-out (five
+/// minutes by default), and the desk's next job waits for it.
+#[tokio::test]
+async fn an_interrupted_run_leaves_no_session_on_the_grid() {
+    let grid = Grid::start().await;
+    // The registration is held, so the run is still at work when it is interrupted.
+    let sim = oqs_sim::start(
+        oqs_sim::Scenario::load("initial-password").expect("scenario"),
+        oqs_sim::SimConfig::from_toml("[delays]\nqueued_secs = 600\n").expect("config"),
+        0,
+    )
+    .await
+    .expect("simulator");
+    let dir = tempfile::tempdir().expect("dir");
+    let path = common::job(dir.path(), &sim, false);
+    let mut bot = tokio::process::Command::new(env!("CARGO_BIN_EXE_oqsbot"))
+        .arg("run")
+        .arg(&path)
+        .args(["--webdriver-url", &grid.url])
+        .env("T_CERT", "1357")
+        .env("T_SECRET", &sim.scenario().master.secret_number)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("oqsbot runs");
+    // The CSV has reached the portal: the run waits on the 登録状況 in the Grid's browser.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tick.tick().await;
+        if events(&state(&sim).await, "upload_received") == 1 {
+            break;
+        }
+        let ended = bot.try_wait().expect("wait");
+        assert!(
+            ended.is_none() && tokio::time::Instant::now() < deadline,
+            "the run did not reach the upload ({ended:?}):\n{}",
+            grid.logs()
+        );
+    }
+    assert_eq!(grid.sessions().await, 1, "the run's browser is the Grid's");
+    let pid = i32::try_from(bot.id().expect("running")).expect("pid");
+    // SAFETY: kill(2) with SIGINT on the child this test started, as Ctrl-C would.
+    unsafe {
+        libc::kill(pid, libc::SIGINT);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(60), bot.wait_with_output())
+        .await
+        .expect("the run ends soon after Ctrl-C")
+        .expect("output");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("run the same job again"), "{stderr}");
+    // The hub hears of the end from its node: a moment, not the five-minute time-out.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while grid.sessions().await > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the Grid still holds the interrupted run's browser:\n{stderr}\n{}",
+            grid.logs()
+        );
+        tick.tick().await;
+    }
 }
