@@ -37,7 +37,11 @@ pub(super) async fn run_job(job: &crate::job::JobFile, options: &crate::job::run
         r = crate::job::run::run(job, options) => r,
         _ = tokio::signal::ctrl_c() => {
             crate::progress::finish();
-            end_remote_sessions().await;
+            // A second Ctrl-C does not wait for the remote WebDriver.
+            tokio::select! {
+                _ = end_remote_sessions() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
             eprintln!("oqsbot: interrupted; run the same job again to continue");
             return Exit::Interrupted.into();
         }
