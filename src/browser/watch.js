@@ -60,7 +60,7 @@ function hook(win, preloaded) {
   win.setTimeout = function (fn, ms) {
     const s = st(), now = Date.now();
     const loading = s.preloaded && (win.document.readyState !== 'complete' || now - s.loaded < 300);
-    const counted = typeof fn === 'function' && (Number(ms) || 0) <= 1000 && (now - Math.max(s.armed, s.acted || 0) < 300 || loading);
+    const counted = typeof fn === 'function' && (Number(ms) || 0) <= 1000 && (now - Math.max(s.armed, s.acted) < 300 || loading);
     if (!counted) return setTimer.apply(win, arguments);
     s.pending++;
     const rest = Array.prototype.slice.call(arguments, 2);

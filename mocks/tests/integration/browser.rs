@@ -152,6 +152,17 @@ async fn alert_text(d: &WebDriver) -> String {
     wait_for("an alert", || async { d.get_alert_text().await.ok() }).await
 }
 
+/// Types a ユーザID and パスワード into the login form.
+async fn type_login(d: &WebDriver, user_id: &str, password: &str) {
+    for (label, text) in [("ユーザID", user_id), ("パスワード", password)] {
+        field(d, label)
+            .await
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("type {label}: {e}"));
+    }
+}
+
 async fn open_login_popup(d: &WebDriver, sim: &oqs_sim::RunningSim) -> WindowHandle {
     d.goto(sim.oqs_url()).await.expect("start page");
     let main = d.window().await.expect("window");
@@ -177,16 +188,7 @@ async fn popup_login_forced_change_and_menu() {
     let driver = chromedriver().await;
     let d = browser(&driver).await;
     open_login_popup(&d, &sim).await;
-    field(&d, "ユーザID")
-        .await
-        .send_keys("H1310100")
-        .await
-        .expect("type");
-    field(&d, "パスワード")
-        .await
-        .send_keys("x7Kp2#qLm9Az")
-        .await
-        .expect("type");
+    type_login(&d, "H1310100", "x7Kp2#qLm9Az").await;
     button(&d, "ログイン").await.click().await.expect("click");
 
     see(&d, "初期パスワードを変更してください。").await;
@@ -227,16 +229,7 @@ async fn a_slow_page_sends_its_form_a_while_after_the_click() {
     let driver = chromedriver().await;
     let d = browser(&driver).await;
     open_login_popup(&d, &sim).await;
-    field(&d, "ユーザID")
-        .await
-        .send_keys("H1310100")
-        .await
-        .expect("type");
-    field(&d, "パスワード")
-        .await
-        .send_keys("x7Kp2#qLm9Az")
-        .await
-        .expect("type");
+    type_login(&d, "H1310100", "x7Kp2#qLm9Az").await;
     d.execute(
         "for (const [type, key] of [['mousedown', 'pressed'], ['click', 'clicked'], ['beforeunload', 'left']]) \
            window.addEventListener(type, () => sessionStorage.setItem(key, Date.now()), true);",
@@ -278,16 +271,7 @@ async fn opener_alert_and_modal_readings() {
     let driver = chromedriver().await;
     let d = browser(&driver).await;
     let main = open_login_popup(&d, &sim).await;
-    field(&d, "ユーザID")
-        .await
-        .send_keys("H1310100")
-        .await
-        .expect("type");
-    field(&d, "パスワード")
-        .await
-        .send_keys("x7Kp2#qLm9Az")
-        .await
-        .expect("type");
+    type_login(&d, "H1310100", "x7Kp2#qLm9Az").await;
     button(&d, "ログイン").await.click().await.expect("click");
 
     // The popup closes itself and the opener goes on.
@@ -429,31 +413,13 @@ async fn an_older_enterprise_portal_in_a_real_browser() {
     open_login_popup(&d, &sim).await;
 
     // A refusal comes as an alert, after a 303.
-    field(&d, "ユーザID")
-        .await
-        .send_keys("H1310100")
-        .await
-        .expect("type");
-    field(&d, "パスワード")
-        .await
-        .send_keys("Wrong#Pass1")
-        .await
-        .expect("type");
+    type_login(&d, "H1310100", "Wrong#Pass1").await;
     button(&d, "ログイン").await.click().await.expect("login");
     assert_eq!(alert_text(&d).await, say(&drawn.ui, Message::LoginRefused));
     d.accept_alert().await.expect("accept");
     // The refused page keeps the ユーザID typed.
     field(&d, "ユーザID").await.clear().await.expect("clear");
-    field(&d, "ユーザID")
-        .await
-        .send_keys("H1310100")
-        .await
-        .expect("type");
-    field(&d, "パスワード")
-        .await
-        .send_keys("x7Kp2#qLm9Az")
-        .await
-        .expect("type");
+    type_login(&d, "H1310100", "x7Kp2#qLm9Az").await;
     button(&d, "ログイン").await.click().await.expect("login");
 
     see(&d, "初期パスワードを変更してください。").await;
