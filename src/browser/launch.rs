@@ -3,8 +3,12 @@
 //! a child's environment can be read by other local processes), and on the
 //! port the driver itself chose and announced.
 
+use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::BufRead;
+use std::process::{ChildStderr, ChildStdout};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Variables a driver and its browser may need: where programs, fonts, the
 /// display, temporary files and the user's folders are; the language and
@@ -79,9 +83,48 @@ pub fn parse_announced_port(line: &str) -> Option<u16> {
     digits.parse().ok().filter(|p| *p != 0)
 }
 
+/// The driver's last words before the port, from both of its streams: they say
+/// why a driver that never announced one did not start ("bind() failed", …).
+/// Once the port is announced, nothing more is kept: later errors are about
+/// pages and stay out of oqsbot's messages.
+#[derive(Clone, Default)]
+pub struct LastLines(Arc<(Mutex<VecDeque<String>>, AtomicBool)>);
+
+/// Enough to hold chromedriver's reason and the line before it.
+const LAST_LINES_KEPT: usize = 4;
+
+impl LastLines {
+    fn keep(&self, line: &[u8]) {
+        let text = String::from_utf8_lossy(line).trim().to_string();
+        if text.is_empty() || self.0.1.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Ok(mut lines) = self.0.0.lock() {
+            if lines.len() == LAST_LINES_KEPT {
+                lines.pop_front();
+            }
+            lines.push_back(text);
+        }
+    }
+
+    fn close(&self) {
+        self.0.1.store(true, Ordering::Relaxed);
+    }
+
+    /// The lines kept, on one line; empty if the driver said nothing.
+    pub fn joined(&self) -> String {
+        self.0
+            .0
+            .lock()
+            .map(|lines| lines.iter().cloned().collect::<Vec<_>>().join(" / "))
+            .unwrap_or_default()
+    }
+}
+
 /// Reads the driver's standard output on a thread of its own until the port
 /// is announced, then keeps draining it so the driver never blocks on a full pipe.
-pub fn announced_port(stdout: std::process::ChildStdout) -> tokio::sync::oneshot::Receiver<u16> {
+/// The receiver fails when the output ends without a port: the driver has exited.
+pub fn announced_port(stdout: ChildStdout, last: LastLines) -> tokio::sync::oneshot::Receiver<u16> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
         let mut tx = Some(tx);
@@ -89,15 +132,29 @@ pub fn announced_port(stdout: std::process::ChildStdout) -> tokio::sync::oneshot
         let mut line = Vec::new();
         // Bytes, not text: a line that is not UTF-8 must not stop the draining.
         while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+            last.keep(&line);
             if let Some(port) = parse_announced_port(&String::from_utf8_lossy(&line))
                 && let Some(tx) = tx.take()
             {
+                last.close();
                 let _ = tx.send(port);
             }
             line.clear();
         }
     });
     rx
+}
+
+/// Drains the driver's error output, keeping its last lines while it starts.
+pub fn drain_errors(stderr: ChildStderr, last: LastLines) {
+    std::thread::spawn(move || {
+        let mut reader = std::io::BufReader::new(stderr);
+        let mut line = Vec::new();
+        while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+            last.keep(&line);
+            line.clear();
+        }
+    });
 }
 
 #[cfg(test)]

@@ -93,8 +93,14 @@ pub enum BrowserError {
     DriverMissing { what: String },
     #[error("cannot start {program}: {source}")]
     Spawn { program: String, source: std::io::Error },
-    #[error("the WebDriver at {url} did not answer within {secs} s")]
-    DriverNotReady { url: String, secs: u64 },
+    #[error("the WebDriver at {url} did not answer within {secs} s{}", driver_said(.said))]
+    DriverNotReady { url: String, secs: u64, said: String },
+    #[error("{program} stopped as it started ({status}){}; check that it is the driver of the installed browser's version", driver_said(.said))]
+    DriverExited {
+        program: String,
+        status: String,
+        said: String,
+    },
     #[error("WebDriver: {message}")]
     WebDriver { fault: Fault, message: String },
     #[error("cannot prepare the download folder {path}: {source}")]
@@ -311,11 +317,16 @@ struct DriverProcess {
 impl Drop for DriverProcess {
     fn drop(&mut self) {
         #[cfg(unix)]
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            // SAFETY: kill(2) with a negative pid signals the process group we created
-            // for the driver at spawn; it touches no memory of ours.
-            unsafe {
-                libc::kill(-pid, libc::SIGKILL);
+        {
+            // A driver already reaped may have given its pid to another process group;
+            // its browsers are found by profile below.
+            let reaped = matches!(self.child.try_wait(), Ok(Some(_)));
+            if !reaped && let Ok(pid) = i32::try_from(self.child.id()) {
+                // SAFETY: kill(2) with a negative pid signals the process group we created
+                // for the driver at spawn; it touches no memory of ours.
+                unsafe {
+                    libc::kill(-pid, libc::SIGKILL);
+                }
             }
         }
         // Our own child, not yet waited for: its pid cannot have been reused.
@@ -337,9 +348,9 @@ fn driver_pid_file(options: &BrowserOptions) -> PathBuf {
 fn kill_leftovers(options: &BrowserOptions) {
     let pid_file = driver_pid_file(options);
     #[cfg(target_os = "linux")]
-    if let Some(pid) = std::fs::read_to_string(&pid_file)
+    if let Some((pid, started)) = std::fs::read_to_string(&pid_file)
         .ok()
-        .and_then(|t| t.trim().parse::<i32>().ok())
+        .and_then(|t| parse_pid_file(&t))
     {
         let driver = options.kind.driver_name();
         // Only if that pid is still a driver: pids are reused.
@@ -350,7 +361,9 @@ fn kill_leftovers(options: &BrowserOptions) {
                     .is_some_and(|arg0| arg0.ends_with(driver.as_bytes()))
             })
             .unwrap_or(false);
-        if is_driver {
+        // And the same process, not another run's driver that was given the pid since.
+        let same_process = started.is_none_or(|at| process_start_time(pid) == Some(at));
+        if is_driver && same_process {
             // SAFETY: kill(2) on the process group the killed run created for its driver.
             unsafe {
                 libc::kill(-pid, libc::SIGKILL);
@@ -366,6 +379,37 @@ fn kill_leftovers(options: &BrowserOptions) {
     }
     let _ = std::fs::remove_file(&pid_file);
     kill_browsers_of(&options.profile_dir().display().to_string());
+}
+
+/// The pid file's text: the pid and, on Linux, when the process started, since
+/// a pid alone may name another process by the time the file is read.
+fn pid_file_text(pid: u32) -> String {
+    #[cfg(target_os = "linux")]
+    if let Some(at) = i32::try_from(pid).ok().and_then(process_start_time) {
+        return format!("{pid} {at}");
+    }
+    pid.to_string()
+}
+
+/// The pid, and the start time if the file has one (a file of an older oqsbot has not).
+#[cfg(target_os = "linux")]
+fn parse_pid_file(text: &str) -> Option<(i32, Option<u64>)> {
+    let mut words = text.split_whitespace();
+    let pid = words.next()?.parse().ok()?;
+    let started = match words.next() {
+        Some(word) => Some(word.parse().ok()?),
+        None => None,
+    };
+    Some((pid, started))
+}
+
+/// When the process started, in clock ticks since boot: field 22 of /proc/PID/stat.
+#[cfg(target_os = "linux")]
+fn process_start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The name (field 2) may hold spaces and parentheses; the fields after its last ')' do not.
+    let (_, after_name) = stat.rsplit_once(')')?;
+    after_name.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// Chromium's zygote leaves the driver's process group: find its processes by profile.
@@ -1425,7 +1469,27 @@ fn capabilities(
     Ok(caps)
 }
 
+/// How often a driver that did not start is started again before the run gives up.
+const DRIVER_START_TRIES: u32 = 3;
+
+/// Starts the driver; one that exits or stays silent as it starts is ended
+/// and started again, since the next start of the same program usually works.
 async fn spawn_driver(options: &BrowserOptions) -> Result<(String, DriverProcess), BrowserError> {
+    let mut tries = 1;
+    loop {
+        match spawn_driver_once(options).await {
+            Err(e @ (BrowserError::DriverNotReady { .. } | BrowserError::DriverExited { .. }))
+                if tries < DRIVER_START_TRIES =>
+            {
+                tracing::warn!(error = %e, "the driver did not start; starting it again");
+                tries += 1;
+            }
+            started => return started,
+        }
+    }
+}
+
+async fn spawn_driver_once(options: &BrowserOptions) -> Result<(String, DriverProcess), BrowserError> {
     let name = options.kind.driver_name();
     let program = options
         .driver_path
@@ -1440,7 +1504,7 @@ async fn spawn_driver(options: &BrowserOptions) -> Result<(String, DriverProcess
     cmd.arg("--port=0")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .env_clear()
         .envs(launch::child_environment());
     if let Some(home) = &options.home {
@@ -1456,24 +1520,44 @@ async fn spawn_driver(options: &BrowserOptions) -> Result<(String, DriverProcess
     let pid_file = driver_pid_file(options);
     if let Ok(mut f) = crate::owner_only::create_file(&pid_file) {
         use std::io::Write;
-        let _ = f.write_all(child.id().to_string().as_bytes());
+        let _ = f.write_all(pid_file_text(child.id()).as_bytes());
     }
-    let announced = child.stdout.take().map(launch::announced_port);
-    let process = DriverProcess {
+    let last = launch::LastLines::default();
+    if let Some(stderr) = child.stderr.take() {
+        launch::drain_errors(stderr, last.clone());
+    }
+    let announced = child
+        .stdout
+        .take()
+        .map(|stdout| launch::announced_port(stdout, last.clone()));
+    let mut process = DriverProcess {
         child,
         profile: options.profile_dir().display().to_string(),
         pid_file,
     };
     let wait = Duration::from_secs(20);
-    let port = match announced {
-        Some(rx) => tokio::time::timeout(wait, rx).await.ok().and_then(Result::ok),
-        None => None,
+    let announced = match announced {
+        Some(rx) => tokio::time::timeout(wait, rx).await.map(Result::ok),
+        None => Ok(None),
     };
-    let Some(port) = port else {
-        return Err(BrowserError::DriverNotReady {
-            url: format!("{} --port=0", program.display()),
-            secs: wait.as_secs(),
-        });
+    let port = match announced {
+        Ok(Some(port)) => port,
+        // Its output ended without a port: it has exited, or is about to.
+        Ok(None) => {
+            let status = exit_status(&mut process.child).await;
+            return Err(BrowserError::DriverExited {
+                program: program.display().to_string(),
+                status,
+                said: last.joined(),
+            });
+        }
+        Err(_) => {
+            return Err(BrowserError::DriverNotReady {
+                url: format!("{} --port=0", program.display()),
+                secs: wait.as_secs(),
+                said: last.joined(),
+            });
+        }
     };
     let url = format!("http://127.0.0.1:{port}");
     let status = format!("{url}/status");
@@ -1492,8 +1576,30 @@ async fn spawn_driver(options: &BrowserOptions) -> Result<(String, DriverProcess
             return Err(BrowserError::DriverNotReady {
                 url,
                 secs: wait.as_secs(),
+                said: String::new(),
             });
         }
+    }
+}
+
+/// How a driver whose output ended has exited; it may take a moment to be reaped.
+async fn exit_status(child: &mut Child) -> String {
+    let deadline = Deadline::after(Duration::from_secs(2));
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.to_string(),
+            Ok(None) if deadline.next_look().await => {}
+            _ => return "its output ended".to_string(),
+        }
+    }
+}
+
+/// "; it said: …", or nothing when the driver said nothing.
+fn driver_said(lines: &str) -> String {
+    if lines.is_empty() {
+        String::new()
+    } else {
+        format!("; it said: {lines}")
     }
 }
 
@@ -1691,5 +1797,129 @@ mod tests {
             without_verbatim_prefix(PathBuf::from("/runs/r1/downloads")),
             PathBuf::from("/runs/r1/downloads")
         );
+    }
+
+    /// A driver stand-in: a shell script in `dir` that counts its starts in `starts`.
+    #[cfg(unix)]
+    fn fake_driver(dir: &Path, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join("chromedriver");
+        let script = format!("#!/bin/sh\necho start >> '{}/starts'\n{body}\n", dir.display());
+        std::fs::write(&path, script).expect("script");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("mode");
+        path
+    }
+
+    #[cfg(unix)]
+    fn starts(dir: &Path) -> usize {
+        std::fs::read_to_string(dir.join("starts")).map_or(0, |t| t.lines().count())
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_driver_that_stops_as_it_starts_is_tried_again_then_named_with_its_words() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut o = BrowserOptions::new(dir.path().join("downloads"));
+        o.driver_path = Some(fake_driver(
+            dir.path(),
+            "echo 'Starting ChromeDriver on port 0'\necho '[SEVERE]: bind() failed: Address already in use (98)' >&2\nexit 1",
+        ));
+        let err = match spawn_driver(&o).await {
+            Err(e) => e,
+            Ok((url, _)) => panic!("a driver started at {url}"),
+        };
+        assert!(matches!(err, BrowserError::DriverExited { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("exit status: 1"), "{text}");
+        assert!(text.contains("bind() failed"), "the driver's own reason: {text}");
+        assert_eq!(starts(dir.path()), DRIVER_START_TRIES as usize);
+        assert!(!driver_pid_file(&o).exists(), "no pid file is left");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_driver_that_fails_its_first_start_is_started_again() {
+        let dir = tempfile::tempdir().expect("dir");
+        // The driver's /status, answered by the test.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let mut request = [0u8; 1024];
+                let _ = conn.read(&mut request).await;
+                let body = r#"{"value":{"ready":true}}"#;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = conn.write_all(response.as_bytes()).await;
+            }
+        });
+        let mut o = BrowserOptions::new(dir.path().join("downloads"));
+        let first_start = dir.path().join("first-start-done");
+        o.driver_path = Some(fake_driver(
+            dir.path(),
+            &format!(
+                "if [ ! -e '{marker}' ]; then touch '{marker}'; exit 1; fi\necho 'ChromeDriver was started successfully on port {port}.'\nexec sleep 60",
+                marker = first_start.display()
+            ),
+        ));
+        let (url, process) = spawn_driver(&o).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(url, format!("http://127.0.0.1:{port}"));
+        assert_eq!(starts(dir.path()), 2);
+        let pid = process.child.id();
+        #[cfg(target_os = "linux")]
+        assert_eq!(
+            std::fs::read_to_string(driver_pid_file(&o))
+                .ok()
+                .as_deref()
+                .and_then(parse_pid_file),
+            Some((pid as i32, process_start_time(pid as i32))),
+            "the pid file names the running driver"
+        );
+        drop(process);
+        #[cfg(target_os = "linux")]
+        assert!(
+            process_start_time(pid as i32).is_none(),
+            "the driver is ended with its handle"
+        );
+    }
+
+    /// Another run's driver that was given a dead driver's pid is not ended by this run.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_leftover_pid_is_ended_only_if_it_is_still_the_same_driver() {
+        let dir = tempfile::tempdir().expect("dir");
+        let o = BrowserOptions::new(dir.path().join("downloads"));
+        let driver = dir.path().join("chromedriver");
+        std::fs::copy("/bin/sleep", &driver).expect("copy");
+        let mut cmd = std::process::Command::new(&driver);
+        cmd.arg("60");
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let mut other = cmd.spawn().expect("spawn");
+        let pid = other.id();
+        // A process just spawned may show no command line for a moment.
+        let deadline = Deadline::after(Duration::from_secs(10));
+        while !std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| c.starts_with(driver.as_os_str().as_encoded_bytes()))
+        {
+            assert!(
+                deadline.next_look().await,
+                "the stand-in never showed its command line"
+            );
+        }
+        let started = process_start_time(pid as i32).expect("start time");
+        std::fs::write(driver_pid_file(&o), format!("{pid} {}", started + 1)).expect("pid file");
+        kill_leftovers(&o);
+        assert!(
+            matches!(other.try_wait(), Ok(None)),
+            "another process with the pid lives on"
+        );
+        std::fs::write(driver_pid_file(&o), pid_file_text(pid)).expect("pid file");
+        kill_leftovers(&o);
+        let status = other.wait().expect("wait");
+        assert!(!status.success(), "the leftover driver is ended: {status}");
+        assert!(!driver_pid_file(&o).exists());
     }
 }
