@@ -88,18 +88,30 @@ pub fn parse_announced_port(line: &str) -> Option<u16> {
 /// Once the port is announced, nothing more is kept: later errors are about
 /// pages and stay out of oqsbot's messages.
 #[derive(Clone, Default)]
-pub struct LastLines(Arc<(Mutex<VecDeque<String>>, AtomicBool)>);
+pub struct LastLines(Arc<Kept>);
+
+#[derive(Default)]
+struct Kept {
+    lines: Mutex<VecDeque<String>>,
+    port_announced: AtomicBool,
+}
 
 /// Enough to hold chromedriver's reason and the line before it.
 const LAST_LINES_KEPT: usize = 4;
+/// A line longer than this is cut: it goes into an error message.
+const LAST_LINE_CHARS: usize = 300;
 
 impl LastLines {
     fn keep(&self, line: &[u8]) {
-        let text = String::from_utf8_lossy(line).trim().to_string();
-        if text.is_empty() || self.0.1.load(Ordering::Relaxed) {
+        let text: String = String::from_utf8_lossy(line)
+            .trim()
+            .chars()
+            .take(LAST_LINE_CHARS)
+            .collect();
+        if text.is_empty() || self.0.port_announced.load(Ordering::Relaxed) {
             return;
         }
-        if let Ok(mut lines) = self.0.0.lock() {
+        if let Ok(mut lines) = self.0.lines.lock() {
             if lines.len() == LAST_LINES_KEPT {
                 lines.pop_front();
             }
@@ -108,13 +120,13 @@ impl LastLines {
     }
 
     fn close(&self) {
-        self.0.1.store(true, Ordering::Relaxed);
+        self.0.port_announced.store(true, Ordering::Relaxed);
     }
 
     /// The lines kept, on one line; empty if the driver said nothing.
     pub fn joined(&self) -> String {
         self.0
-            .0
+            .lines
             .lock()
             .map(|lines| lines.iter().cloned().collect::<Vec<_>>().join(" / "))
             .unwrap_or_default()
@@ -176,6 +188,23 @@ mod tests {
             None
         );
         assert_eq!(parse_announced_port("Only local connections are allowed."), None);
+    }
+
+    #[test]
+    fn the_last_words_before_the_port_are_kept_and_nothing_after() {
+        let last = LastLines::default();
+        for line in ["one", "", "two", "three", "four", "five"] {
+            last.keep(format!("{line}\n").as_bytes());
+        }
+        assert_eq!(last.joined(), "two / three / four / five");
+        last.keep("x".repeat(1000).as_bytes());
+        assert!(
+            last.joined()
+                .ends_with(&format!(" / {}", "x".repeat(LAST_LINE_CHARS)))
+        );
+        last.close();
+        last.keep(b"[SEVERE]: about a page\n");
+        assert!(!last.joined().contains("about a page"));
     }
 
     #[test]

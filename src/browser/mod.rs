@@ -95,7 +95,7 @@ pub enum BrowserError {
     Spawn { program: String, source: std::io::Error },
     #[error("the WebDriver at {url} did not answer within {secs} s{}", driver_said(.said))]
     DriverNotReady { url: String, secs: u64, said: String },
-    #[error("{program} stopped as it started ({status}){}; check that it is the driver of the installed browser's version", driver_said(.said))]
+    #[error("{program} did not start in {} tries; the last one exited ({status}){}; if the next run fails the same way, start {program} by hand to see why", DRIVER_START_TRIES, driver_said(.said))]
     DriverExited {
         program: String,
         status: String,
