@@ -158,7 +158,9 @@ pub fn announced_port(stdout: ChildStdout, last: LastLines) -> tokio::sync::ones
 }
 
 /// Drains the driver's error output, keeping its last lines while it starts.
-pub fn drain_errors(stderr: ChildStderr, last: LastLines) {
+/// The receiver hears when the output has ended, every line kept.
+pub fn drain_errors(stderr: ChildStderr, last: LastLines) -> tokio::sync::oneshot::Receiver<()> {
+    let (ended, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
         let mut reader = std::io::BufReader::new(stderr);
         let mut line = Vec::new();
@@ -166,7 +168,9 @@ pub fn drain_errors(stderr: ChildStderr, last: LastLines) {
             last.keep(&line);
             line.clear();
         }
+        let _ = ended.send(());
     });
+    rx
 }
 
 #[cfg(test)]

@@ -309,6 +309,8 @@ impl BrowserOptions {
 /// The driver, in a process group of its own with the browsers it starts.
 struct DriverProcess {
     child: Child,
+    /// Already waited for: its pid may since be another process's.
+    reaped: bool,
     /// The browser's profile folder: every browser process names it on its command line.
     profile: String,
     pid_file: PathBuf,
@@ -316,22 +318,19 @@ struct DriverProcess {
 
 impl Drop for DriverProcess {
     fn drop(&mut self) {
-        #[cfg(unix)]
-        {
-            // A driver already reaped may have given its pid to another process group;
-            // its browsers are found by profile below.
-            let reaped = matches!(self.child.try_wait(), Ok(Some(_)));
-            if !reaped && let Ok(pid) = i32::try_from(self.child.id()) {
+        // Not yet waited for, even if it has exited, its pid cannot have been reused.
+        if !self.reaped {
+            #[cfg(unix)]
+            if let Ok(pid) = i32::try_from(self.child.id()) {
                 // SAFETY: kill(2) with a negative pid signals the process group we created
                 // for the driver at spawn; it touches no memory of ours.
                 unsafe {
                     libc::kill(-pid, libc::SIGKILL);
                 }
             }
+            #[cfg(windows)]
+            processes::kill_trees(&[self.child.id()]);
         }
-        // Our own child, not yet waited for: its pid cannot have been reused.
-        #[cfg(windows)]
-        processes::kill_trees(&[self.child.id()]);
         let _ = self.child.kill();
         let _ = self.child.wait();
         kill_browsers_of(&self.profile);
@@ -344,8 +343,10 @@ fn driver_pid_file(options: &BrowserOptions) -> PathBuf {
     options.profile_dir().with_extension("driver-pid")
 }
 
-/// Ends the driver and browsers a killed run left on this profile.
-fn kill_leftovers(options: &BrowserOptions) {
+/// Ends the driver and browsers a killed run left on this profile; true if
+/// the recorded driver was still running and was ended.
+fn kill_leftovers(options: &BrowserOptions) -> bool {
+    let mut ended = false;
     let pid_file = driver_pid_file(options);
     #[cfg(target_os = "linux")]
     if let Some((pid, started)) = std::fs::read_to_string(&pid_file)
@@ -368,6 +369,7 @@ fn kill_leftovers(options: &BrowserOptions) {
             unsafe {
                 libc::kill(-pid, libc::SIGKILL);
             }
+            ended = true;
         }
     }
     #[cfg(windows)]
@@ -375,10 +377,11 @@ fn kill_leftovers(options: &BrowserOptions) {
         .ok()
         .and_then(|t| t.trim().parse::<u32>().ok())
     {
-        processes::kill_driver_if_still(pid, options.kind.driver_name());
+        ended = processes::kill_driver_if_still(pid, options.kind.driver_name());
     }
     let _ = std::fs::remove_file(&pid_file);
     kill_browsers_of(&options.profile_dir().display().to_string());
+    ended
 }
 
 /// The pid file's text: the pid and, on Linux, when the process started, since
@@ -638,7 +641,9 @@ impl Browser {
             Some(url) => (url.clone(), None),
             None => {
                 // A run that was killed leaves its driver and browser behind, holding the profile.
-                kill_leftovers(&options);
+                if kill_leftovers(&options) {
+                    tracing::info!("ended the driver a killed run had left running");
+                }
                 let (url, child) = spawn_driver(&options).await?;
                 (url, Some(child))
             }
@@ -1523,15 +1528,17 @@ async fn spawn_driver_once(options: &BrowserOptions) -> Result<(String, DriverPr
         let _ = f.write_all(pid_file_text(child.id()).as_bytes());
     }
     let last = launch::LastLines::default();
-    if let Some(stderr) = child.stderr.take() {
-        launch::drain_errors(stderr, last.clone());
-    }
+    let errors_ended = child
+        .stderr
+        .take()
+        .map(|stderr| launch::drain_errors(stderr, last.clone()));
     let announced = child
         .stdout
         .take()
         .map(|stdout| launch::announced_port(stdout, last.clone()));
     let mut process = DriverProcess {
         child,
+        reaped: false,
         profile: options.profile_dir().display().to_string(),
         pid_file,
     };
@@ -1544,7 +1551,11 @@ async fn spawn_driver_once(options: &BrowserOptions) -> Result<(String, DriverPr
         Ok(Some(port)) => port,
         // Its output ended without a port: it has exited, or is about to.
         Ok(None) => {
-            let status = exit_status(&mut process.child).await;
+            let status = exit_status(&mut process).await;
+            // Its reason may still be on its way through the other stream.
+            if let Some(ended) = errors_ended {
+                let _ = tokio::time::timeout(Duration::from_secs(2), ended).await;
+            }
             return Err(BrowserError::DriverExited {
                 program: program.display().to_string(),
                 status,
@@ -1583,11 +1594,14 @@ async fn spawn_driver_once(options: &BrowserOptions) -> Result<(String, DriverPr
 }
 
 /// How a driver whose output ended has exited; it may take a moment to be reaped.
-async fn exit_status(child: &mut Child) -> String {
+async fn exit_status(driver: &mut DriverProcess) -> String {
     let deadline = Deadline::after(Duration::from_secs(2));
     loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return status.to_string(),
+        match driver.child.try_wait() {
+            Ok(Some(status)) => {
+                driver.reaped = true;
+                return status.to_string();
+            }
             Ok(None) if deadline.next_look().await => {}
             _ => return "its output ended".to_string(),
         }
@@ -1890,13 +1904,14 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn a_leftover_pid_is_ended_only_if_it_is_still_the_same_driver() {
+        use std::os::unix::process::CommandExt;
         let dir = tempfile::tempdir().expect("dir");
         let o = BrowserOptions::new(dir.path().join("downloads"));
+        // sleep(1), named as a driver is: only its name is looked at.
         let driver = dir.path().join("chromedriver");
-        std::fs::copy("/bin/sleep", &driver).expect("copy");
-        let mut cmd = std::process::Command::new(&driver);
-        cmd.arg("60");
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let mut cmd = std::process::Command::new("sleep");
+        cmd.arg0(&driver).arg("60");
+        cmd.process_group(0);
         let mut other = cmd.spawn().expect("spawn");
         let pid = other.id();
         // A process just spawned may show no command line for a moment.
@@ -1911,15 +1926,12 @@ mod tests {
         }
         let started = process_start_time(pid as i32).expect("start time");
         std::fs::write(driver_pid_file(&o), format!("{pid} {}", started + 1)).expect("pid file");
-        kill_leftovers(&o);
-        assert!(
-            matches!(other.try_wait(), Ok(None)),
-            "another process with the pid lives on"
-        );
+        assert!(!kill_leftovers(&o), "another process with the pid is not ended");
+        assert!(matches!(other.try_wait(), Ok(None)), "and lives on");
         std::fs::write(driver_pid_file(&o), pid_file_text(pid)).expect("pid file");
-        kill_leftovers(&o);
+        assert!(kill_leftovers(&o), "the leftover driver is ended");
         let status = other.wait().expect("wait");
-        assert!(!status.success(), "the leftover driver is ended: {status}");
+        assert!(!status.success(), "by a signal: {status}");
         assert!(!driver_pid_file(&o).exists());
     }
 }

@@ -159,14 +159,17 @@ mod imp {
     }
 
     /// Ends a killed run's driver and its tree, if `pid` is still that driver: pids are reused.
-    pub fn kill_driver_if_still(pid: u32, driver: &str) {
+    pub fn kill_driver_if_still(pid: u32, driver: &str) -> bool {
         let filter = format!("PID eq {pid}");
         let Some(listing) = output("tasklist", &["/FI", &filter, "/FO", "CSV", "/NH"]) else {
-            return;
+            return false;
         };
-        if super::tasklist_image(&listing, pid).is_some_and(|image| super::is_driver_image(&image, driver)) {
+        let still =
+            super::tasklist_image(&listing, pid).is_some_and(|image| super::is_driver_image(&image, driver));
+        if still {
             kill_trees(&[pid]);
         }
+        still
     }
 
     /// Ends every browser started with `profile`.
