@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::process::{ChildStderr, ChildStdout};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -138,20 +138,14 @@ impl LastLines {
 /// The receiver fails when the output ends without a port: the driver has exited.
 pub fn announced_port(stdout: ChildStdout, last: LastLines) -> tokio::sync::oneshot::Receiver<u16> {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        let mut reader = std::io::BufReader::new(stdout);
-        let mut line = Vec::new();
-        // Bytes, not text: a line that is not UTF-8 must not stop the draining.
-        while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
-            last.keep(&line);
-            if let Some(port) = parse_announced_port(&String::from_utf8_lossy(&line))
-                && let Some(tx) = tx.take()
-            {
-                last.close();
-                let _ = tx.send(port);
-            }
-            line.clear();
+    let mut tx = Some(tx);
+    each_line(stdout, move |line| {
+        last.keep(line);
+        if let Some(port) = parse_announced_port(&String::from_utf8_lossy(line))
+            && let Some(tx) = tx.take()
+        {
+            last.close();
+            let _ = tx.send(port);
         }
     });
     rx
@@ -160,12 +154,22 @@ pub fn announced_port(stdout: ChildStdout, last: LastLines) -> tokio::sync::ones
 /// Drains the driver's error output, keeping its last lines while it starts.
 /// The receiver hears when the output has ended, every line kept.
 pub fn drain_errors(stderr: ChildStderr, last: LastLines) -> tokio::sync::oneshot::Receiver<()> {
+    each_line(stderr, move |line| last.keep(line))
+}
+
+/// Hands each line of `stream` to `on_line` on a thread of its own, until the
+/// stream ends; the receiver hears when it has.
+fn each_line(
+    stream: impl Read + Send + 'static,
+    mut on_line: impl FnMut(&[u8]) + Send + 'static,
+) -> tokio::sync::oneshot::Receiver<()> {
     let (ended, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
-        let mut reader = std::io::BufReader::new(stderr);
+        let mut reader = std::io::BufReader::new(stream);
         let mut line = Vec::new();
+        // Bytes, not text: a line that is not UTF-8 must not stop the draining.
         while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
-            last.keep(&line);
+            on_line(&line);
             line.clear();
         }
         let _ = ended.send(());

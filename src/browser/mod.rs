@@ -1855,21 +1855,14 @@ mod tests {
     async fn a_driver_that_fails_its_first_start_is_started_again() {
         let dir = tempfile::tempdir().expect("dir");
         // The driver's /status, answered by the test.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        tokio::spawn(async move {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            while let Ok((mut conn, _)) = listener.accept().await {
-                let mut request = [0u8; 1024];
-                let _ = conn.read(&mut request).await;
-                let body = r#"{"value":{"ready":true}}"#;
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = conn.write_all(response.as_bytes()).await;
-            }
-        });
+        let status = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::path("/status"))
+            .respond_with(
+                wiremock::ResponseTemplate::new(200).set_body_json(json!({ "value": { "ready": true } })),
+            )
+            .mount(&status)
+            .await;
+        let port = status.address().port();
         let mut o = BrowserOptions::new(dir.path().join("downloads"));
         let first_start = dir.path().join("first-start-done");
         o.driver_path = Some(fake_driver(
